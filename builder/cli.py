@@ -1,0 +1,62 @@
+"""The ``emovit`` command. Subcommands live in their own modules and are imported only when invoked,
+so ``emovit --help`` starts fast and never imports torch, transformers or fiftyone.
+
+A subcommand module provides ``add_arguments(parser)`` and ``run(args) -> int``. Errors a user can fix
+(bad input trees, missing files) are raised as :class:`builder.errors.UsageError` and printed as one line
+with exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from builder.errors import UsageError
+
+#: name -> (module, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "synth": ("builder.synth", "write a synthetic EmoSet-format tree (images, annotations, splits)"),
+    "validate": ("builder.validate", "read and validate an EmoSet-style tree; write report and quarantine"),
+    "build": ("builder.build", "build the instruction dataset (datasets save_to_disk) with report and quarantine"),
+    "export": ("builder.export", "export a built dataset as a Hub-ready folder (parquet + card) or LLaVA JSON"),
+    "push": ("builder.push", "publish an exported dataset to the Hugging Face Hub"),
+    "zoo": ("emovit_model.zoo", "write tiny random checkpoints (instructblip, blip2, llava) for tests and demos"),
+    "train": ("emovit_model.train", "train EmoVIT (InstructBLIP Q-Former) on a built dataset"),
+    "demo": ("builder.demo", "run the whole offline pipeline on a small synthetic sample"),
+}
+
+def _top_level_help() -> str:
+    width = max(len(name) for name in COMMANDS)
+    lines = ["usage: emovit <command> [options]", "", "commands:"]
+    lines += [f"  {name:<{width}}  {text}" for name, (_, text) in COMMANDS.items()]
+    lines += ["", "Run 'emovit <command> --help' for a command's options."]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``emovit`` console script."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help"):
+        print(_top_level_help())
+        return 0 if argv else 2
+    name, rest = argv[0], argv[1:]
+    if name not in COMMANDS:
+        print(f"emovit: error: unknown command {name!r}\n\n{_top_level_help()}", file=sys.stderr)
+        return 2
+    module = importlib.import_module(COMMANDS[name][0])
+    parser = argparse.ArgumentParser(prog=f"emovit {name}", description=COMMANDS[name][1])
+    module.add_arguments(parser)
+    args = parser.parse_args(rest)
+    try:
+        return int(module.run(args) or 0)
+    except KeyboardInterrupt:
+        print("emovit: interrupted", file=sys.stderr)
+        return 130
+    except UsageError as exc:
+        print(f"emovit {name}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

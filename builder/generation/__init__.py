@@ -1,0 +1,1 @@
+"""Instruction generation: captions + attributes -> categorical / conversation / reasoning samples."""

@@ -1,0 +1,80 @@
+"""Plain values that flow between stages: source records and quarantine entries."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import IO, Iterable
+
+#: Attribute names carried by every source record, in the order used in tables and prompts.
+ATTRIBUTE_FIELDS: tuple[str, ...] = (
+    "brightness", "colorfulness", "scene", "objects", "facial_expression", "human_action",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class SourceRecord:
+    """One EmoSet image with its annotation. Every attribute but ``emotion`` may be missing."""
+
+    id: str
+    split: str
+    emotion: str
+    image_path: str
+    annotation_path: str
+    brightness: float | None = None
+    colorfulness: float | None = None
+    scene: str | None = None
+    objects: tuple[str, ...] = ()
+    facial_expression: str | None = None
+    human_action: str | None = None
+
+    def attributes(self) -> dict:
+        """The attributes as a plain dict (``objects`` as a list)."""
+        return {
+            "brightness": self.brightness,
+            "colorfulness": self.colorfulness,
+            "scene": self.scene,
+            "objects": list(self.objects),
+            "facial_expression": self.facial_expression,
+            "human_action": self.human_action,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class QuarantineEntry:
+    """An input that did not make it into the output, and why.
+
+    ``code`` is a stable machine-readable reason (e.g. ``missing_image``); ``reason`` is the human sentence,
+    naming the file and the field; ``raw`` optionally keeps the rejected payload (e.g. an LLM response).
+    """
+
+    id: str
+    split: str
+    source: str
+    stage: str
+    code: str
+    reason: str
+    field: str | None = None
+    raw: object = None
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), ensure_ascii=False, default=str)
+
+
+def write_jsonl(path: str | Path | IO[str], entries: Iterable[QuarantineEntry]) -> int:
+    """Write entries as JSON lines; returns how many were written."""
+    if isinstance(path, (str, Path)):
+        with open(path, "w", encoding="utf-8") as handle:
+            return write_jsonl(handle, entries)
+    count = 0
+    for entry in entries:
+        path.write(entry.to_json() + "\n")
+        count += 1
+    return count
+
+
+def read_quarantine(path: str | Path) -> list[dict]:
+    """Read a ``quarantine.jsonl`` file back as dicts."""
+    with open(path, encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle if line.strip()]

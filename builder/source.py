@@ -1,0 +1,357 @@
+"""Streaming reader for EmoSet-style trees (EmoSet-118K layout, split-less trees, EmoSet-3.3M-style trees).
+
+Layout::
+
+    <root>/info.json                      vocabularies (optional: falls back to the packaged copy)
+    <root>/train.json val.json test.json  split lists (optional: without them every annotation is one split)
+    <root>/annotation/<emotion>/<id>.json
+    <root>/image/<emotion>/<id>.jpg
+
+Every split entry ends either as a :class:`~builder.records.SourceRecord` or as a
+:class:`~builder.records.QuarantineEntry` whose reason names the file and the field. Entries are streamed
+(``ijson`` for split files, ``os.scandir`` for split-less trees) and validated in chunks, so memory does not
+grow with the number of entries beyond one id per entry kept for duplicate detection.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import stat
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+import pandas as pd
+
+from builder.errors import UsageError
+from builder.records import QuarantineEntry, SourceRecord
+from schemas.annotations import annotation_schema
+from schemas.validation import validate_frame
+from schemas.vocab import Vocabulary, VocabularyError, normalise_scene
+
+#: Split files looked for at the root, in reading order.
+SPLIT_NAMES: tuple[str, ...] = ("train", "val", "test")
+#: The split name given to every entry of a tree without split files.
+DEFAULT_SPLIT = "train"
+IMAGE_EXTENSIONS: tuple[str, ...] = (".jpg", ".jpeg", ".png", ".webp")
+STAGE = "source"
+
+
+class SourceError(UsageError):
+    """The tree cannot be read at all (missing root, malformed split file, no vocabulary)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SplitEntry:
+    """One line of a split file (or one annotation found by walking a split-less tree)."""
+
+    split: str
+    position: int
+    emotion: str | None
+    id: str
+    image: str
+    annotation: str
+
+
+@dataclass
+class SourceBatch:
+    """A chunk of one split: the records that passed and the entries quarantined."""
+
+    split: str
+    records: list[SourceRecord] = field(default_factory=list)
+    quarantined: list[QuarantineEntry] = field(default_factory=list)
+
+
+class _Rejected(Exception):
+    def __init__(self, code: str, reason: str, field_name: str | None = None):
+        super().__init__(reason)
+        self.code, self.reason, self.field = code, reason, field_name
+
+
+def _check_relative(path: str, split_file: str, field_name: str) -> None:
+    parts = path.replace("\\", "/").split("/")
+    if not path or path.startswith(("/", "\\")) or os.path.isabs(path) or ".." in parts or ":" in parts[0]:
+        raise _Rejected("path_escape", f"{split_file}: field '{field_name}' path {path!r} escapes the root; not opened",
+                        field_name)
+
+
+class EmoSetSource:
+    """An EmoSet-style tree on disk.
+
+    Args:
+        root: the tree's root directory.
+        vocab: vocabulary to check against; default: the tree's ``info.json``, else the packaged one.
+        vocab_fallback: when False, a tree without ``info.json`` (and no ``vocab``) is a :class:`SourceError`.
+        verify_images: run PIL's structural ``verify`` on every image (slower; off only skips that check).
+        chunk_size: entries validated per pandera call.
+    """
+
+    def __init__(
+        self,
+        root: str | Path,
+        *,
+        vocab: Vocabulary | None = None,
+        vocab_fallback: bool = True,
+        verify_images: bool = True,
+        chunk_size: int = 8192,
+    ) -> None:
+        self.root = Path(root)
+        if not self.root.is_dir():
+            raise SourceError(f"{self.root}: EmoSet root not found or not a directory")
+        self._root_real = os.path.realpath(self.root)
+        self.vocab = vocab or self._load_vocab(vocab_fallback)
+        self.verify_images = verify_images
+        self.chunk_size = chunk_size
+        self._emotions = frozenset(self.vocab.emotions)
+        self._schema = annotation_schema(self.vocab)
+        self._real_dirs: dict[str, str] = {}
+        self._seen_ids: dict[str, str] = {}
+        present = [name for name in SPLIT_NAMES if (self.root / f"{name}.json").is_file()]
+        self.has_split_files = bool(present)
+        self.splits: tuple[str, ...] = tuple(present) if present else (DEFAULT_SPLIT,)
+
+    # ------------------------------------------------------------------ set-up
+    def _load_vocab(self, fallback: bool) -> Vocabulary:
+        info = self.root / "info.json"
+        if info.is_file():
+            try:
+                return Vocabulary.from_file(info)
+            except VocabularyError as exc:
+                raise SourceError(str(exc)) from None
+        if not fallback:
+            raise SourceError(f"{info}: missing, and the packaged vocabulary fallback is disabled")
+        return Vocabulary.default()
+
+    # ------------------------------------------------------------------ entries
+    def entries(self, split: str) -> Iterator[SplitEntry | QuarantineEntry]:
+        """Stream the entries of ``split`` (malformed entries come out as quarantine entries)."""
+        if split not in self.splits:
+            raise SourceError(f"{self.root}: no split {split!r} (have {', '.join(self.splits)})")
+        if self.has_split_files:
+            yield from self._split_file_entries(split)
+        else:
+            yield from self._walked_entries(split)
+
+    def _split_file_entries(self, split: str) -> Iterator[SplitEntry | QuarantineEntry]:
+        import ijson
+
+        path = self.root / f"{split}.json"
+        name = path.name
+        try:
+            with open(path, "rb") as handle:
+                if not handle.read(4096).lstrip().startswith(b"["):
+                    raise SourceError(f"{path}: malformed split file: expected a JSON list of entries")
+                handle.seek(0)
+                for position, item in enumerate(ijson.items(handle, "item", use_float=True)):
+                    yield self._parse_entry(split, name, position, item)
+        except ijson.JSONError as exc:
+            raise SourceError(f"{path}: malformed split file: {exc}") from None
+        except OSError as exc:
+            raise SourceError(f"{path}: cannot read split file: {exc.strerror}") from None
+
+    def _parse_entry(self, split: str, name: str, position: int, item: object) -> SplitEntry | QuarantineEntry:
+        if isinstance(item, list) and len(item) in (3, 4) and all(isinstance(x, str) for x in item):
+            if len(item) == 3:
+                emotion, image, annotation = item
+                entry_id = Path(annotation).stem
+            else:
+                emotion, entry_id, image, annotation = item
+            return SplitEntry(split, position, emotion, entry_id, image, annotation)
+        return QuarantineEntry(
+            id=f"{split}#{position}", split=split, source=name, stage=STAGE, code="malformed_entry",
+            reason=f"{name}: entry {position} is not [emotion, (id,) image_path, annotation_path]: {item!r:.120}",
+        )
+
+    def _walked_entries(self, split: str) -> Iterator[SplitEntry]:
+        base = os.path.join(self._root_real, "annotation")
+        if not os.path.isdir(base):
+            raise SourceError(f"{self.root}: no split files and no annotation/ directory")
+        position = 0
+        stack = [""]
+        while stack:
+            rel_dir = stack.pop()
+            with os.scandir(os.path.join(base, rel_dir)) as listing:
+                found = sorted(listing, key=lambda e: e.name)
+            subdirs = []
+            for item in found:
+                rel = f"{rel_dir}/{item.name}" if rel_dir else item.name
+                if item.is_dir(follow_symlinks=False):
+                    subdirs.append(rel)
+                elif item.name.endswith(".json"):
+                    top = rel.split("/", 1)[0]
+                    stem = rel[: -len(".json")]
+                    yield SplitEntry(split, position, top if top in self._emotions and "/" in rel else None,
+                                     Path(stem).name, self._find_image(stem), f"annotation/{rel}")
+                    position += 1
+            stack.extend(reversed(subdirs))
+
+    def _find_image(self, stem: str) -> str:
+        for ext in IMAGE_EXTENSIONS:
+            candidate = f"image/{stem}{ext}"
+            if os.path.lexists(os.path.join(self._root_real, candidate)):
+                return candidate
+        return f"image/{stem}{IMAGE_EXTENSIONS[0]}"
+
+    # ------------------------------------------------------------------ files
+    def _inside(self, rel: str, field_name: str) -> str:
+        """Absolute path of ``rel``, proven to stay inside the root without opening it."""
+        full = os.path.join(self._root_real, rel)
+        parent = os.path.dirname(full)
+        real_parent = self._real_dirs.get(parent)
+        if real_parent is None:
+            real_parent = self._real_dirs[parent] = os.path.realpath(parent)
+        if not (real_parent + os.sep).startswith(self._root_real + os.sep):
+            raise _Rejected("path_escape", f"{rel}: field '{field_name}' directory resolves outside the root; "
+                            "not opened", field_name)
+        try:
+            mode = os.lstat(full).st_mode
+        except FileNotFoundError:
+            return full
+        if stat.S_ISLNK(mode):
+            real = os.path.realpath(full)
+            if not real.startswith(self._root_real + os.sep):
+                raise _Rejected("path_escape", f"{rel}: field '{field_name}' is a symlink pointing outside the "
+                                "root; not opened", field_name)
+        return full
+
+    def _read_annotation(self, rel: str) -> dict:
+        full = self._inside(rel, "annotation_path")
+        try:
+            with open(full, "rb") as handle:
+                data = json.loads(handle.read())
+        except FileNotFoundError:
+            raise _Rejected("missing_annotation", f"{rel}: annotation file not found", "annotation_path") from None
+        except (OSError, ValueError) as exc:
+            raise _Rejected("unreadable_annotation", f"{rel}: annotation is not readable JSON ({exc})",
+                            "annotation_path") from None
+        if not isinstance(data, dict):
+            raise _Rejected("unreadable_annotation", f"{rel}: annotation is not a JSON object", "annotation_path")
+        return data
+
+    def _check_image(self, rel: str) -> str:
+        full = self._inside(rel, "image_path")
+        try:
+            is_file = stat.S_ISREG(os.stat(full).st_mode)
+        except OSError:
+            is_file = False
+        if not is_file:
+            raise _Rejected("missing_image", f"{rel}: image file not found", "image_path")
+        if self.verify_images:
+            from PIL import Image
+
+            try:
+                with Image.open(full) as image:
+                    image.verify()
+            except Exception as exc:  # PIL raises many types for corrupt files
+                raise _Rejected("undecodable_image", f"{rel}: image cannot be decoded ({type(exc).__name__})",
+                                "image_path") from None
+        return full
+
+    # ------------------------------------------------------------------ records
+    def _candidate(self, entry: SplitEntry, split_file: str) -> SourceRecord:
+        _check_relative(entry.annotation, split_file, "annotation_path")
+        _check_relative(entry.image, split_file, "image_path")
+        first = self._seen_ids.get(entry.id)
+        if first is not None:
+            raise _Rejected("duplicate_id", f"{split_file}: field 'id' {entry.id!r} already seen in split {first}",
+                            "id")
+        self._seen_ids[entry.id] = entry.split
+        data = self._read_annotation(entry.annotation)
+        ann = entry.annotation
+        emotion = data.get("emotion")
+        if not isinstance(emotion, str):
+            raise _Rejected("missing_field", f"{ann}: field 'emotion' missing or not a string", "emotion")
+        if entry.emotion is not None and emotion != entry.emotion:
+            raise _Rejected("emotion_mismatch", f"{ann}: field 'emotion' is {emotion!r} but {split_file} "
+                            f"says {entry.emotion!r}", "emotion")
+        image = self._check_image(entry.image)
+        levels = {}
+        for key in ("brightness", "colorfulness"):
+            value = data.get(key)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
+                                      or not math.isfinite(value)):
+                raise _Rejected("invalid_type", f"{ann}: field '{key}' must be a number, got {value!r}", key)
+            levels[key] = None if value is None else float(value)
+        text = {}
+        for key in ("scene", "facial_expression", "human_action"):
+            value = data.get(key)
+            if value is not None and not isinstance(value, str):
+                raise _Rejected("invalid_type", f"{ann}: field '{key}' must be a string, got {value!r}", key)
+            text[key] = value.strip() if value else None
+        objects = data.get("object", [])
+        if objects is None:
+            objects = []
+        if not isinstance(objects, list) or not all(isinstance(o, str) for o in objects):
+            raise _Rejected("invalid_type", f"{ann}: field 'object' must be a list of strings, got {objects!r}",
+                            "object")
+        scene = text["scene"]
+        return SourceRecord(
+            id=entry.id, split=entry.split, emotion=emotion, image_path=image,
+            annotation_path=os.path.join(self._root_real, ann),
+            brightness=levels["brightness"], colorfulness=levels["colorfulness"],
+            scene=normalise_scene(scene) if scene else None, objects=tuple(objects),
+            facial_expression=text["facial_expression"], human_action=text["human_action"],
+        )
+
+    def read(self, split: str) -> Iterator[SourceBatch]:
+        """Stream ``split`` as validated batches of at most ``chunk_size`` entries."""
+        split_file = f"{split}.json" if self.has_split_files else "annotation/"
+        batch = SourceBatch(split)
+        candidates: list[tuple[SourceRecord, str]] = []
+        for entry in self.entries(split):
+            if isinstance(entry, QuarantineEntry):
+                batch.quarantined.append(entry)
+                continue
+            try:
+                candidates.append((self._candidate(entry, split_file), entry.annotation))
+            except _Rejected as rejected:
+                batch.quarantined.append(QuarantineEntry(
+                    id=entry.id, split=split, source=entry.annotation if rejected.code != "path_escape" else split_file,
+                    stage=STAGE, code=rejected.code, reason=rejected.reason, field=rejected.field))
+            if len(candidates) >= self.chunk_size:
+                yield self._validated(batch, candidates)
+                batch, candidates = SourceBatch(split), []
+        yield self._validated(batch, candidates)
+
+    def read_all(self, splits: tuple[str, ...] | None = None) -> Iterator[SourceBatch]:
+        """Stream every split (or the given ones) in order."""
+        for split in splits or self.splits:
+            yield from self.read(split)
+
+    def records(self, split: str) -> Iterator[SourceRecord]:
+        """Only the records of ``split`` (quarantine is dropped: use :meth:`read` to keep it)."""
+        for batch in self.read(split):
+            yield from batch.records
+
+    def _validated(self, batch: SourceBatch, candidates: list[tuple[SourceRecord, str]]) -> SourceBatch:
+        if not candidates:
+            return batch
+        records = [record for record, _ in candidates]
+        frame = pd.DataFrame({
+            "id": [r.id for r in records],
+            "split": [r.split for r in records],
+            "emotion": [r.emotion for r in records],
+            "image": [r.image_path for r in records],
+            "brightness": pd.array([r.brightness for r in records], dtype="float64"),
+            "colorfulness": pd.array([r.colorfulness for r in records], dtype="float64"),
+            "scene": pd.Series([r.scene for r in records], dtype="object"),
+            "objects": pd.Series([list(r.objects) for r in records], dtype="object"),
+            "facial_expression": pd.Series([r.facial_expression for r in records], dtype="object"),
+            "human_action": pd.Series([r.human_action for r in records], dtype="object"),
+        })
+        outcome = validate_frame(frame, self._schema)
+        for position, (record, annotation) in enumerate(candidates):
+            failures = outcome.failures.get(position)
+            if not failures:
+                batch.records.append(record)
+                continue
+            first = failures[0]
+            code = "out_of_vocabulary" if first.check.startswith("in_") else "out_of_range"
+            field_name = "object" if first.column == "objects" else first.column
+            details = "; ".join(f.describe() for f in failures)
+            batch.quarantined.append(QuarantineEntry(
+                id=record.id, split=record.split, source=annotation, stage=STAGE, code=code,
+                reason=f"{annotation}: {details}", field=field_name))
+        return batch

@@ -1,0 +1,58 @@
+"""Lazy pandera validation that splits a frame into accepted rows and per-row rejection reasons."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+import pandas as pd
+import pandera.pandas as pa
+from pandera.errors import SchemaErrors
+
+
+@dataclass(frozen=True)
+class RowFailure:
+    """Why one row failed: the offending column (or ``None`` for frame-level checks), the check, the value."""
+
+    column: str | None
+    check: str
+    value: object
+
+    def describe(self) -> str:
+        where = f"field '{self.column}'" if self.column else "row"
+        return f"{where} failed {self.check} (value {self.value!r})"
+
+
+@dataclass
+class ValidationOutcome:
+    """Rows that passed, and the failures of each rejected row keyed by the frame's index label."""
+
+    valid: pd.DataFrame
+    failures: dict[object, list[RowFailure]]
+
+
+def validate_frame(frame: pd.DataFrame, schema: pa.DataFrameSchema) -> ValidationOutcome:
+    """Validate ``frame`` lazily; never raises for bad rows, returns them as failures instead.
+
+    Failures that name no row (a missing column, a wrong dtype for the whole column) reject every row,
+    so nothing slips through unchecked.
+    """
+    try:
+        return ValidationOutcome(schema.validate(frame, lazy=True), {})
+    except SchemaErrors as err:
+        cases = err.failure_cases
+    failures: dict[object, list[RowFailure]] = defaultdict(list)
+    everywhere: list[RowFailure] = []
+    for column, check, value, index in zip(
+        cases["column"], cases["check"], cases["failure_case"], cases["index"], strict=True
+    ):
+        failure = RowFailure(column if isinstance(column, str) else None, str(check), value)
+        if index is None or (isinstance(index, float) and pd.isna(index)):
+            everywhere.append(failure)
+        else:
+            failures[index].append(failure)
+    if everywhere:
+        for index in frame.index:
+            failures[index].extend(everywhere)
+    valid = frame.drop(index=[i for i in failures if i in frame.index])
+    return ValidationOutcome(valid, dict(failures))
