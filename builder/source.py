@@ -155,7 +155,7 @@ class EmoSetSource:
         if isinstance(item, list) and len(item) in (3, 4) and all(isinstance(x, str) for x in item):
             if len(item) == 3:
                 emotion, image, annotation = item
-                entry_id = Path(annotation).stem
+                entry_id = annotation.rsplit("/", 1)[-1].rsplit(".", 1)[0]
             else:
                 emotion, entry_id, image, annotation = item
             return SplitEntry(split, position, emotion, entry_id, image, annotation)
@@ -307,9 +307,13 @@ class EmoSetSource:
             try:
                 candidates.append((self._candidate(entry, split_file), entry.annotation))
             except _Rejected as rejected:
+                if rejected.code in ("path_escape", "duplicate_id"):
+                    culprit = split_file
+                else:
+                    culprit = entry.image if rejected.field == "image_path" else entry.annotation
                 batch.quarantined.append(QuarantineEntry(
-                    id=entry.id, split=split, source=entry.annotation if rejected.code != "path_escape" else split_file,
-                    stage=STAGE, code=rejected.code, reason=rejected.reason, field=rejected.field))
+                    id=entry.id, split=split, source=culprit, stage=STAGE, code=rejected.code,
+                    reason=rejected.reason, field=rejected.field))
             if len(candidates) >= self.chunk_size:
                 yield self._validated(batch, candidates)
                 batch, candidates = SourceBatch(split), []

@@ -43,13 +43,9 @@ class AnnotationModel(pa.DataFrameModel):
 
 
 def _isin(labels: frozenset[str] | tuple[str, ...], vocab_name: str) -> pa.Check:
-    allowed = frozenset(labels)
-    return pa.Check(
-        lambda value: value is None or value in allowed,
-        element_wise=True,
-        ignore_na=True,
-        name=f"in_{vocab_name}_vocabulary",
-    )
+    allowed = sorted(labels)
+    return pa.Check(lambda series: series.isna() | series.isin(allowed), ignore_na=False,
+                    name=f"in_{vocab_name}_vocabulary")
 
 
 def _all_in(labels: frozenset[str], vocab_name: str) -> pa.Check:

@@ -1,0 +1,1 @@
+"""Leaderboard harness and pytest-benchmark performance suites."""
