@@ -27,8 +27,8 @@ def instruction_features(emotions: tuple[str, ...] = EMOTIONS, *, decode_images:
         "image": datasets.Image(decode=decode_images),
         "emotion": datasets.ClassLabel(names=list(emotions)),
         "attributes": {
-            "brightness": datasets.Value("float32"),
-            "colorfulness": datasets.Value("float32"),
+            "brightness": datasets.Value("float64"),
+            "colorfulness": datasets.Value("float64"),
             "scene": datasets.Value("string"),
             "objects": datasets.List(datasets.Value("string")),
             "facial_expression": datasets.Value("string"),

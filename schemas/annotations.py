@@ -58,7 +58,7 @@ def _all_in(labels: frozenset[str], vocab_name: str) -> pa.Check:
 
 def annotation_schema(vocab: Vocabulary) -> pa.DataFrameSchema:
     """The annotation schema bound to ``vocab`` (scene values must already be normalised)."""
-    schema = AnnotationModel.to_schema()
+    schema = AnnotationModel.to_schema().update_column("id", report_duplicates="exclude_first")
     extra = {
         "emotion": _isin(vocab.emotions, "emotion"),
         "scene": _isin(vocab.scenes, "scene"),

@@ -19,8 +19,9 @@ class RowFailure:
     value: object
 
     def describe(self) -> str:
-        where = f"field '{self.column}'" if self.column else "row"
-        return f"{where} failed {self.check} (value {self.value!r})"
+        if self.column is None:
+            return f"row failed {self.check}"
+        return f"field '{self.column}' failed {self.check} (value {self.value!r:.200})"
 
 
 @dataclass
@@ -43,14 +44,17 @@ def validate_frame(frame: pd.DataFrame, schema: pa.DataFrameSchema) -> Validatio
         cases = err.failure_cases
     failures: dict[object, list[RowFailure]] = defaultdict(list)
     everywhere: list[RowFailure] = []
-    for column, check, value, index in zip(
-        cases["column"], cases["check"], cases["failure_case"], cases["index"], strict=True
+    for context, column, check, value, index in zip(
+        cases["schema_context"], cases["column"], cases["check"], cases["failure_case"], cases["index"], strict=True
     ):
-        failure = RowFailure(column if isinstance(column, str) else None, str(check), value)
         if index is None or (isinstance(index, float) and pd.isna(index)):
-            everywhere.append(failure)
+            everywhere.append(RowFailure(column if isinstance(column, str) else None, str(check), value))
+        elif context == "DataFrameSchema":  # a row-wise check over several columns: one failure per row
+            failure = RowFailure(None, str(check), None)
+            if failure not in failures[index]:
+                failures[index].append(failure)
         else:
-            failures[index].append(failure)
+            failures[index].append(RowFailure(column if isinstance(column, str) else None, str(check), value))
     if everywhere:
         for index in frame.index:
             failures[index].extend(everywhere)

@@ -1,0 +1,186 @@
+import json
+from collections import Counter
+
+import datasets
+import pytest
+
+from builder.build import BuildConfig, build_dataset
+from builder.dataset_builder import EmoVITBuilderConfig
+from builder.features import instruction_features
+from builder.generation.base import GenerationOutcome, GeneratorInfo, InstructionRecord
+from builder.protocol import CATEGORICAL_INSTRUCTION, categorical_answer, with_image_token
+from builder.records import read_quarantine
+from schemas.vocab import EMOTIONS
+
+
+def test_all_config_has_every_kind_and_the_declared_features(built_all):
+    out, report = built_all
+    built = datasets.load_from_disk(str(out))
+    assert set(built) == {"train", "val", "test"}
+    for split, dataset in built.items():
+        assert dataset.features == instruction_features()
+        kinds = Counter(dataset["kind"])
+        assert kinds["categorical"] == 24
+        assert kinds["conversation"] >= 24 * 2 and kinds["reasoning"] >= 24
+        assert report["splits"][split]["samples"] == len(dataset)
+        assert report["splits"][split]["images_in_dataset"] == 24
+        assert report["splits"][split]["balanced"] is True
+    row = next(r for r in built["train"] if r["kind"] == "categorical")
+    assert row["conversations"] == [
+        {"from": "human", "value": with_image_token(CATEGORICAL_INSTRUCTION)},
+        {"from": "gpt", "value": categorical_answer(EMOTIONS[row["emotion"]])},
+    ]
+    assert row["id"] == f"{row['image_id']}-categorical"
+    assert row["image"].size == (16, 16)
+    for r in built["val"]:
+        conversation = r["conversations"]
+        assert conversation[0]["value"].startswith("<image>\n")
+        assert sum(t["value"].count("<image>") for t in conversation) == 1
+        assert [t["from"] for t in conversation] == ["human", "gpt"] * (len(conversation) // 2)
+        assert r["generator"]["backend"] in ("protocol", "template")
+
+
+def test_build_writes_report_quarantine_config_and_markdown(built_all):
+    out, report = built_all
+    on_disk = json.loads((out / "report.json").read_text())
+    assert on_disk["fingerprint"] == report["fingerprint"]
+    assert on_disk["config"]["config"] == "all"
+    assert (out / "quarantine.jsonl").read_text() == ""
+    assert json.loads((out / "build_config.json").read_text())["sampling"] == "all"
+    markdown = (out / "build_report.md").read_text()
+    assert "![class balance](plots/class_balance.png)" in markdown
+    for name in ("class_balance", "attributes", "answer_lengths"):
+        assert (out / "plots" / f"{name}.png").read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.parametrize("config", ["categorical", "conversation", "reasoning"])
+def test_single_kind_configs(build, small_tree_template, tmp_path, config):
+    report = build(small_tree_template, tmp_path / "out", tmp_path / "cache", config=config, sampling="all",
+                   splits=("val",))
+    built = datasets.load_from_disk(str(tmp_path / "out"))
+    assert list(built) == ["val"]
+    assert set(built["val"]["kind"]) == {config}
+    assert report["splits"]["val"]["images_in_dataset"] == 24
+    if config == "categorical":
+        assert len(built["val"]) == 24
+
+
+def test_per_class_sampling_follows_the_protocol(build, small_tree_template, tmp_path):
+    build(small_tree_template, tmp_path / "out", tmp_path / "cache", config="all", conversation_per_class=1,
+          reasoning_per_class=2, categorical_range=(1, 3), splits=("train",), split_turns=False)
+    train = datasets.load_from_disk(str(tmp_path / "out"))["train"]
+    per_kind = Counter(zip(train["kind"], train["emotion"]))
+    for label in range(len(EMOTIONS)):
+        assert per_kind[("categorical", label)] == 2
+        assert per_kind[("conversation", label)] == 1
+        assert per_kind[("reasoning", label)] == 2
+    order = [e for e in json.loads((small_tree_template / "train.json").read_text())]
+    first_of_class = {}
+    for emotion, image, _ in order:
+        first_of_class.setdefault(emotion, image.rsplit("/", 1)[-1][:-4])
+    conversation_images = {r for r, k in zip(train["image_id"], train["kind"]) if k == "conversation"}
+    assert conversation_images == set(first_of_class.values())
+    categorical_images = {r for r, k in zip(train["image_id"], train["kind"]) if k == "categorical"}
+    assert not categorical_images & set(first_of_class.values())
+
+
+def test_two_builds_are_identical(build, small_tree_template, tmp_path):
+    first = build(small_tree_template, tmp_path / "a", tmp_path / "cache-a", config="all", sampling="all")
+    second = build(small_tree_template, tmp_path / "b", tmp_path / "cache-b", config="all", sampling="all")
+    assert first["fingerprint"] == second["fingerprint"]
+    for split in first["splits"]:
+        assert first["splits"][split]["content_hash"] == second["splits"][split]["content_hash"]
+    a, b = datasets.load_from_disk(str(tmp_path / "a")), datasets.load_from_disk(str(tmp_path / "b"))
+    for split in a:
+        states = [json.loads((tmp_path / name / split / "state.json").read_text()) for name in ("a", "b")]
+        assert states[0]["_fingerprint"] == states[1]["_fingerprint"] == first["splits"][split]["content_hash"]
+        assert a[split].remove_columns("image").to_list() == b[split].remove_columns("image").to_list()
+
+
+def test_accounting_with_bad_source_entries_and_curation(build, small_tree, tmp_path):
+    entries = json.loads((small_tree / "train.json").read_text())
+    (small_tree / entries[0][1]).unlink()
+    excluded, relabelled = entries[1][2].rsplit("/", 1)[-1][:-5], entries[2][2].rsplit("/", 1)[-1][:-5]
+    new_label = next(e for e in EMOTIONS if e != entries[2][0])
+    curation = tmp_path / "curation.json"
+    curation.write_text(json.dumps({"format": "emovit-curation/1",
+                                    "exclude": [{"id": excluded, "reason": "blurry"}],
+                                    "relabel": [{"id": relabelled, "emotion": new_label}]}))
+    report = build(small_tree, tmp_path / "out", tmp_path / "cache", config="categorical", curation=str(curation))
+    train = report["splits"]["train"]
+    assert (train["entries"], train["images_in_dataset"], train["images_quarantined"]) == (24, 22, 2)
+    assert train["inputs"] == train["images_in_dataset"] + train["images_quarantined"]
+    rows = read_quarantine(tmp_path / "out" / "quarantine.jsonl")
+    assert sorted((r["code"], r["stage"]) for r in rows) == [("curation_excluded", "curation"),
+                                                             ("missing_image", "source")]
+    assert "blurry" in next(r["reason"] for r in rows if r["code"] == "curation_excluded")
+    dataset = datasets.load_from_disk(str(tmp_path / "out"))["train"]
+    relabelled_row = next(r for r in dataset if r["image_id"] == relabelled)
+    assert EMOTIONS[relabelled_row["emotion"]] == new_label
+    assert relabelled_row["conversations"][1]["value"] == categorical_answer(new_label)
+
+
+class PlantedGenerator:
+    """Returns one good and several bad samples per item, to exercise the boundary schema."""
+
+    info = GeneratorInfo("planted", "none", "v0", 0.0, 0)
+
+    def generate(self, items, *, progress=True):
+        records = []
+        for item in items:
+            r = item.record
+
+            def make(suffix, turns):
+                return InstructionRecord(f"{r.id}-{item.kind}{suffix}", r.id, r.split, r.image_path, r.emotion,
+                                         r.attributes(), item.caption, item.kind, tuple(turns), self.info)
+
+            human = {"from": "human", "value": "<image>\nHow does it feel?"}
+            records += [
+                make("-0", [human, {"from": "gpt", "value": "Calm and warm."}]),
+                make("-1", [human, {"from": "gpt", "value": "Judging by the caption, it is calm."}]),
+                make("-2", [{"from": "human", "value": "How does it feel?"}, {"from": "gpt", "value": "Calm."}]),
+                make("-3", [{"from": "gpt", "value": "Calm."}, human]),
+                make("-4", [human, {"from": "gpt", "value": "   "}]),
+                make("-0", [human, {"from": "gpt", "value": "A second sample with a reused id."}]),
+            ]
+        return GenerationOutcome(records=records)
+
+
+def test_planted_bad_generator_outputs_are_quarantined_with_reasons(build, small_tree_template, tmp_path, monkeypatch):
+    from builder.dataset_builder import EmoVITInstructions
+
+    monkeypatch.setattr(EmoVITInstructions, "_generator", lambda self: PlantedGenerator())
+    report = build(small_tree_template, tmp_path / "out", tmp_path / "cache", config="conversation",
+                   sampling="all", splits=("val",))
+    val = datasets.load_from_disk(str(tmp_path / "out"))["val"]
+    assert len(val) == 24 and all(i.endswith("-conversation-0") for i in val["id"])
+    rows = read_quarantine(tmp_path / "out" / "quarantine.jsonl")
+    assert Counter(r["code"] for r in rows) == {"no_leakage": 24, "image_token_placement": 24,
+                                                "roles_alternate": 24, "turn_length": 24, "duplicate_id": 24}
+    assert report["splits"]["val"]["quarantined_entries"] == 120
+    assert report["splits"]["val"]["balanced"] is True
+    leak = next(r for r in rows if r["code"] == "no_leakage")
+    assert leak["stage"] == "validation" and leak["raw"]["conversations"][1]["value"].startswith("Judging")
+
+
+def test_builder_config_is_validated():
+    with pytest.raises(ValueError, match="config name must be one of"):
+        EmoVITBuilderConfig(name="everything")
+    with pytest.raises(ValueError, match="sampling must be one of"):
+        EmoVITBuilderConfig(name="all", sampling="some")
+    with pytest.raises(ValueError, match="categorical_range"):
+        EmoVITBuilderConfig(name="all", categorical_range=(5, 2))
+    assert EmoVITBuilderConfig(name="all").kinds_for(0) == ("categorical", "conversation", "reasoning")
+    assert EmoVITBuilderConfig(name="all").kinds_for(150) == ("categorical", "conversation")
+    assert EmoVITBuilderConfig(name="all").kinds_for(4600) == ()
+
+
+def test_refuses_to_overwrite_a_directory_that_is_not_a_build(small_tree_template, tmp_path):
+    from builder.errors import UsageError
+
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "precious.txt").write_text("keep me")
+    with pytest.raises(UsageError, match="not a build directory"):
+        build_dataset(BuildConfig(emoset_root=str(small_tree_template)), tmp_path / "out",
+                      cache_dir=tmp_path / "cache", progress=False, plots=False)
+    assert (tmp_path / "out" / "precious.txt").read_text() == "keep me"
