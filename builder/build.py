@@ -68,6 +68,44 @@ def _content_hash(dataset) -> str:
     return hashlib.sha256(sink.getvalue().to_pybytes()).hexdigest()[:16]
 
 
+def _adopt_prepared(builder, out: Path) -> None:
+    """Move the builder's prepared Arrow files into ``out`` in ``save_to_disk`` layout.
+
+    ``Dataset.save_to_disk`` would copy every row and, since datasets 4, read every image file into the
+    copy; moving the files keeps images stored as the builder wrote them (paths or embedded bytes, per
+    the build option) and costs nothing. The layout (``dataset_dict.json``, per split ``state.json`` and
+    ``dataset_info.json``) is what ``datasets.load_from_disk`` reads; a test loads every build with it.
+    """
+    prepared = Path(builder.cache_dir)
+    splits = list(builder.info.splits)
+    for split in splits:
+        files = sorted(prepared.glob(f"{builder.dataset_name}-{split}.arrow")) or sorted(
+            prepared.glob(f"{builder.dataset_name}-{split}-*.arrow"))
+        target = out / split
+        target.mkdir()
+        names = []
+        for index, path in enumerate(files):
+            name = f"data-{index:05d}-of-{len(files):05d}.arrow"
+            shutil.move(str(path), target / name)
+            names.append({"filename": name})
+        info = builder.info.copy()
+        info.splits = None
+        info.write_to_directory(str(target))
+        state = {"_data_files": names, "_fingerprint": "", "_format_columns": None, "_format_kwargs": {},
+                 "_format_type": None, "_output_all_columns": False, "_split": split}
+        (target / "state.json").write_text(json.dumps(state, indent=2, sort_keys=True))
+    (out / "dataset_dict.json").write_text(json.dumps({"splits": splits}))
+
+
+def _set_fingerprints(out: Path, hashes: dict[str, str]) -> None:
+    """Record each split's content hash as its ``datasets`` fingerprint."""
+    for split, value in hashes.items():
+        path = out / split / "state.json"
+        state = json.loads(path.read_text())
+        state["_fingerprint"] = value
+        path.write_text(json.dumps(state, indent=2, sort_keys=True))
+
+
 def _collect(side_dir: Path, split: str) -> tuple[dict, list[dict], dict]:
     from builder.dataset_builder import side_file
     from builder.records import read_quarantine
@@ -108,11 +146,10 @@ def build_dataset(config: BuildConfig, out: str | Path, *, cache_dir: str | Path
             cache_root=str(cache_dir), progress=progress, **config.builder_kwargs(),
         )
         builder.download_and_prepare(num_proc=num_proc)
-        built = builder.as_dataset()
+        _adopt_prepared(builder, out)
+        built = datasets.load_from_disk(str(out))
         report = _report(config, built, work / "side", out)
-        for split, dataset in built.items():
-            dataset._fingerprint = report["splits"][split]["content_hash"]
-        built.save_to_disk(str(out))
+        _set_fingerprints(out, {split: s["content_hash"] for split, s in report["splits"].items()})
     finally:
         shutil.rmtree(work, ignore_errors=True)
     report["elapsed_s"] = round(time.perf_counter() - start, 3)
@@ -139,10 +176,11 @@ def _report(config: BuildConfig, built, side_dir: Path, out: Path) -> dict:
             usage.add(GenerationUsage(**split_usage) if split_usage else GenerationUsage())
             codes = Counter(entry["code"] for entry in quarantine)
             quarantine_codes.update(codes)
-            kinds = Counter(dataset["kind"])
+            kind_column = dataset.data.column("kind").to_pylist()
+            kinds = Counter(kind_column)
             names = dataset.features["emotion"].names
             by_kind_emotion: dict[str, Counter] = {}
-            for kind, label in zip(dataset["kind"], dataset["emotion"]):
+            for kind, label in zip(kind_column, dataset.data.column("emotion").to_pylist()):
                 by_kind_emotion.setdefault(kind, Counter())[names[label]] += 1
             selected = tally["selected"]
             splits[split] = {

@@ -101,13 +101,9 @@ def instruction_schema(vocab: Vocabulary, categorical_answer_prefix: str) -> pa.
     )
 
     def categorical_answer_matches(frame: pd.DataFrame) -> pd.Series:
-        def ok(row) -> bool:
-            if row["kind"] != "categorical":
-                return True
-            values = _values(row["conversations"])
-            return len(values) == 2 and values[1] == f"{categorical_answer_prefix} {row['emotion']}"
-
-        return frame.apply(ok, axis=1).astype(bool) if len(frame) else pd.Series([], dtype=bool)
+        answers = pd.Series([v[1] if len(v) == 2 else None for v in map(_values, frame["conversations"])],
+                            index=frame.index, dtype="object")
+        return (frame["kind"] != "categorical") | (answers == categorical_answer_prefix + " " + frame["emotion"])
 
     bound = copy.deepcopy(schema)
     bound.checks = [*schema.checks, pa.Check(categorical_answer_matches, name="categorical_answer")]
