@@ -1,0 +1,60 @@
+"""Captioners behind one interface, chosen by a spec string.
+
+=====================  ==========================================================================
+spec                   captions from
+=====================  ==========================================================================
+``attributes``         the image's scene, objects, action and expression (offline default)
+``file:<path>``        a JSONL (``{"id", "caption"}``) or CSV (``id,caption``) file
+``blip2:<model>``      BLIP-2 (transformers) from a Hub id or a local ``save_pretrained`` folder
+=====================  ==========================================================================
+
+Every captioner caches its captions per (captioner, image id) in ``<cache_dir>/captions.sqlite``, so a
+rerun computes only what is missing. Images that cannot get a caption come back in
+``CaptionOutcome.missing`` as quarantine entries (stage ``caption``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from builder.captions.base import CachingCaptioner, CaptionCache, Captioner, CaptionOutcome
+from builder.errors import UsageError
+
+#: spec prefix -> description
+CAPTIONERS: dict[str, str] = {
+    "attributes": "composed from scene, objects, action and expression (offline)",
+    "file:<path>": "read from a JSONL or CSV file of id/caption",
+    "blip2:<model>": "BLIP-2 via transformers (Hub id or local checkpoint)",
+}
+
+
+class CaptionerSpecError(UsageError, ValueError):
+    """A captioner spec that names no known captioner."""
+
+
+def get_captioner(spec: str, *, cache_dir: str | Path | None = None, **options) -> Captioner:
+    """The captioner for ``spec``; ``options`` go to the BLIP-2 captioner (batch_size, max_new_tokens,
+    prompt, device)."""
+    name, _, argument = spec.strip().partition(":")
+    if name == "attributes" and not argument:
+        from builder.captions.attributes import AttributesCaptioner
+
+        captioner = AttributesCaptioner(cache_dir)
+    elif name == "file" and argument:
+        from builder.captions.file import FileCaptioner
+
+        captioner = FileCaptioner(argument, cache_dir)
+    elif name == "blip2" and argument:
+        from builder.captions.blip2 import Blip2Captioner
+
+        return Blip2Captioner(argument, cache_dir, **options)
+    else:
+        known = "; ".join(f"{key} ({text})" for key, text in CAPTIONERS.items())
+        raise CaptionerSpecError(f"unknown captioner {spec!r}; known: {known}")
+    if options:
+        raise CaptionerSpecError(f"captioner {name!r} takes no options (got {', '.join(sorted(options))})")
+    return captioner
+
+
+__all__ = ["CAPTIONERS", "CachingCaptioner", "CaptionCache", "CaptionOutcome", "Captioner", "CaptionerSpecError",
+           "get_captioner"]

@@ -1,0 +1,122 @@
+"""The captioner interface, its outcome and the on-disk caption cache shared by every captioner."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from builder.records import QuarantineEntry, SourceRecord
+
+STAGE = "caption"
+
+
+@dataclass
+class CaptionOutcome:
+    """Captions by image id, the images left without one, and how many were computed vs. read from cache."""
+
+    captions: dict[str, str] = field(default_factory=dict)
+    missing: list[QuarantineEntry] = field(default_factory=list)
+    computed: int = 0
+    cached: int = 0
+
+
+class Captioner(Protocol):
+    """Something that captions source records (``attributes``, ``file:<path>``, ``blip2:<model>``)."""
+
+    name: str
+
+    def captions(self, records: Sequence[SourceRecord], *, progress: bool = True) -> CaptionOutcome:
+        ...
+
+
+def missing_entry(record: SourceRecord, code: str, reason: str, source: str | None = None) -> QuarantineEntry:
+    """A quarantine entry for an image that got no caption."""
+    return QuarantineEntry(id=record.id, split=record.split, source=source or record.image_path, stage=STAGE,
+                           code=code, reason=reason)
+
+
+class CaptionCache:
+    """Captions keyed by (captioner key, image id) in ``<cache_dir>/captions.sqlite``, committed per batch."""
+
+    def __init__(self, cache_dir: str | Path):
+        from builder.generation.cache import connect
+
+        self.path = Path(cache_dir) / "captions.sqlite"
+        self._db = connect(self.path)
+        self._db.execute("CREATE TABLE IF NOT EXISTS captions (captioner TEXT NOT NULL, image_id TEXT NOT NULL, "
+                         "caption TEXT NOT NULL, created REAL NOT NULL, PRIMARY KEY (captioner, image_id))")
+        self._db.commit()
+
+    def get_many(self, captioner: str, ids: Sequence[str]) -> dict[str, str]:
+        found: dict[str, str] = {}
+        for start in range(0, len(ids), 500):
+            chunk = list(ids[start:start + 500])
+            marks = ",".join("?" * len(chunk))
+            rows = self._db.execute(f"SELECT image_id, caption FROM captions WHERE captioner = ? AND image_id IN ({marks})",
+                                    [captioner, *chunk])
+            found.update(rows)
+        return found
+
+    def put_many(self, captioner: str, captions: Iterable[tuple[str, str]]) -> None:
+        now = time.time()
+        self._db.executemany("INSERT OR REPLACE INTO captions VALUES (?, ?, ?, ?)",
+                             [(captioner, image_id, caption, now) for image_id, caption in captions])
+        self._db.commit()
+
+    def close(self) -> None:
+        self._db.close()
+
+
+class CachingCaptioner:
+    """Base of the captioners: cache look-up, batching, progress; subclasses implement :meth:`compute`.
+
+    Attributes:
+        name: the spec the captioner was made from (e.g. ``blip2:Salesforce/blip2-opt-2.7b``).
+        cache_key: ``name`` plus anything else that changes the output (a file's hash, generation settings).
+        batch_size: records handed to :meth:`compute` at a time; each batch is committed to the cache.
+    """
+
+    name: str = ""
+    batch_size: int = 256
+
+    def __init__(self, cache_dir: str | Path | None = None):
+        self.cache_dir = None if cache_dir is None else Path(cache_dir)
+
+    @property
+    def cache_key(self) -> str:
+        return self.name
+
+    def compute(self, records: Sequence[SourceRecord]) -> tuple[dict[str, str], list[QuarantineEntry]]:
+        """Captions for ``records`` (by id) and entries for those that cannot have one."""
+        raise NotImplementedError
+
+    def captions(self, records: Sequence[SourceRecord], *, progress: bool = True) -> CaptionOutcome:
+        from tqdm.auto import tqdm
+
+        unique = list({record.id: record for record in records}.values())
+        outcome = CaptionOutcome()
+        cache = CaptionCache(self.cache_dir) if self.cache_dir is not None else None
+        try:
+            key = self.cache_key
+            if cache is not None:
+                outcome.captions.update(cache.get_many(key, [r.id for r in unique]))
+                outcome.cached = len(outcome.captions)
+            todo = [record for record in unique if record.id not in outcome.captions]
+            with tqdm(total=len(unique), initial=outcome.cached, desc=f"caption ({self.name})", unit="img",
+                      disable=not progress) as bar:
+                for start in range(0, len(todo), self.batch_size):
+                    batch = todo[start:start + self.batch_size]
+                    captions, missing = self.compute(batch)
+                    outcome.captions.update(captions)
+                    outcome.missing.extend(missing)
+                    outcome.computed += len(captions)
+                    if cache is not None and captions:
+                        cache.put_many(key, captions.items())
+                    bar.update(len(batch))
+        finally:
+            if cache is not None:
+                cache.close()
+        return outcome
