@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+from schemas.instructions import IMAGE_TOKEN, KIND_VALUES
 from schemas.vocab import EMOTIONS
 
 #: The categorical instruction a released EmoVIT checkpoint was trained with, byte for byte (note the
@@ -16,10 +17,11 @@ CATEGORICAL_INSTRUCTION = (
 )
 #: Prefix of a categorical answer; the full answer is ``f"{CATEGORICAL_ANSWER_PREFIX} {label}"``.
 CATEGORICAL_ANSWER_PREFIX = "Predict emotion:"
-#: Placeholder for the image in the first human turn (LLaVA conversation format).
-IMAGE_TOKEN = "<image>"
-#: Instruction kinds, in the order of EmoVIT's ablation.
-KINDS: tuple[str, ...] = ("categorical", "conversation", "reasoning")
+#: Instruction kinds, in the order of EmoVIT's ablation (``IMAGE_TOKEN``, the placeholder opening the first
+#: human turn, comes from the instruction schema too).
+KINDS: tuple[str, ...] = KIND_VALUES
+__all__ = ["ALPHABETICAL_EMOTIONS", "CATEGORICAL_ANSWER_PREFIX", "CATEGORICAL_INSTRUCTION", "IMAGE_TOKEN", "KINDS",
+           "categorical_answer", "normalise_text", "strip_image_token", "with_image_token"]
 #: The emotion labels in the alphabetical order the instruction lists them.
 ALPHABETICAL_EMOTIONS: tuple[str, ...] = tuple(sorted(EMOTIONS))
 

@@ -12,17 +12,16 @@ from collections.abc import Sequence
 
 from builder.generation.turns import QAPair
 from builder.protocol import IMAGE_TOKEN
+from schemas import instructions
 
-#: Phrases that reveal the prompt behind an answer, matched case-insensitively anywhere in the text (as the
-#: dataset schema does; it rejects rows containing its own list, which this one includes).
-LEAKAGE_PHRASES: tuple[str, ...] = (
-    "the caption", "the attributes", "the attribute list", "the annotation", "as an ai", "language model",
-    "the provided information", "the given information", "based on the description", "the description provided",
-    "the provided description", "the given description", "the context provided", "the provided context",
-    "i cannot see the image", "i can't see the image",
+#: Phrases that reveal the prompt behind an answer, matched case-insensitively anywhere in the text: the
+#: dataset schema's list plus a few more that only generation needs to catch.
+LEAKAGE_PHRASES: tuple[str, ...] = instructions.LEAKAGE_PHRASES + (
+    "the description provided", "the provided description", "the given description", "the context provided",
+    "the provided context", "i cannot see the image", "i can't see the image",
 )
 #: Longest turn the dataset schema accepts.
-MAX_TURN_CHARS = 4000
+MAX_TURN_CHARS = instructions.MAX_TURN_CHARS
 #: Openings of a refusal.
 REFUSAL_OPENINGS: tuple[str, ...] = (
     "i'm sorry", "i am sorry", "sorry, i", "i can't help", "i cannot help", "i can't assist", "i cannot assist",

@@ -72,9 +72,9 @@ def test_long_turns_are_rejected_before_the_schema_does():
     assert check_pairs([QAPair("Why?", "x" * 3000)]) is None
 
 
-def test_leakage_list_covers_the_dataset_schema():
-    instructions = pytest.importorskip("schemas.instructions")
-    from builder.generation.checks import LEAKAGE_PHRASES, MAX_TURN_CHARS
+def test_leakage_check_catches_every_phrase_the_dataset_schema_rejects():
+    from schemas.instructions import LEAKAGE_PHRASES
 
-    assert set(instructions.LEAKAGE_PHRASES) <= set(LEAKAGE_PHRASES)
-    assert MAX_TURN_CHARS == instructions.MAX_TURN_CHARS
+    for phrase in LEAKAGE_PHRASES:
+        code, _ = check_pairs([QAPair("Why?", f"Well, {phrase.upper()} suggests calm.")])
+        assert code == "leakage", phrase
