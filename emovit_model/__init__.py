@@ -1,0 +1,13 @@
+"""EmoVIT on transformers' InstructBLIP: model loading and freeze policy, data collator, training,
+checkpoint I/O without pickle, emotion scoring, and a zoo of tiny random checkpoints.
+
+Modules (each imports torch/transformers only inside its functions, so importing this package is light):
+
+* :mod:`emovit_model.model`      load a base / adapter, EmoVIT's freeze policy, parameter table
+* :mod:`emovit_model.collator`   built-dataset rows -> InstructBLIP batches with masked labels; augmentation
+* :mod:`emovit_model.train`      ``emovit train`` on ``transformers.Trainer``
+* :mod:`emovit_model.checkpoint` safetensors adapters, ``--merge``, LAVIS ``.pth`` import
+* :mod:`emovit_model.scoring`    rank or generate one of the eight emotions for an image
+* :mod:`emovit_model.zoo`        ``emovit zoo``: tiny InstructBLIP / BLIP-2 / LLaVA checkpoints
+* :mod:`emovit_model.tokenizer`  the offline BPE tokenizer of the zoo
+"""

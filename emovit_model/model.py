@@ -1,0 +1,213 @@
+"""Loading EmoVIT (InstructBLIP) and the other benchmarked vision-language models, and EmoVIT's freeze policy.
+
+EmoVIT fine-tunes InstructBLIP with the vision encoder and the LLM frozen. Trained: the Q-Former, its query
+tokens and the Q-Former -> LLM projection; the original code also trained the LayerNorm after the vision
+encoder (LAVIS ``ln_vision``, transformers ``vision_model.post_layernorm``), which is on by default here
+and can be switched off.
+
+Precision: on a CUDA device with bf16 support the frozen towers are held in bf16 and the trainable modules
+in fp32 (they are the optimiser's master weights; compute runs under bf16 autocast). On CPU everything is
+fp32. ``query_tokens`` is always fp32.
+
+Typical use::
+
+    from emovit_model.model import load_model
+    model, processor = load_model("path/to/tiny-instructblip")          # any zoo or Hub checkpoint
+    model, processor = load_model("runs/emovit/adapter")                # an EmoVIT adapter on its base
+
+    from emovit_model.model import load_emovit
+    model, processor = load_emovit("Salesforce/instructblip-vicuna-7b")  # frozen per EmoVIT, for training
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from builder.errors import UsageError
+from emovit_model.checkpoint import ADAPTER_CONFIG
+
+#: Parameter-name prefixes EmoVIT trains (everything else is frozen).
+TRAINABLE_PREFIXES: tuple[str, ...] = ("qformer.", "query_tokens", "language_projection.")
+#: The optional extra: the LayerNorm after the vision encoder (LAVIS ``ln_vision``).
+VISION_LAYERNORM_PREFIX = "vision_model.post_layernorm."
+#: ``config.model_type`` -> transformers class name of the conditional-generation model.
+MODEL_CLASSES: dict[str, str] = {
+    "instructblip": "InstructBlipForConditionalGeneration",
+    "blip-2": "Blip2ForConditionalGeneration",
+    "llava": "LlavaForConditionalGeneration",
+}
+
+
+def resolve_device(device: str | None = "auto"):
+    """``"auto"`` -> CUDA when available, else CPU; anything else is passed to :class:`torch.device`."""
+    import torch
+
+    if device in (None, "auto"):
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def resolve_dtype(dtype, device):
+    """``"auto"`` -> bf16 on a CUDA device that supports it, fp32 otherwise; names like ``"float16"`` too."""
+    import torch
+
+    if dtype in (None, "auto"):
+        if device.type == "cuda" and torch.cuda.is_bf16_supported():
+            return torch.bfloat16
+        return torch.float32
+    if isinstance(dtype, torch.dtype):
+        return dtype
+    aliases = {"bf16": "bfloat16", "fp16": "float16", "half": "float16", "fp32": "float32", "float": "float32"}
+    name = aliases.get(str(dtype), str(dtype))
+    value = getattr(torch, name, None)
+    if not isinstance(value, torch.dtype):
+        raise UsageError(f"unknown dtype {dtype!r}; use auto, float32, bfloat16 or float16")
+    return value
+
+
+def is_trainable_name(name: str, *, train_vision_layernorm: bool = True) -> bool:
+    """Whether EmoVIT's policy trains the parameter called ``name``."""
+    if name.startswith(TRAINABLE_PREFIXES):
+        return True
+    return train_vision_layernorm and name.startswith(VISION_LAYERNORM_PREFIX)
+
+
+def apply_freeze_policy(model, *, train_vision_layernorm: bool = True, master_dtype=None) -> list[str]:
+    """Freeze everything but EmoVIT's trainable modules; returns the names of the trainable parameters.
+
+    ``master_dtype`` (e.g. ``torch.float32``) re-casts the trainable parameters, so a model loaded in bf16
+    keeps full-precision weights where the optimiser writes.
+    """
+    if getattr(model.config, "model_type", None) != "instructblip":
+        raise UsageError(f"EmoVIT's freeze policy needs an InstructBLIP model, got {model.config.model_type!r}")
+    trainable = []
+    for name, param in model.named_parameters():
+        keep = is_trainable_name(name, train_vision_layernorm=train_vision_layernorm)
+        param.requires_grad_(keep)
+        if keep:
+            trainable.append(name)
+            if master_dtype is not None and param.dtype != master_dtype:
+                param.data = param.data.to(master_dtype)
+    if not trainable:
+        raise UsageError("the freeze policy found no Q-Former / query-token / projection parameters to train")
+    return trainable
+
+
+@dataclass(frozen=True)
+class ParameterRow:
+    """Parameter counts of one top-level module."""
+
+    module: str
+    trainable: int
+    frozen: int
+    dtypes: str
+
+
+def parameter_rows(model) -> list[ParameterRow]:
+    """Trainable and frozen parameter counts per top-level module (``vision_model.post_layernorm`` apart)."""
+    counts: dict[str, list] = {}
+    for name, param in model.named_parameters():
+        module = name.split(".", 1)[0]
+        if name.startswith(VISION_LAYERNORM_PREFIX):
+            module = VISION_LAYERNORM_PREFIX.rstrip(".")
+        row = counts.setdefault(module, [0, 0, set()])
+        row[0 if param.requires_grad else 1] += param.numel()
+        row[2].add(str(param.dtype).replace("torch.", ""))
+    return [ParameterRow(m, t, f, ",".join(sorted(d))) for m, (t, f, d) in counts.items()]
+
+
+def parameter_table(model) -> str:
+    """A plain-text table of trainable vs frozen parameters per module, with a total line."""
+    from tabulate import tabulate
+
+    rows = parameter_rows(model)
+    trainable, frozen = sum(r.trainable for r in rows), sum(r.frozen for r in rows)
+    body = [[r.module, f"{r.trainable:,}", f"{r.frozen:,}", r.dtypes] for r in rows]
+    share = 100.0 * trainable / max(trainable + frozen, 1)
+    body.append(["total", f"{trainable:,}", f"{frozen:,}", f"{share:.2f}% trainable"])
+    return tabulate(body, headers=["module", "trainable", "frozen", "dtype"], tablefmt="simple",
+                    colalign=("left", "right", "right", "left"))
+
+
+def model_class(model_type: str):
+    """The transformers class for a ``config.model_type`` (InstructBLIP, BLIP-2, LLaVA)."""
+    import transformers
+
+    if model_type not in MODEL_CLASSES:
+        raise UsageError(f"unsupported model type {model_type!r}; supported: {', '.join(MODEL_CLASSES)}")
+    return getattr(transformers, MODEL_CLASSES[model_type])
+
+
+def is_adapter_dir(path: str | Path) -> bool:
+    return (Path(path) / ADAPTER_CONFIG).is_file()
+
+
+def _load_base(base: str | Path, device, dtype, **kwargs):
+    from transformers import AutoConfig, AutoProcessor
+
+    try:
+        config = AutoConfig.from_pretrained(str(base), **kwargs)
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"cannot load a model config from {base}: {exc}") from None
+    cls = model_class(config.model_type)
+    # straight onto a GPU (no full copy in host memory); on CPU no device map, so Trainer/accelerate may move it
+    placement = {"device_map": {"": device}} if device.type == "cuda" else {}
+    model = cls.from_pretrained(str(base), dtype=dtype, **placement, **kwargs)
+    processor = AutoProcessor.from_pretrained(str(base), **kwargs)
+    return model, processor
+
+
+def load_model(path: str | Path, *, device="auto", dtype="auto", base: str | Path | None = None, **kwargs):
+    """``(model, processor)`` for inference from a checkpoint directory, a Hub id or an EmoVIT adapter.
+
+    An adapter directory (holding ``adapter_config.json``) is loaded onto its base model, which is read from
+    the adapter's config unless ``base`` is given. The model is returned in eval mode with gradients off.
+    """
+    device = resolve_device(device)
+    dtype = resolve_dtype(dtype, device)
+    if is_adapter_dir(path):
+        from emovit_model.checkpoint import load_adapter, read_adapter_config
+
+        adapter_config = read_adapter_config(path)
+        model, processor = _load_base(base or adapter_config["base_model"], device, dtype, **kwargs)
+        load_adapter(model, path)
+    else:
+        model, processor = _load_base(path, device, dtype, **kwargs)
+    model.eval().requires_grad_(False)
+    return model, processor
+
+
+def load_emovit(base: str | Path, *, adapter: str | Path | None = None, device="auto", dtype="auto",
+                train_vision_layernorm: bool = True, verbose: bool = True, **kwargs):
+    """InstructBLIP ready for EmoVIT training: frozen per the policy, trainable parts in fp32.
+
+    ``adapter`` (an EmoVIT adapter directory) initialises the trainable modules. With ``verbose`` the
+    parameter table is printed.
+    """
+    import torch
+
+    device = resolve_device(device)
+    dtype = resolve_dtype(dtype, device)
+    model, processor = _load_base(base, device, dtype, **kwargs)
+    if model.config.model_type != "instructblip":
+        raise UsageError(f"{base}: EmoVIT trains an InstructBLIP model, this is {model.config.model_type!r}")
+    apply_freeze_policy(model, train_vision_layernorm=train_vision_layernorm, master_dtype=torch.float32)
+    if adapter is not None:
+        from emovit_model.checkpoint import load_adapter
+
+        load_adapter(model, adapter)
+    if verbose:
+        print(parameter_table(model))
+    return model, processor
+
+
+def model_summary(model) -> dict:
+    """Counts and dtypes as a JSON-ready dict (saved in run configs)."""
+    rows = parameter_rows(model)
+    return {
+        "model_type": model.config.model_type,
+        "trainable": sum(r.trainable for r in rows),
+        "frozen": sum(r.frozen for r in rows),
+        "modules": {r.module: {"trainable": r.trainable, "frozen": r.frozen, "dtype": r.dtypes} for r in rows},
+    }

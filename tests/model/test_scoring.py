@@ -1,0 +1,92 @@
+"""Emotion prediction: answer parsing, likelihood ranking (fast path == model loss), generation."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from builder.protocol import (
+    ALPHABETICAL_EMOTIONS,
+    CATEGORICAL_INSTRUCTION,
+    categorical_answer,
+    with_image_token,
+)
+from emovit_model.scoring import EmotionClassifier, Generation, accuracy, parse_emotion
+
+
+@pytest.mark.parametrize("text, label", [
+    ("Predict emotion: awe", "awe"),
+    ("predict emotion: Sadness.", "sadness"),
+    ("Predict emotion: fear, not anger", "fear"),
+    ("It feels like contentment to me", "contentment"),
+    ("anger or disgust, hard to say", None),
+    ("Predict emotion: happiness", None),
+    ("awesome sunset", None),
+    ("", None),
+])
+def test_parse_emotion(text, label):
+    assert parse_emotion(text) == label
+
+
+def test_accuracy_counts_unparsed_as_wrong():
+    assert accuracy(["awe", None, "fear"], ["awe", "awe", "anger"]) == pytest.approx(1 / 3)
+    with pytest.raises(ValueError):
+        accuracy(["awe"], [])
+
+
+def _images(n):
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(1)
+    return [Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)) for _ in range(n)]
+
+
+def test_instructblip_ranking_equals_the_training_loss(tiny_instructblip):
+    """The fast ranking path (image features once, 8 answers) scores exactly what training optimises."""
+    import torch
+
+    from emovit_model.collator import EmoVITCollator
+
+    classifier = EmotionClassifier.from_pretrained(tiny_instructblip, device="cpu", batch_size=2)
+    images = _images(3)
+    scores = classifier.score(images)
+    assert len(scores) == 3 and all(tuple(s) == ALPHABETICAL_EMOTIONS for s in scores)
+    collator = EmoVITCollator(classifier.processor)
+    model = classifier.model
+    for image_index, label in [(0, "awe"), (2, "sadness")]:
+        row = {"image": images[image_index], "conversations": [
+            {"from": "human", "value": with_image_token(CATEGORICAL_INSTRUCTION)},
+            {"from": "gpt", "value": categorical_answer(label)}]}
+        batch = collator([row])
+        with torch.no_grad():
+            loss = model(**batch).loss.item()
+        tokens = int((batch["labels"] != -100).sum())
+        assert scores[image_index][label] == pytest.approx(-loss * tokens, rel=1e-4, abs=1e-4)
+    assert classifier.predict(images) == [max(s, key=s.get) for s in scores]
+    normalised = EmotionClassifier(model, classifier.processor, length_normalise=True).score(images[:1])[0]
+    assert all(math.isfinite(v) for v in normalised.values())
+
+
+@pytest.mark.parametrize("kind", ["blip2", "llava"])
+def test_other_families_rank_and_generate(tmp_path, kind):
+    from emovit_model.zoo import build_tiny
+
+    classifier = EmotionClassifier.from_pretrained(build_tiny(kind, tmp_path / kind), device="cpu")
+    assert classifier.prompt().startswith("USER: <image>\n" if kind == "llava" else "Question: ")
+    scores = classifier.score(_images(2))
+    assert len(scores) == 2 and all(len(s) == 8 for s in scores)
+    assert all(math.isfinite(v) and v < 0 for s in scores for v in s.values())
+    answers = classifier.generate(_images(2), max_new_tokens=4)
+    assert len(answers) == 2 and all(isinstance(a, Generation) for a in answers)
+    assert all(a.label is None or a.label in ALPHABETICAL_EMOTIONS for a in answers)
+
+
+def test_instructblip_generation_returns_only_new_text(tiny_instructblip):
+    classifier = EmotionClassifier.from_pretrained(tiny_instructblip, device="cpu")
+    answers = classifier.generate(_images(2), max_new_tokens=3)
+    assert len(answers) == 2
+    for answer in answers:
+        assert "Please select" not in answer.text  # the prompt is not echoed back
+        assert answer.label == parse_emotion(answer.text)

@@ -1,0 +1,134 @@
+"""The tiny-model zoo: checkpoints load with plain transformers, are deterministic, and see their images."""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+import sys
+
+import pytest
+
+from builder.protocol import ALPHABETICAL_EMOTIONS, CATEGORICAL_INSTRUCTION, categorical_answer
+from emovit_model.zoo import KINDS, TinySpec, build_tiny
+
+
+def _digest(path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _images(n=2, size=32):
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    return [Image.fromarray(rng.integers(0, 256, (size, size, 3), dtype=np.uint8)) for _ in range(n)]
+
+
+@pytest.fixture(scope="module")
+def zoo(tmp_path_factory):
+    root = tmp_path_factory.mktemp("zoo_all")
+    return {kind: build_tiny(kind, root / kind, seed=0) for kind in KINDS}
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_checkpoint_loads_with_plain_transformers(zoo, kind):
+    import torch
+    import transformers
+    from transformers import AutoConfig, AutoProcessor
+
+    from emovit_model.model import MODEL_CLASSES
+
+    path = zoo[kind]
+    assert (path / "model.safetensors").is_file()
+    assert not list(path.glob("*.bin")), "the zoo must not write pickled weights"
+    config = AutoConfig.from_pretrained(path)
+    model = getattr(transformers, MODEL_CLASSES[config.model_type]).from_pretrained(path).eval()
+    processor = AutoProcessor.from_pretrained(path)
+    prompt = "USER: <image>\nWhat is this? ASSISTANT:" if kind == "llava" else "What is this?"
+    inputs = processor(images=_images(1), text=[prompt], return_tensors="pt")
+    assert inputs["pixel_values"].shape[-2:] == (32, 32)
+    image_token_id = config.image_token_id
+    assert (inputs["input_ids"] == image_token_id).sum() > 0
+    with torch.no_grad():
+        logits = model(**inputs).logits
+    assert logits.shape[-1] == config.text_config.vocab_size
+    assert torch.isfinite(logits).all()
+
+
+def test_same_seed_same_files_other_seed_other_weights(tmp_path):
+    first = build_tiny("instructblip", tmp_path / "a", seed=5)
+    second = build_tiny("instructblip", tmp_path / "b", seed=5)
+    third = build_tiny("instructblip", tmp_path / "c", seed=6)
+    for name in ("model.safetensors", "tokenizer.json", "config.json", "processor_config.json"):
+        assert _digest(first / name) == _digest(second / name), name
+    assert _digest(first / "model.safetensors") != _digest(third / "model.safetensors")
+    assert _digest(first / "tokenizer.json") == _digest(third / "tokenizer.json")
+
+
+def test_vision_tower_distinguishes_images(zoo):
+    """The BLIP default initializer_range (1e-10) would make every image embed the same."""
+    import torch
+    from transformers import AutoProcessor, InstructBlipForConditionalGeneration
+
+    model = InstructBlipForConditionalGeneration.from_pretrained(zoo["instructblip"]).eval()
+    assert model.config.vision_config.initializer_range == pytest.approx(0.02)
+    pixels = AutoProcessor.from_pretrained(zoo["instructblip"]).image_processor(_images(2), return_tensors="pt")
+    with torch.no_grad():
+        hidden = model.vision_model(pixel_values=pixels["pixel_values"]).last_hidden_state
+    assert (hidden[0] - hidden[1]).abs().mean() > 1e-2
+
+
+def test_tokenizer_knows_the_protocol(zoo):
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(zoo["instructblip"])
+    assert tokenizer.decode(tokenizer(CATEGORICAL_INSTRUCTION, add_special_tokens=False)["input_ids"]) \
+        == CATEGORICAL_INSTRUCTION
+    assert tokenizer.convert_ids_to_tokens(tokenizer("<image>", add_special_tokens=False)["input_ids"]) == ["<image>"]
+    assert tokenizer("hi")["input_ids"][0] == tokenizer.bos_token_id
+    for label in ALPHABETICAL_EMOTIONS:  # learnt from the corpus: every answer label is one token
+        ids = tokenizer(categorical_answer(label), add_special_tokens=False)["input_ids"]
+        assert tokenizer.decode(ids[-1:]).strip() == label
+    llava = AutoTokenizer.from_pretrained(zoo["llava"])
+    assert llava.image_token == "<image>"
+
+
+def test_llava_chat_template_matches_the_scoring_prompt(zoo):
+    from transformers import AutoProcessor
+
+    from emovit_model.scoring import PROMPT_TEMPLATES
+
+    processor = AutoProcessor.from_pretrained(zoo["llava"])
+    messages = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": CATEGORICAL_INSTRUCTION}]}]
+    rendered = processor.apply_chat_template(messages, add_generation_prompt=True)
+    assert rendered == PROMPT_TEMPLATES["llava"].format(instruction=CATEGORICAL_INSTRUCTION)
+
+
+def test_spec_validates_itself():
+    from builder.errors import UsageError
+
+    with pytest.raises(UsageError, match="unknown zoo kind"):
+        TinySpec(kind="gpt")
+    with pytest.raises(UsageError, match="multiple of patch_size"):
+        TinySpec(image_size=30)
+
+
+def test_cli_writes_every_kind(tmp_path):
+    from builder.cli import main
+
+    assert main(["zoo", "--kind", "all", "--out", str(tmp_path), "--hidden-size", "32"]) == 0
+    for kind in KINDS:
+        assert (tmp_path / kind / "model.safetensors").is_file()
+        assert '"hidden_size": 32' in (tmp_path / kind / "zoo_spec.json").read_text()
+    assert main(["zoo", "--kind", "llava", "--out", str(tmp_path / "x"), "--hidden-size", "30"]) == 2
+
+
+def test_cli_help_does_not_import_torch():
+    code = (
+        "import argparse, sys, importlib\n"
+        "for name in ('emovit_model.zoo', 'emovit_model.train'):\n"
+        "    importlib.import_module(name).add_arguments(argparse.ArgumentParser())\n"
+        "print(sorted(m for m in ('torch', 'transformers') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
