@@ -1,8 +1,4 @@
-"""Fixtures of the model tests: tiny zoo checkpoints and small categorical datasets built from synthetic trees.
-
-:func:`build_categorical_dataset` stands in for ``emovit build`` (categorical config) so these tests do not
-depend on the dataset builder; swap it for the real builder once that lands.
-"""
+"""Fixtures of the model tests: tiny zoo checkpoints and categorical datasets built by ``emovit build``."""
 
 from __future__ import annotations
 
@@ -10,47 +6,16 @@ from pathlib import Path
 
 import pytest
 
-from builder.protocol import CATEGORICAL_INSTRUCTION, categorical_answer, with_image_token
+from builder.build import BuildConfig, build_dataset
 from builder.synth import SynthConfig, synthesise
 
 
-def categorical_rows(tree: Path, split: str) -> list[dict]:
-    """One categorical instruction row per source record of ``split``."""
-    from builder.source import EmoSetSource
-
-    rows = []
-    for record in EmoSetSource(tree).records(split):
-        rows.append({
-            "id": f"{record.id}-categorical",
-            "image_id": record.id,
-            "image": record.image_path,
-            "emotion": record.emotion,
-            "attributes": record.attributes(),
-            "caption": "",
-            "kind": "categorical",
-            "conversations": [
-                {"from": "human", "value": with_image_token(CATEGORICAL_INSTRUCTION)},
-                {"from": "gpt", "value": categorical_answer(record.emotion)},
-            ],
-            "generator": {"backend": "categorical", "model": None, "prompt_version": None,
-                          "temperature": None, "seed": None},
-        })
-    return rows
-
-
 def build_categorical_dataset(root: Path, *, per_class: int, seed: int, splits=("train", "val")) -> Path:
-    """Synthesise an EmoSet tree under ``root/tree`` and save a categorical DatasetDict to ``root/dataset``."""
-    import datasets
-
-    from builder.features import instruction_features
-
+    """Synthesise an EmoSet tree under ``root/tree`` and build its categorical config into ``root/dataset``."""
     tree, out = root / "tree", root / "dataset"
     synthesise(tree, SynthConfig(per_class=per_class, seed=seed, splits=tuple(splits)), progress=False)
-    features = instruction_features()
-    built = datasets.DatasetDict({
-        split: datasets.Dataset.from_list(categorical_rows(tree, split), features=features) for split in splits
-    })
-    built.save_to_disk(str(out))
+    build_dataset(BuildConfig(emoset_root=str(tree), config="categorical", seed=seed), out, cache_dir=root / "cache",
+                  progress=False, plots=False)
     return out
 
 
