@@ -20,10 +20,10 @@ from builder.runinfo import write_json
 class DemoConfig:
     """Sizes of the demo run (small enough for two CPU cores in a few minutes)."""
 
-    per_class: int = 32
+    per_class: int = 64
     seed: int = 0
     epochs: float = 8.0
-    lr: float = 1e-3
+    lr: float = 5e-3
     batch_size: int = 32
     train: bool = True
 
