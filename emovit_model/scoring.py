@@ -168,29 +168,33 @@ class EmotionClassifier:
         return self.answer_template.format(label=label) if self.answer_template else categorical_answer(label)
 
     # ------------------------------------------------------------------------------------------ ranking
-    def score(self, images) -> list[dict[str, float]]:
-        """Per image, ``{label: log-likelihood of its answer}`` (higher is better)."""
+    def _batches(self, images):
+        """Batches of loaded images, with the model in eval mode, gradients off and its autocast on."""
         import torch
 
         from emovit_model.collator import load_image
 
         images = list(images)
-        results: list[dict[str, float]] = []
         was_training = self.model.training
         self.model.eval()
         try:
             with torch.no_grad(), autocast_for(self.model):
                 for start in range(0, len(images), self.batch_size):
-                    chunk = [load_image(image) for image in images[start:start + self.batch_size]]
-                    if self._collator is not None:
-                        totals, counts = self._score_instructblip(chunk)
-                    else:
-                        totals, counts = self._score_generic(chunk)
-                    values = totals / counts.clamp(min=1) if self.length_normalise else totals
-                    values = values.view(len(chunk), len(self.labels)).cpu().tolist()
-                    results.extend({label: float(v) for label, v in zip(self.labels, row)} for row in values)
+                    yield [load_image(image) for image in images[start:start + self.batch_size]]
         finally:
             self.model.train(was_training)
+
+    def score(self, images) -> list[dict[str, float]]:
+        """Per image, ``{label: log-likelihood of its answer}`` (higher is better)."""
+        results: list[dict[str, float]] = []
+        for chunk in self._batches(images):
+            if self._collator is not None:
+                totals, counts = self._score_instructblip(chunk)
+            else:
+                totals, counts = self._score_generic(chunk)
+            values = totals / counts.clamp(min=1) if self.length_normalise else totals
+            values = values.view(len(chunk), len(self.labels)).cpu().tolist()
+            results.extend({label: float(v) for label, v in zip(self.labels, row)} for row in values)
         return results
 
     def predict(self, images) -> list[str]:
@@ -247,27 +251,17 @@ class EmotionClassifier:
         """Greedy answers and their parsed labels."""
         import torch
 
-        from emovit_model.collator import load_image
-
-        images = list(images)
         results: list[Generation] = []
-        was_training = self.model.training
-        self.model.eval()
-        try:
-            with torch.no_grad(), autocast_for(self.model):
-                for start in range(0, len(images), self.batch_size):
-                    chunk = [load_image(image) for image in images[start:start + self.batch_size]]
-                    inputs = self._generation_inputs(chunk)
-                    width = inputs["input_ids"].shape[1]
-                    out = self.model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False,
-                                              num_beams=1, pad_token_id=self.processor.tokenizer.pad_token_id)
-                    new = out[:, width:] if out.shape[1] > width and torch.equal(
-                        out[:, :width].cpu(), inputs["input_ids"].cpu()) else out
-                    for text in self.processor.tokenizer.batch_decode(new, skip_special_tokens=True):
-                        text = text.strip()
-                        results.append(Generation(text, parse_emotion(text, self.labels)))
-        finally:
-            self.model.train(was_training)
+        for chunk in self._batches(images):
+            inputs = self._generation_inputs(chunk)
+            width = inputs["input_ids"].shape[1]
+            out = self.model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False,
+                                      num_beams=1, pad_token_id=self.processor.tokenizer.pad_token_id)
+            new = out[:, width:] if out.shape[1] > width and torch.equal(
+                out[:, :width].cpu(), inputs["input_ids"].cpu()) else out
+            for text in self.processor.tokenizer.batch_decode(new, skip_special_tokens=True):
+                text = text.strip()
+                results.append(Generation(text, parse_emotion(text, self.labels)))
         return results
 
     def _generation_inputs(self, images) -> dict:
