@@ -7,12 +7,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import IO, Iterable
 
-#: Attribute names carried by every source record, in the order used in tables and prompts.
-ATTRIBUTE_FIELDS: tuple[str, ...] = (
-    "brightness", "colorfulness", "scene", "objects", "facial_expression", "human_action",
-)
-
-
 @dataclass(frozen=True, slots=True)
 class SourceRecord:
     """One EmoSet image with its annotation. Every attribute but ``emotion`` may be missing."""

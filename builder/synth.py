@@ -13,7 +13,6 @@ import hashlib
 import io
 import json
 import os
-from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 

@@ -53,12 +53,6 @@ def _no_leakage(turns) -> bool:
     return not any(isinstance(v, str) and _LEAKAGE.search(v) for v in _values(turns)[1::2])
 
 
-def leaked_phrase(text: str) -> str | None:
-    """The first leakage phrase found in ``text`` (case-insensitive), if any."""
-    match = _LEAKAGE.search(text)
-    return match.group(0) if match else None
-
-
 class InstructionModel(pa.DataFrameModel):
     """Structural rules of instruction rows; vocabulary and answer rules come from :func:`instruction_schema`."""
 

@@ -184,3 +184,26 @@ def test_refuses_to_overwrite_a_directory_that_is_not_a_build(small_tree_templat
         build_dataset(BuildConfig(emoset_root=str(small_tree_template)), tmp_path / "out",
                       cache_dir=tmp_path / "cache", progress=False, plots=False)
     assert (tmp_path / "out" / "precious.txt").read_text() == "keep me"
+
+
+def test_parallel_generation_gives_the_same_dataset(build, small_tree_template, tmp_path):
+    options = dict(config="all", sampling="all", splits=("train",), shard_images=5)
+    serial = build(small_tree_template, tmp_path / "serial", tmp_path / "cache", **options)
+    from builder.build import BuildConfig, build_dataset
+
+    parallel = build_dataset(BuildConfig(emoset_root=str(small_tree_template), **options), tmp_path / "parallel",
+                             cache_dir=tmp_path / "cache", progress=False, plots=False, num_proc=2)
+    assert serial["splits"]["train"]["content_hash"] == parallel["splits"]["train"]["content_hash"]
+    assert parallel["splits"]["train"]["balanced"] is True
+
+
+def test_images_by_path_or_embedded(build, small_tree_template, tmp_path):
+    build(small_tree_template, tmp_path / "paths", tmp_path / "cache", config="categorical", splits=("val",))
+    build(small_tree_template, tmp_path / "bytes", tmp_path / "cache", config="categorical", splits=("val",),
+          embed_images=True)
+    by_path = datasets.load_from_disk(str(tmp_path / "paths"))["val"].cast_column("image", datasets.Image(decode=False))
+    embedded = datasets.load_from_disk(str(tmp_path / "bytes"))["val"].cast_column("image", datasets.Image(decode=False))
+    first_path, first_bytes = by_path[0]["image"], embedded[0]["image"]
+    assert first_path["bytes"] is None and first_path["path"].startswith(str(small_tree_template.resolve()))
+    assert first_bytes["bytes"] == open(first_path["path"], "rb").read()
+    assert first_bytes["path"] == first_path["path"].rsplit("/", 1)[-1]

@@ -42,8 +42,8 @@ def test_annotations_match_pixels_and_vocabulary(small_tree):
 
 def test_class_signal_is_separable_by_mean_hue(small_tree):
     """The hue owned by each class survives JPEG: a nearest-hue rule recovers every label."""
-    from PIL import Image
     import numpy as np
+    from PIL import Image
 
     for record in EmoSetSource(small_tree).records("train"):
         hue = np.asarray(Image.open(record.image_path).convert("HSV"))[..., 0].astype(float)
