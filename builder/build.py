@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from builder.errors import UsageError
+from builder.protocol import KINDS
 from builder.runinfo import fingerprint, write_json
 
 DEFAULT_CACHE = Path.home() / ".cache" / "emovit"
@@ -165,6 +166,7 @@ def build_dataset(config: BuildConfig, out: str | Path, *, cache_dir: str | Path
 
 
 def _report(config: BuildConfig, built, side_dir: Path, out: Path) -> dict:
+    from builder.features import column
     from builder.generation.base import GenerationUsage
 
     splits, quarantine_codes, usage = {}, Counter(), GenerationUsage()
@@ -176,11 +178,11 @@ def _report(config: BuildConfig, built, side_dir: Path, out: Path) -> dict:
             usage.add(GenerationUsage(**split_usage) if split_usage else GenerationUsage())
             codes = Counter(entry["code"] for entry in quarantine)
             quarantine_codes.update(codes)
-            kind_column = dataset.data.column("kind").to_pylist()
+            kind_column = column(dataset, "kind")
             kinds = Counter(kind_column)
             names = dataset.features["emotion"].names
             by_kind_emotion: dict[str, Counter] = {}
-            for kind, label in zip(kind_column, dataset.data.column("emotion").to_pylist()):
+            for kind, label in zip(kind_column, column(dataset, "emotion")):
                 by_kind_emotion.setdefault(kind, Counter())[names[label]] += 1
             selected = tally["selected"]
             splits[split] = {
@@ -218,7 +220,7 @@ def _parse_range(text: str) -> tuple[int, int]:
 def add_arguments(parser) -> None:
     parser.add_argument("--emoset-root", required=True, help="EmoSet-style root directory")
     parser.add_argument("--out", required=True, help="build directory (created; an old build there is replaced)")
-    parser.add_argument("--config", default="all", choices=("categorical", "conversation", "reasoning", "all"))
+    parser.add_argument("--config", default="all", choices=(*KINDS, "all"))
     parser.add_argument("--generator", default="template", help="template | openai:<model>")
     parser.add_argument("--captioner", default="attributes", help="attributes | file:<path> | blip2:<model or path>")
     parser.add_argument("--splits", help="comma-separated subset of the source's splits")
@@ -264,7 +266,7 @@ def run(args) -> int:
     report = build_dataset(config_from_args(args), args.out, cache_dir=args.cache_dir, num_proc=args.num_proc,
                            progress=not args.quiet, plots=not args.no_plots)
     rows = [[split, s["entries"], s["images_in_dataset"], s["images_quarantined"], s["not_selected"],
-             *(s["samples_per_kind"].get(kind, 0) for kind in ("categorical", "conversation", "reasoning")),
+             *(s["samples_per_kind"].get(kind, 0) for kind in KINDS),
              s["quarantined_entries"]] for split, s in report["splits"].items()]
     print(tabulate(rows, headers=["split", "entries", "images", "img quarantined", "not selected", "categorical",
                                   "conversation", "reasoning", "quarantine lines"]))

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-KIND_ORDER = ("categorical", "conversation", "reasoning")
+from builder.features import column
+from builder.protocol import KINDS
 
 
 def _figure():
@@ -25,8 +26,8 @@ def plot_class_balance(built, path: Path) -> None:
     for axis, split in zip(axes[0], splits):
         dataset = built[split]
         names = dataset.features["emotion"].names
-        counts = Counter(zip(dataset["kind"], dataset["emotion"]))
-        kinds = [k for k in KIND_ORDER if any(kind == k for kind, _ in counts)]
+        counts = Counter(zip(column(dataset, "kind"), column(dataset, "emotion")))
+        kinds = [k for k in KINDS if any(kind == k for kind, _ in counts)]
         width = 0.8 / max(len(kinds), 1)
         for offset, kind in enumerate(kinds):
             axis.bar([i + offset * width for i in range(len(names))],
@@ -49,7 +50,7 @@ def plot_attributes(built, path: Path) -> None:
     names = None
     for dataset in built.values():
         names = dataset.features["emotion"].names
-        for image_id, label, attributes in zip(dataset["image_id"], dataset["emotion"], dataset["attributes"]):
+        for image_id, label, attributes in zip(column(dataset, "image_id"), column(dataset, "emotion"), column(dataset, "attributes")):
             if image_id in seen:
                 continue
             seen.add(image_id)
@@ -72,7 +73,7 @@ def answer_lengths(built) -> dict[str, list[int]]:
     """Words per gpt turn, grouped by kind."""
     lengths: dict[str, list[int]] = {}
     for dataset in built.values():
-        for kind, conversation in zip(dataset["kind"], dataset["conversations"]):
+        for kind, conversation in zip(column(dataset, "kind"), column(dataset, "conversations")):
             lengths.setdefault(kind, []).extend(len(t["value"].split()) for t in conversation if t["from"] == "gpt")
     return lengths
 
@@ -80,7 +81,7 @@ def answer_lengths(built) -> dict[str, list[int]]:
 def plot_answer_lengths(lengths: dict[str, list[int]], path: Path) -> None:
     plt = _figure()
     fig, axis = plt.subplots(figsize=(6, 4))
-    for kind in KIND_ORDER:
+    for kind in KINDS:
         if lengths.get(kind):
             axis.hist(lengths[kind], bins=30, alpha=0.6, label=kind)
     axis.set_xlabel("words per answer")

@@ -57,6 +57,22 @@ def readable_scene(scene: str) -> str:
     return " ".join(scene.replace("_", " ").replace("/", " ").split())
 
 
+_MASS_NOUNS = frozenset({"food", "tea", "coffee", "water", "grass", "snow", "fire", "smoke", "bread", "sand"})
+
+
+def with_article(noun: str) -> str:
+    """``noun`` with "a"/"an" in front (mass nouns such as "water" take none)."""
+    if noun.lower() in _MASS_NOUNS:
+        return noun
+    return f"{'an' if noun[:1].lower() in 'aeiou' else 'a'} {noun}"
+
+
+def noun_list(nouns) -> str:
+    """Lower-cased nouns with articles, joined as "a, b and c" (empty for no nouns)."""
+    words = [with_article(noun.lower()) for noun in nouns]
+    return words[0] if len(words) == 1 else (f"{', '.join(words[:-1])} and {words[-1]}" if words else "")
+
+
 def render_context(record: SourceRecord, caption: str) -> str:
     """Caption plus attribute lines for ``record``; missing attributes are omitted."""
     lines = [f"caption: {' '.join(caption.split())}", f"emotion: {record.emotion}"]

@@ -158,35 +158,23 @@ class EmoVITInstructions(datasets.GeneratorBasedBuilder):
 
     def _generate_examples(self, split: str, shards: list):
         from builder.captions import get_captioner
-        from builder.generation.base import GenerationItem, GenerationUsage
-        from builder.generation.categorical import categorical_record
+        from builder.generation.base import GenerationItem
         from builder.instruction_checks import InstructionChecker
 
         config = self.config
         captioner = get_captioner(config.captioner, cache_dir=config.cache_root)
         checker = InstructionChecker(self._vocab())
-        generator = None
+        generator = self._generator()
         for shard_index, items in shards:
             records = [record for record, _ in items]
             captioned = captioner.captions(records, progress=config.progress)
-            quarantined = list(captioned.missing)
-            generated, requests = [], []
-            for record, kinds in items:
-                caption = captioned.captions.get(record.id)
-                if caption is None:
-                    continue
-                for kind in kinds:
-                    if kind == "categorical":
-                        generated.append(categorical_record(record, caption))
-                    else:
-                        requests.append(GenerationItem(record, caption, kind))
-            usage = GenerationUsage()
-            if requests:
-                generator = generator or self._generator()
-                outcome = generator.generate(requests, progress=config.progress)
-                generated.extend(outcome.records)
-                quarantined.extend(outcome.quarantined)
-                usage = outcome.usage
+            requests = [GenerationItem(record, captioned.captions[record.id], kind)
+                        for record, kinds in items if record.id in captioned.captions for kind in kinds]
+            # every generator makes categorical samples itself, without a request
+            outcome = generator.generate(requests, progress=config.progress)
+            generated = outcome.records
+            quarantined = [*captioned.missing, *outcome.quarantined]
+            usage = outcome.usage
             order = {record.id: position for position, record in enumerate(records)}
             generated.sort(key=lambda r: (order[r.image_id], KINDS.index(r.kind), r.id))
             accepted, rejected = checker.check(generated)

@@ -18,10 +18,10 @@ import shutil
 from pathlib import Path
 
 from builder.errors import UsageError
+from builder.protocol import KINDS
 
 #: The card template at the project root (``--card-template`` overrides it).
 CARD_TEMPLATE = Path(__file__).resolve().parents[1] / "datasets_card.md"
-KIND_CONFIGS = ("categorical", "conversation", "reasoning")
 
 
 def load_build(build_dir: str | Path):
@@ -40,7 +40,7 @@ def export_configs(built, build_config: str) -> dict[str, object]:
 
     configs = {build_config: built}
     if build_config == "all":
-        for kind in KIND_CONFIGS:
+        for kind in KINDS:
             subset = datasets.DatasetDict({split: ds.filter(lambda k: k == kind, input_columns="kind")
                                            for split, ds in built.items()})
             if any(len(ds) for ds in subset.values()):
@@ -109,9 +109,11 @@ def export_hub(build_dir: str | Path, out: str | Path, *, template: str | Path |
 
 
 def _prompt_versions(built) -> list[dict]:
+    from builder.features import column
+
     seen = {}
     for dataset in built.values():
-        for kind, generator in zip(dataset["kind"], dataset["generator"]):
+        for kind, generator in zip(column(dataset, "kind"), column(dataset, "generator")):
             seen.setdefault((kind, generator["backend"], generator["model"], generator["prompt_version"]),
                             generator["temperature"])
     return [{"kind": k, "backend": b, "model": m, "prompt_version": v, "temperature": t}

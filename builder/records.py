@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import IO, Iterable
 
+
 @dataclass(frozen=True, slots=True)
 class SourceRecord:
     """One EmoSet image with its annotation. Every attribute but ``emotion`` may be missing."""

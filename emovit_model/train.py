@@ -167,8 +167,10 @@ def load_splits(config: TrainConfig):
 
 def distinct_images(split, limit: int | None = None):
     """The first row of every distinct ``image_id`` (an image may carry several instruction rows)."""
+    from builder.features import column
+
     seen, keep = set(), []
-    for index, image_id in enumerate(split["image_id"]):
+    for index, image_id in enumerate(column(split, "image_id")):
         if image_id not in seen:
             seen.add(image_id)
             keep.append(index)
@@ -178,8 +180,10 @@ def distinct_images(split, limit: int | None = None):
 
 
 def gold_labels(split) -> list[str]:
+    from builder.features import column
+
     names = split.features["emotion"]
-    return [names.int2str(v) if isinstance(v, int) else v for v in split["emotion"]]
+    return [names.int2str(v) if isinstance(v, int) else v for v in column(split, "emotion")]
 
 
 # ------------------------------------------------------------------------------------------------ metrics

@@ -18,7 +18,14 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 
-from builder.context import CONTEXT_VERSION, brightness_word, colorfulness_word, readable_scene
+from builder.context import (
+    CONTEXT_VERSION,
+    brightness_word,
+    colorfulness_word,
+    noun_list,
+    readable_scene,
+    with_article,
+)
 from builder.generation.base import GenerationItem, GenerationOutcome, GeneratorInfo
 from builder.generation.categorical import categorical_record
 from builder.generation.checks import check_pairs
@@ -30,7 +37,6 @@ from builder.records import SourceRecord
 #: Question types of the simple turns, in a fixed order (the RNG picks among those an image supports).
 SIMPLE_TYPES: tuple[str, ...] = ("scene", "objects", "action", "expression", "brightness", "colorfulness", "describe")
 _PHOTO_OF = re.compile(r"^(?:a|an|the)\s+(?:photo|photograph|picture|image)(?:\s+of\b)?\s*", re.IGNORECASE)
-_MASS_NOUNS = frozenset({"food", "tea", "coffee", "water", "grass", "snow", "fire", "smoke", "bread", "sand"})
 
 
 @lru_cache(maxsize=1)
@@ -47,18 +53,6 @@ def phrases() -> dict:
 def template_version() -> str:
     """Content hash of the phrase tables and context format: the template backend's prompt version."""
     return content_hash("template", _phrases_text(), CONTEXT_VERSION)
-
-
-def _article(noun: str) -> str:
-    if noun.lower() in _MASS_NOUNS:
-        return noun
-    return f"{'an' if noun[:1].lower() in 'aeiou' else 'a'} {noun}"
-
-
-def _join(words: Sequence[str]) -> str:
-    if len(words) <= 1:
-        return "".join(words)
-    return f"{', '.join(words[:-1])} and {words[-1]}"
 
 
 def _capital(text: str) -> str:
@@ -78,9 +72,9 @@ def _slots(record: SourceRecord, caption: str) -> dict[str, str]:
         slots.update({key: value for key, value in emotion.items() if isinstance(value, str)})
     if record.scene:
         scene = readable_scene(record.scene)
-        slots.update(scene=scene, a_scene=_article(scene), A_scene=_capital(_article(scene)))
+        slots.update(scene=scene, a_scene=with_article(scene), A_scene=_capital(with_article(scene)))
     if record.objects:
-        objects = _join([_article(o.lower()) for o in record.objects])
+        objects = noun_list(record.objects)
         slots.update(objects=objects, Objects=_capital(objects), objects_be="is" if len(record.objects) == 1 else "are")
     if record.human_action:
         slots["action"] = record.human_action
