@@ -12,7 +12,7 @@ import shutil
 import time
 
 from builder.build import BuildConfig, build_dataset
-from builder.protocol import CATEGORICAL_INSTRUCTION, categorical_answer, with_image_token
+from schemas.protocol import CATEGORICAL_INSTRUCTION, categorical_answer, with_image_token
 
 
 def naive_merge(root, out) -> int:

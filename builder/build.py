@@ -17,9 +17,9 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from builder.errors import UsageError
-from builder.protocol import KINDS
-from builder.runinfo import fingerprint, write_json
+from schemas.errors import UsageError
+from schemas.protocol import KINDS
+from schemas.runinfo import fingerprint, write_json
 
 DEFAULT_CACHE = Path.home() / ".cache" / "emovit"
 
@@ -166,7 +166,7 @@ def build_dataset(config: BuildConfig, out: str | Path, *, cache_dir: str | Path
 
 
 def _report(config: BuildConfig, built, side_dir: Path, out: Path) -> dict:
-    from builder.features import column
+    from schemas.features import column
     from builder.generation.base import GenerationUsage
 
     splits, quarantine_codes, usage = {}, Counter(), GenerationUsage()

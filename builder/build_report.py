@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-from builder.features import column
-from builder.protocol import KINDS
+from schemas.features import column
+from schemas.protocol import KINDS
 
 
 def _figure():

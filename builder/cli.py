@@ -2,7 +2,7 @@
 so ``emovit --help`` starts fast and never imports torch, transformers or fiftyone.
 
 A subcommand module provides ``add_arguments(parser)`` and ``run(args) -> int``. Errors a user can fix
-(bad input trees, missing files) are raised as :class:`builder.errors.UsageError` and printed as one line
+(bad input trees, missing files) are raised as :class:`schemas.errors.UsageError` and printed as one line
 with exit code 2.
 """
 
@@ -12,7 +12,7 @@ import argparse
 import importlib
 import sys
 
-from builder.errors import UsageError
+from schemas.errors import UsageError
 
 #: name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -22,8 +22,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "export": ("builder.export", "export a built dataset as a Hub-ready folder (parquet + card) or LLaVA JSON"),
     "push": ("builder.push", "publish an exported dataset to the Hugging Face Hub"),
     "zoo": ("emovit_model.zoo", "write tiny random checkpoints (instructblip, blip2, llava) for tests and demos"),
-    "train": ("emovit_model.train", "train EmoVIT (InstructBLIP Q-Former) on a built dataset"),
-    "demo": ("builder.demo", "run the whole offline pipeline on a small synthetic sample"),
+    "train": ("emovit_model.train.cli", "train EmoVIT (InstructBLIP Q-Former) on a built dataset"),
+    "demo": ("benchmarks.demo", "run the whole offline pipeline on a small synthetic sample"),
 }
 
 def _top_level_help() -> str:

@@ -20,7 +20,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from builder.errors import UsageError
+from schemas.errors import UsageError
 from builder.records import QuarantineEntry, SourceRecord
 
 FORMAT = "emovit-curation/1"

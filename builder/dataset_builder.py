@@ -21,8 +21,8 @@ from pathlib import Path
 
 import datasets
 
-from builder.features import instruction_features
-from builder.protocol import KINDS
+from schemas.features import instruction_features
+from schemas.protocol import KINDS
 from builder.records import QuarantineEntry, SourceRecord
 
 #: Config name -> instruction kinds it holds.

@@ -17,8 +17,8 @@ import json
 import shutil
 from pathlib import Path
 
-from builder.errors import UsageError
-from builder.protocol import KINDS
+from schemas.errors import UsageError
+from schemas.protocol import KINDS
 
 #: The card template at the project root (``--card-template`` overrides it).
 CARD_TEMPLATE = Path(__file__).resolve().parents[1] / "datasets_card.md"
@@ -109,7 +109,7 @@ def export_hub(build_dir: str | Path, out: str | Path, *, template: str | Path |
 
 
 def _prompt_versions(built) -> list[dict]:
-    from builder.features import column
+    from schemas.features import column
 
     seen = {}
     for dataset in built.values():

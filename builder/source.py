@@ -25,7 +25,7 @@ from typing import Iterator
 
 import pandas as pd
 
-from builder.errors import UsageError
+from schemas.errors import UsageError
 from builder.records import QuarantineEntry, SourceRecord
 from schemas.annotations import annotation_schema
 from schemas.validation import validate_frame

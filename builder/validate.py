@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from builder.records import write_jsonl
-from builder.runinfo import SplitTally, fingerprint, summary_table, write_json
+from schemas.runinfo import SplitTally, fingerprint, summary_table, write_json
 from builder.source import EmoSetSource
 
 

@@ -23,7 +23,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from builder.errors import UsageError
+from schemas.errors import UsageError
 
 ADAPTER_WEIGHTS = "adapter.safetensors"
 ADAPTER_CONFIG = "adapter_config.json"
@@ -56,7 +56,7 @@ def save_adapter(model, out: str | Path, *, base: str | Path | None = None, proc
     """
     from safetensors.torch import save_file
 
-    from builder.runinfo import fingerprint, write_json
+    from schemas.runinfo import fingerprint, write_json
 
     state = trainable_state(model) if state is None else {k: v.detach().to("cpu").contiguous()
                                                           for k, v in state.items()}

@@ -7,9 +7,16 @@ input and the LLM prompt. The gpt turn that follows is the target. Layout of one
     <image> x num_query_tokens | <s> instruction | answer </s> | <pad> ...
     labels: -100 ...           | -100 ...        | answer </s> | -100 ...
 
+A multi-turn conversation (built with ``--keep-conversations``) continues after each answer's EOS with the
+next question and answer; every answer is a target, every question is masked, as LLaVA trains::
+
+    <image> x Q | <s> q1 | a1 </s> | q2 | a2 </s> | ...
+    labels:     -100 ... | a1 </s> | -100 | a2 </s> | ...
+
 Truncation follows the original LAVIS InstructBLIP: the LLM prompt keeps at most ``max_prompt_tokens``
 tokens (BOS included), cutting from the left; the answer keeps at most ``max_answer_tokens`` (EOS included),
-cutting from the right; the Q-Former text keeps at most ``max_prompt_tokens``, cutting from the right.
+cutting from the right; the Q-Former text keeps at most ``max_prompt_tokens``, cutting from the right. Later
+questions of a conversation get the prompt budget and later answers the answer budget, each.
 Padding is on the right.
 """
 
@@ -19,7 +26,7 @@ import io
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from builder.protocol import IMAGE_TOKEN, normalise_text, strip_image_token
+from schemas.protocol import IMAGE_TOKEN, normalise_text, strip_image_token
 
 IGNORE_INDEX = -100
 
@@ -48,13 +55,21 @@ def load_image(value):
     return image.convert("RGB")
 
 
-def instruction_and_answer(conversations) -> tuple[str, str]:
-    """The first human turn (without ``<image>``) and the gpt turn after it."""
+def qa_turns(conversations) -> list[tuple[str, str]]:
+    """Every (question, answer) pair of a conversation, the first question without ``<image>``."""
     turns = list(conversations or [])
-    if len(turns) < 2 or turns[0].get("from") != "human" or turns[1].get("from") != "gpt":
-        raise SampleError("conversation must start with a human turn followed by a gpt turn")
-    instruction = strip_image_token(turns[0]["value"]).replace(IMAGE_TOKEN, "").strip()
-    return instruction, turns[1]["value"].strip()
+    if len(turns) < 2 or len(turns) % 2:
+        raise SampleError(f"conversation must hold human/gpt turn pairs, got {len(turns)} turn(s)")
+    pairs = []
+    for index in range(0, len(turns), 2):
+        human, gpt = turns[index], turns[index + 1]
+        if human.get("from") != "human" or gpt.get("from") != "gpt":
+            raise SampleError(f"turns {index} and {index + 1} are not a human turn followed by a gpt turn")
+        question = human["value"]
+        if index == 0:
+            question = strip_image_token(question).replace(IMAGE_TOKEN, "")
+        pairs.append((question.strip(), gpt["value"].strip()))
+    return pairs
 
 
 @dataclass
@@ -115,7 +130,7 @@ class EmoVITCollator:
         processor: an ``InstructBlipProcessor`` (its image processor, tokenizer and Q-Former tokenizer are used).
         max_prompt_tokens: LLM prompt / Q-Former text budget (LAVIS ``max_txt_len`` 128).
         max_answer_tokens: answer budget (LAVIS ``max_output_txt_len`` 256).
-        normalise: apply EmoVIT's original instruction normalisation (:func:`builder.protocol.normalise_text`).
+        normalise: apply EmoVIT's original instruction normalisation (:func:`schemas.protocol.normalise_text`).
         augment: optional image augmentation (e.g. :class:`RandomResizedCropFlip`) applied before processing.
     """
 
@@ -166,19 +181,34 @@ class EmoVITCollator:
         ids = self.tokenizer(answer, add_special_tokens=False)["input_ids"]
         return (ids + [self.tokenizer.eos_token_id])[: self.max_answer_tokens]
 
-    def encode_text(self, instructions: list[str], answers: list[str] | None = None) -> dict:
+    def question_ids(self, question: str) -> list[int]:
+        """A later question of a conversation: its tokens, left-truncated to ``max_prompt_tokens``."""
+        ids = self.tokenizer(question, add_special_tokens=False)["input_ids"]
+        return ids[max(0, len(ids) - self.max_prompt_tokens):]
+
+    def encode_text(self, instructions: list[str], answers: list[str] | None = None,
+                    follow_ups: list[list[tuple[str, str]]] | None = None) -> dict:
         """LLM ``input_ids``/``attention_mask``/``labels`` and Q-Former ids for a batch (right-padded tensors).
 
         Without ``answers`` the sequences end after the prompt (for generation: pad them on the left).
+        ``follow_ups[i]`` holds the (question, answer) pairs after row ``i``'s first answer; each answer
+        is a target.
         """
         import torch
 
         rows, labels = [], []
         for i, instruction in enumerate(instructions):
-            head = [self.image_token_id] * self.num_query_tokens + self.prompt_ids(instruction)
-            tail = self.answer_ids(answers[i]) if answers is not None else []
-            rows.append(head + tail)
-            labels.append([IGNORE_INDEX] * len(head) + tail)
+            row = [self.image_token_id] * self.num_query_tokens + self.prompt_ids(instruction)
+            label = [IGNORE_INDEX] * len(row)
+            if answers is not None:
+                answer = self.answer_ids(answers[i])
+                row, label = row + answer, label + answer
+                for question, later in (follow_ups[i] if follow_ups else ()):
+                    asked, answer = self.question_ids(question), self.answer_ids(later)
+                    row += asked + answer
+                    label += [IGNORE_INDEX] * len(asked) + answer
+            rows.append(row)
+            labels.append(label)
         width = max(len(r) for r in rows)
         input_ids = torch.full((len(rows), width), self.pad_token_id, dtype=torch.long)
         attention = torch.zeros((len(rows), width), dtype=torch.long)
@@ -206,14 +236,13 @@ class EmoVITCollator:
 
     # ----------------------------------------------------------------------------------- rows
     def __call__(self, rows: list[dict]) -> dict:
-        instructions, answers = [], []
+        dialogues = []
         for row in rows:
             try:
-                instruction, answer = instruction_and_answer(row.get("conversations"))
+                dialogues.append(qa_turns(row.get("conversations")))
             except SampleError as exc:
                 raise SampleError(f"row {row.get('id', '?')}: {exc}") from None
-            instructions.append(instruction)
-            answers.append(answer)
-        batch = self.encode_text(instructions, answers)
+        batch = self.encode_text([pairs[0][0] for pairs in dialogues], [pairs[0][1] for pairs in dialogues],
+                                 [pairs[1:] for pairs in dialogues])
         batch["pixel_values"] = self.pixel_values([row["image"] for row in rows])
         return batch

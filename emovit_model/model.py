@@ -24,7 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from builder.errors import UsageError
+from schemas.errors import UsageError
 from emovit_model.checkpoint import ADAPTER_CONFIG
 
 #: Parameter-name prefixes EmoVIT trains (everything else is frozen).

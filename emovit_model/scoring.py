@@ -27,7 +27,7 @@ import contextlib
 import re
 from dataclasses import dataclass
 
-from builder.protocol import (
+from schemas.protocol import (
     ALPHABETICAL_EMOTIONS,
     CATEGORICAL_ANSWER_PREFIX,
     CATEGORICAL_INSTRUCTION,
@@ -158,7 +158,7 @@ class EmotionClassifier:
 
     def prompt(self) -> str:
         """The text given to the model (before the answer), per the model family's template."""
-        from builder.protocol import normalise_text
+        from schemas.protocol import normalise_text
 
         instruction = normalise_text(self.instruction) if self.normalise else self.instruction
         return self.prompt_template.format(instruction=instruction)

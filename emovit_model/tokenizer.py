@@ -12,7 +12,7 @@ configs can name them by id. Training is deterministic: the same corpus gives th
 
 from __future__ import annotations
 
-from builder.protocol import (
+from schemas.protocol import (
     ALPHABETICAL_EMOTIONS,
     CATEGORICAL_INSTRUCTION,
     categorical_answer,

@@ -26,7 +26,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from builder.errors import UsageError
+from schemas.errors import UsageError
 
 #: Kinds the zoo can build.
 KINDS: tuple[str, ...] = ("instructblip", "blip2", "llava")
@@ -223,7 +223,7 @@ def build_tiny(kind: str, out: str | Path, *, seed: int = 0, **sizes) -> Path:
     Returns ``out`` as a :class:`~pathlib.Path`; load it back with ``from_pretrained(out)`` or
     :func:`emovit_model.model.load_model`.
     """
-    from builder.runinfo import write_json
+    from schemas.runinfo import write_json
 
     spec = TinySpec(kind=kind, seed=seed, **sizes)
     model, processor = build_tiny_in_memory(spec)

@@ -18,7 +18,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from builder.captions.base import CachingCaptioner, CaptionCache, Captioner, CaptionOutcome
-from builder.errors import UsageError
+from schemas.errors import UsageError
 
 #: spec prefix -> description
 CAPTIONERS: dict[str, str] = {

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from builder.captions.base import CachingCaptioner, missing_entry
-from builder.errors import UsageError
+from schemas.errors import UsageError
 from builder.records import QuarantineEntry, SourceRecord
 
 

@@ -11,7 +11,7 @@ import re
 from collections.abc import Sequence
 
 from builder.generation.turns import QAPair
-from builder.protocol import IMAGE_TOKEN
+from schemas.protocol import IMAGE_TOKEN
 from schemas import instructions
 
 #: Phrases that reveal the prompt behind an answer, matched case-insensitively anywhere in the text: the

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 
 from builder.context import render_context
-from builder.errors import UsageError
+from schemas.errors import UsageError
 from builder.generation.base import (
     GenerationItem,
     GenerationOutcome,

@@ -5,7 +5,7 @@ Backends are imported only when asked for, so the offline path never imports ``o
 
 from __future__ import annotations
 
-from builder.errors import UsageError
+from schemas.errors import UsageError
 from builder.generation.base import InstructionGenerator
 from builder.generation.config import GenerationConfig
 

@@ -11,7 +11,7 @@ import dataclasses
 from collections.abc import Sequence
 from typing import NamedTuple
 
-from builder.protocol import IMAGE_TOKEN, strip_image_token, with_image_token
+from schemas.protocol import IMAGE_TOKEN, strip_image_token, with_image_token
 
 
 class QAPair(NamedTuple):

@@ -6,9 +6,9 @@ import pytest
 
 from builder.build import BuildConfig, build_dataset
 from builder.dataset_builder import EmoVITBuilderConfig
-from builder.features import instruction_features
+from schemas.features import instruction_features
 from builder.generation.base import GenerationOutcome, GeneratorInfo, InstructionRecord
-from builder.protocol import CATEGORICAL_INSTRUCTION, categorical_answer, with_image_token
+from schemas.protocol import CATEGORICAL_INSTRUCTION, categorical_answer, with_image_token
 from builder.records import read_quarantine
 from schemas.vocab import EMOTIONS
 
@@ -176,7 +176,7 @@ def test_builder_config_is_validated():
 
 
 def test_refuses_to_overwrite_a_directory_that_is_not_a_build(small_tree_template, tmp_path):
-    from builder.errors import UsageError
+    from schemas.errors import UsageError
 
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "precious.txt").write_text("keep me")

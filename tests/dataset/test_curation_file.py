@@ -3,7 +3,7 @@ import json
 import pytest
 
 from builder.curation_file import CurationDecisions
-from builder.errors import UsageError
+from schemas.errors import UsageError
 from schemas.vocab import EMOTIONS
 
 

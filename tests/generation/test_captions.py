@@ -12,7 +12,7 @@ from builder.captions import get_captioner
 from builder.captions.attributes import attribute_caption
 from builder.captions.base import CachingCaptioner
 from builder.captions.file import CaptionFileError
-from builder.errors import UsageError
+from schemas.errors import UsageError
 from builder.records import SourceRecord
 
 

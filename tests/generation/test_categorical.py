@@ -10,7 +10,7 @@ import pytest
 from builder.generation.categorical import categorical_record
 from builder.generation.samples import content_hash
 from builder.generation.turns import image_token_count
-from builder.protocol import CATEGORICAL_INSTRUCTION
+from schemas.protocol import CATEGORICAL_INSTRUCTION
 
 # Copied from the EmoVIT facts sheet (note "options:amusement" without a space and two spaces before
 # "Predict emotion:"); a released checkpoint was trained on exactly these bytes.

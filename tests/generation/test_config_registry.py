@@ -7,7 +7,7 @@ import pickle
 
 import pytest
 
-from builder.errors import UsageError
+from schemas.errors import UsageError
 from builder.generation import GenerationConfig, get_generator
 from builder.generation.openai_backend import OpenAIGenerator
 from builder.generation.template import TemplateGenerator

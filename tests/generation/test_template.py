@@ -133,7 +133,7 @@ def test_leaking_caption_is_quarantined_not_written():
 
 def test_rows_fit_the_dataset_features(source_records):
     datasets = pytest.importorskip("datasets")
-    from builder.features import instruction_features
+    from schemas.features import instruction_features
 
     outcome = TemplateGenerator(GenerationConfig()).generate(_items(source_records[:4]), progress=False)
     rows = [record.to_row() for record in outcome.records]

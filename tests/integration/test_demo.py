@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from builder.demo import DemoConfig, run_demo
+from benchmarks.demo import DemoConfig, run_demo
 
 
 @pytest.mark.slow

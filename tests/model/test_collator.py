@@ -6,7 +6,7 @@ import io
 
 import pytest
 
-from builder.protocol import CATEGORICAL_INSTRUCTION, categorical_answer, normalise_text, with_image_token
+from schemas.protocol import CATEGORICAL_INSTRUCTION, categorical_answer, normalise_text, with_image_token
 from emovit_model.collator import IGNORE_INDEX, EmoVITCollator, RandomResizedCropFlip, SampleError
 
 
@@ -55,6 +55,45 @@ def test_labels_mask_exactly_image_prompt_and_padding(processor):
     # the Q-Former reads the instruction without the image placeholder
     qformer = processor.qformer_tokenizer("What is happening here?")["input_ids"]
     assert batch["qformer_input_ids"][1, : len(qformer)].tolist() == qformer
+
+
+def test_a_kept_conversation_trains_on_every_answer_and_masks_every_question(processor):
+    """--keep-conversations rows: labels on all gpt turns (+ EOS each), -100 on image, questions, padding."""
+    collator = EmoVITCollator(processor)
+    tokenizer = processor.tokenizer
+    nq = processor.num_query_tokens
+    pairs = [("What is the setting?", "A quiet beach at dusk."), ("Who is there?", "Two friends."),
+             ("How does it feel?", "Calm and content, because the light is soft.")]
+    conversation = []
+    for number, (question, answer) in enumerate(pairs):
+        conversation += [{"from": "human", "value": with_image_token(question) if number == 0 else question},
+                         {"from": "gpt", "value": answer}]
+    batch = collator([{"id": "c", "image": _image(), "conversations": conversation}, _row()])
+
+    def ids(text):
+        return tokenizer(text, add_special_tokens=False)["input_ids"]
+
+    eos = tokenizer.eos_token_id
+    expected_ids = [collator.image_token_id] * nq + [tokenizer.bos_token_id] + ids(pairs[0][0])
+    expected_labels = [IGNORE_INDEX] * len(expected_ids)
+    for number, (question, answer) in enumerate(pairs):
+        if number:
+            expected_ids += ids(question)
+            expected_labels += [IGNORE_INDEX] * len(ids(question))
+        expected_ids += ids(answer) + [eos]
+        expected_labels += ids(answer) + [eos]
+    length = len(expected_ids)
+    assert batch["input_ids"][0, :length].tolist() == expected_ids
+    assert batch["labels"][0, :length].tolist() == expected_labels
+    assert batch["labels"][0, length:].eq(IGNORE_INDEX).all() and batch["attention_mask"][0].sum() == length
+    supervised = batch["labels"][0][batch["labels"][0] != IGNORE_INDEX].tolist()
+    assert tokenizer.decode(supervised, skip_special_tokens=True) == "".join(a for _, a in pairs)
+    assert supervised.count(eos) == 3
+    # the Q-Former reads only the first question
+    first = processor.qformer_tokenizer(pairs[0][0])["input_ids"]
+    assert batch["qformer_input_ids"][0, : len(first)].tolist() == first
+    with pytest.raises(SampleError, match="3 turn"):
+        collator([{"id": "odd", "image": _image(), "conversations": conversation[:3]}])
 
 
 def test_prompt_layout_matches_the_processor(processor):

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from builder.errors import UsageError
+from schemas.errors import UsageError
 from emovit_model.model import (
     is_trainable_name,
     load_emovit,
@@ -88,7 +88,7 @@ def test_mixed_precision_model_trains_and_scores_under_autocast(tiny_instructbli
     import torch
     from PIL import Image
 
-    from builder.protocol import CATEGORICAL_INSTRUCTION, categorical_answer, with_image_token
+    from schemas.protocol import CATEGORICAL_INSTRUCTION, categorical_answer, with_image_token
     from emovit_model.collator import EmoVITCollator
     from emovit_model.scoring import EmotionClassifier, autocast_for
 

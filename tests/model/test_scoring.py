@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from builder.protocol import (
+from schemas.protocol import (
     ALPHABETICAL_EMOTIONS,
     CATEGORICAL_INSTRUCTION,
     categorical_answer,

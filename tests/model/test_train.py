@@ -7,8 +7,9 @@ import time
 
 import pytest
 
-from builder.errors import UsageError
-from emovit_model.train import TrainConfig, epoch_metrics, train
+from schemas.errors import UsageError
+from emovit_model.train import TrainConfig, train
+from emovit_model.train.metrics import epoch_metrics
 
 
 def _config(dataset, base, out, **overrides) -> TrainConfig:
@@ -72,6 +73,41 @@ def test_outputs_metrics_and_merge(small_dataset, tiny_instructblip, tmp_path):
     merged = InstructBlipForConditionalGeneration.from_pretrained(result.merged)
     trained = dict(result.model.named_parameters())
     assert all(torch.equal(p, trained[n]) for n, p in merged.named_parameters())
+
+
+def test_epoch_validation_equals_the_classifier_on_the_same_images_sample_by_sample(tiny_instructblip, tmp_path):
+    """An ``all`` build has several rows per validation image, so evaluation runs on a row selection: the
+    gold labels, predictions and accuracy of every epoch must be those of exactly the selected images.
+    Conversations are kept whole, so training also goes through multi-turn samples."""
+    import datasets
+    from transformers import AutoProcessor
+
+    from builder.build import BuildConfig, build_dataset
+    from builder.synth import SynthConfig, synthesise
+    from emovit_model.scoring import EmotionClassifier
+
+    tree, built = tmp_path / "tree", tmp_path / "built"
+    synthesise(tree, SynthConfig(per_class=3, seed=5, splits=("train", "val")), progress=False)
+    build_dataset(BuildConfig(emoset_root=str(tree), config="all", sampling="all", split_turns=False), built,
+                  cache_dir=tmp_path / "cache", progress=False, plots=False)
+    result = train(_config(built, tiny_instructblip, tmp_path / "run", epochs=2, lr=5e-3))
+
+    val = datasets.load_from_disk(str(built))["val"]
+    names = val.features["emotion"].names
+    first: dict[str, tuple] = {}
+    for row in val:  # plain row iteration: independent of the trainer's column reads
+        first.setdefault(row["image_id"], (row["image"], names[row["emotion"]]))
+    assert len(val) == 3 * len(first) == 72
+    classifier = EmotionClassifier(result.model, AutoProcessor.from_pretrained(tiny_instructblip), batch_size=16)
+    predicted = dict(zip(first, classifier.predict([image for image, _ in first.values()])))
+
+    lines = [json.loads(line) for line in (tmp_path / "run" / "eval" / "epoch-2.jsonl").read_text().splitlines()]
+    assert [line["image_id"] for line in lines] == list(first)
+    assert [line["gold"] for line in lines] == [gold for _, gold in first.values()]
+    assert [line["pred"] for line in lines] == [predicted[image_id] for image_id in first]
+    expected = sum(predicted[i] == gold for i, (_, gold) in first.items()) / len(first)
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["epochs"][-1]["eval_accuracy"] == expected and metrics["epochs"][-1]["eval_samples"] == 24
 
 
 class _Interrupt(Exception):
@@ -206,7 +242,7 @@ def test_tiny_emovit_learns_the_synthetic_task(learning_dataset, tiny_instructbl
         import datasets
         from transformers import AutoProcessor
 
-        from emovit_model.train import distinct_images, gold_labels
+        from emovit_model.train.data import distinct_images, gold_labels
 
         classifier = EmotionClassifier(result.model, AutoProcessor.from_pretrained(tiny_instructblip), batch_size=32)
         val = distinct_images(datasets.load_from_disk(str(learning_dataset))["val"], 64)
@@ -214,3 +250,15 @@ def test_tiny_emovit_learns_the_synthetic_task(learning_dataset, tiny_instructbl
         final = sum(p == g for p, g in zip(predicted, gold_labels(val))) / len(predicted)
     assert final >= 0.9, curve
     assert epochs[-1]["train_loss"] < epochs[1]["train_loss"]
+
+
+def test_transformers_still_calls_the_one_private_hook_we_override():
+    """Resuming from an adapter checkpoint relies on ``Trainer._load_from_checkpoint``; if transformers renames
+    it or stops calling it before the first step, resuming would silently start from the base weights."""
+    import inspect
+
+    from transformers import Trainer
+
+    assert list(inspect.signature(Trainer._load_from_checkpoint).parameters) == [
+        "self", "resume_from_checkpoint", "model"]
+    assert "self._load_from_checkpoint(resume_from_checkpoint)" in inspect.getsource(Trainer.train)

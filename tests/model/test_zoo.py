@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from builder.protocol import ALPHABETICAL_EMOTIONS, CATEGORICAL_INSTRUCTION, categorical_answer
+from schemas.protocol import ALPHABETICAL_EMOTIONS, CATEGORICAL_INSTRUCTION, categorical_answer
 from emovit_model.zoo import KINDS, TinySpec, build_tiny
 
 
@@ -105,7 +105,7 @@ def test_llava_chat_template_matches_the_scoring_prompt(zoo):
 
 
 def test_spec_validates_itself():
-    from builder.errors import UsageError
+    from schemas.errors import UsageError
 
     with pytest.raises(UsageError, match="unknown zoo kind"):
         TinySpec(kind="gpt")
@@ -126,7 +126,7 @@ def test_cli_writes_every_kind(tmp_path):
 def test_cli_help_does_not_import_torch():
     code = (
         "import argparse, sys, importlib\n"
-        "for name in ('emovit_model.zoo', 'emovit_model.train'):\n"
+        "for name in ('emovit_model.zoo', 'emovit_model.train.cli'):\n"
         "    importlib.import_module(name).add_arguments(argparse.ArgumentParser())\n"
         "print(sorted(m for m in ('torch', 'transformers') if m in sys.modules))\n"
     )

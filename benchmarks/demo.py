@@ -13,7 +13,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from builder.runinfo import write_json
+from schemas.runinfo import write_json
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,7 @@ def run_demo(out: str | Path, config: DemoConfig = DemoConfig()) -> dict:
     """Run every stage into ``out``; returns the summary (also written as ``demo_summary.json``)."""
     from builder.build import BuildConfig, build_dataset
     from builder.export import export_hub, export_llava
-    from builder.runinfo import summary_table
+    from schemas.runinfo import summary_table
     from builder.synth import SynthConfig, synthesise
     from builder.validate import ValidateConfig, validate_tree
 

@@ -48,6 +48,11 @@ def instruction_features(emotions: tuple[str, ...] = EMOTIONS, *, decode_images:
 
 
 def column(dataset, name: str) -> list:
-    """Every value of one column as Python objects, read straight from Arrow (``dataset[name]`` formats row
-    by row, which is slow on large splits). Class labels come back as their integer ids."""
-    return dataset.data.column(name).to_pylist()
+    """Every value of one column as Python objects, read from Arrow in one go.
+
+    ``dataset[name]`` formats row by row, which is slow on large splits; ``dataset.data`` is the underlying
+    table and ignores the row selection that ``select``/``filter``/``shuffle`` leave behind (the indices
+    mapping). Formatting the one-column view as Arrow applies that selection, so this returns exactly the
+    rows ``dataset`` holds, in its order. Class labels come back as their integer ids.
+    """
+    return dataset.select_columns([name]).with_format("arrow")[:].column(name).to_pylist()

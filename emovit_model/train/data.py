@@ -1,0 +1,57 @@
+"""Training and validation rows from a built dataset."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from emovit_model.train.config import TrainConfig
+from schemas.errors import UsageError
+from schemas.features import column
+
+
+def load_splits(config: TrainConfig):
+    """``(train, val)`` from the built dataset (``val`` is ``None`` when the split is absent)."""
+    import datasets
+
+    path = Path(config.dataset)
+    if not path.is_dir():
+        raise UsageError(f"{path}: dataset directory not found (build one with 'emovit build')")
+    try:
+        built = datasets.load_from_disk(str(path))
+    except (FileNotFoundError, ValueError) as exc:
+        raise UsageError(f"{path}: not a datasets save_to_disk directory: {exc}") from None
+    if not isinstance(built, datasets.DatasetDict) or "train" not in built:
+        raise UsageError(f"{path}: expected a DatasetDict with a 'train' split")
+    train = built["train"]
+    missing = {"image", "conversations", "emotion", "kind"} - set(train.column_names)
+    if missing:
+        raise UsageError(f"{path}: train split lacks column(s) {', '.join(sorted(missing))}")
+    wanted = set(config.kinds)
+    if set(train.unique("kind")) - wanted:
+        train = train.filter(lambda kind: kind in wanted, input_columns="kind")
+    if config.train_limit is not None:
+        train = train.select(range(min(config.train_limit, len(train))))
+    if len(train) == 0:
+        raise UsageError(f"{path}: no training rows of kind {', '.join(config.kinds)}")
+    val = built.get("val")
+    if val is not None:
+        val = distinct_images(val, config.eval_limit)
+    return train, val
+
+
+def distinct_images(split, limit: int | None = None):
+    """The first row of every distinct ``image_id`` (an image may carry several instruction rows)."""
+    seen, keep = set(), []
+    for index, image_id in enumerate(column(split, "image_id")):
+        if image_id not in seen:
+            seen.add(image_id)
+            keep.append(index)
+            if limit is not None and len(keep) >= limit:
+                break
+    return split.select(keep) if len(keep) < len(split) else split
+
+
+def gold_labels(split) -> list[str]:
+    """The emotion of every row of ``split`` as a label string."""
+    names = split.features["emotion"]
+    return [names.int2str(v) if isinstance(v, int) else v for v in column(split, "emotion")]

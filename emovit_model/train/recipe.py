@@ -1,0 +1,184 @@
+"""The training run, top to bottom: data, model, Trainer, outputs.
+
+Read :func:`train` as the recipe. The pieces it calls live beside it: options in
+:mod:`emovit_model.train.config`, rows in :mod:`emovit_model.train.data`, the Trainer subclass and callbacks
+in :mod:`emovit_model.train.trainer`, per-epoch figures in :mod:`emovit_model.train.metrics`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import sys
+from pathlib import Path
+
+from emovit_model.train.config import (
+    ADAPTER_DIR,
+    CHECKPOINT_DIR,
+    EVAL_DIR,
+    MERGED_DIR,
+    METRICS,
+    RUN_CONFIG,
+    TrainConfig,
+    TrainResult,
+)
+from emovit_model.train.data import load_splits
+from emovit_model.train.metrics import metrics_document
+from schemas.errors import UsageError
+
+
+def _precision(config: TrainConfig) -> tuple[str, dict]:
+    """``(dtype for the frozen towers, TrainingArguments precision flags)``."""
+    import torch
+
+    cuda = torch.cuda.is_available()
+    choice = config.precision
+    if choice == "auto":
+        choice = "bf16" if cuda and torch.cuda.is_bf16_supported() else "fp32"
+    if choice in ("bf16", "fp16") and not cuda:
+        raise UsageError(f"precision {choice} needs a CUDA device; use --precision fp32 on CPU")
+    if choice == "bf16":
+        return "bfloat16", {"bf16": True}
+    if choice == "fp16":
+        return "float16", {"fp16": True}
+    return "float32", {}
+
+
+def _checkpointing_flags(enabled: bool) -> dict:
+    """Activation (gradient) checkpointing under the argument name this transformers version uses."""
+    if not enabled:
+        return {}
+    from transformers import TrainingArguments
+
+    names = {f.name for f in dataclasses.fields(TrainingArguments)}
+    key = "activation_checkpointing" if "activation_checkpointing" in names else "gradient_checkpointing"
+    return {key: True, f"{key}_kwargs": {"use_reentrant": False}}
+
+
+def _cuda_available() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def is_main_process() -> bool:
+    """Whether this process has rank 0 (or runs alone)."""
+    return int(os.environ.get("RANK", "0")) == 0
+
+
+def _versions() -> dict:
+    import datasets
+    import torch
+    import transformers
+
+    return {"torch": torch.__version__, "transformers": transformers.__version__, "datasets": datasets.__version__,
+            "python": sys.version.split()[0]}
+
+
+def train(config: TrainConfig, *, resume: bool | str = False, callbacks=None) -> TrainResult:
+    """Run one training job; returns where the outputs went and the metrics document."""
+    from transformers import TrainingArguments
+    from transformers.trainer_utils import get_last_checkpoint
+
+    from emovit_model import checkpoint as ckpt
+    from emovit_model.collator import EmoVITCollator, RandomResizedCropFlip
+    from emovit_model.model import load_emovit, model_summary
+    from emovit_model.train.trainer import EmoVITTrainer, EpochEndLogging, MetricsFile, use_log_lines
+    from schemas.runinfo import fingerprint, to_jsonable, write_json
+
+    out = config.out_dir
+    out.mkdir(parents=True, exist_ok=True)
+    checkpoints = out / CHECKPOINT_DIR
+    if resume is True:
+        last = get_last_checkpoint(str(checkpoints)) if checkpoints.is_dir() else None
+        if last is None:
+            raise UsageError(f"--resume: no checkpoint-* directory under {checkpoints}")
+        resume = last
+    elif resume and not Path(resume).is_dir():
+        raise UsageError(f"--resume: {resume} is not a checkpoint directory")
+
+    train_rows, val_rows = load_splits(config)
+    frozen_dtype, precision_flags = _precision(config)
+    is_main = is_main_process()
+    model, processor = load_emovit(config.base, device="cpu", dtype=frozen_dtype,
+                                   train_vision_layernorm=config.train_vision_layernorm, verbose=is_main)
+    if config.lavis_checkpoint:
+        report = ckpt.import_lavis(model, config.lavis_checkpoint)
+        if is_main:
+            print(f"LAVIS checkpoint {config.lavis_checkpoint}: {report.summary()}")
+    model.config.use_cache = False
+
+    run_fingerprint = fingerprint({k: v for k, v in dataclasses.asdict(config).items()
+                                   if k not in ("out", "progress", "merge", "num_workers", "eval_batch_size")})
+    if is_main:
+        previous = out / RUN_CONFIG
+        if resume and previous.is_file():
+            earlier = json.loads(previous.read_text(encoding="utf-8")).get("fingerprint")
+            if earlier != run_fingerprint:
+                print(f"warning: resuming a run whose options differ (fingerprint {earlier} -> {run_fingerprint})",
+                      file=sys.stderr)
+        write_json(out / RUN_CONFIG, {
+            "config": to_jsonable(config), "fingerprint": run_fingerprint, "resume": str(resume) if resume else None,
+            "versions": _versions(), "parameters": model_summary(model),
+            "rows": {"train": len(train_rows), "val_images": len(val_rows) if val_rows is not None else 0},
+            "world_size": int(os.environ.get("WORLD_SIZE", "1")),
+        })
+
+    collator = EmoVITCollator(processor, max_prompt_tokens=config.max_prompt_tokens,
+                              max_answer_tokens=config.max_answer_tokens, normalise=config.normalise,
+                              augment=RandomResizedCropFlip() if config.augment else None)
+    save_flags = ({"save_strategy": "steps", "save_steps": config.save_steps} if config.save_steps
+                  else {"save_strategy": "epoch"})
+    args = TrainingArguments(
+        output_dir=str(checkpoints),
+        num_train_epochs=config.epochs,
+        max_steps=config.max_steps,
+        per_device_train_batch_size=config.batch_size,
+        per_device_eval_batch_size=config.eval_batch_size,
+        gradient_accumulation_steps=config.grad_accum,
+        learning_rate=config.lr,
+        weight_decay=config.weight_decay,
+        adam_beta1=config.adam_betas[0],
+        adam_beta2=config.adam_betas[1],
+        optim="adamw_torch",
+        lr_scheduler_type="cosine_with_min_lr",
+        lr_scheduler_kwargs={"min_lr": config.min_lr},
+        warmup_steps=config.warmup_steps,
+        max_grad_norm=config.max_grad_norm,
+        seed=config.seed,
+        data_seed=config.seed,
+        eval_strategy="epoch" if val_rows is not None else "no",
+        eval_on_start=config.eval_on_start and val_rows is not None,
+        logging_strategy="steps",
+        logging_steps=config.logging_steps,
+        save_total_limit=config.save_total_limit,
+        remove_unused_columns=False,
+        dataloader_num_workers=config.num_workers,
+        dataloader_pin_memory=_cuda_available(),
+        report_to="none",
+        disable_tqdm=not config.progress,
+        **save_flags,
+        **precision_flags,
+        **_checkpointing_flags(config.gradient_checkpointing),
+    )
+    trainer = EmoVITTrainer(
+        model=model, args=args, train_dataset=train_rows, eval_dataset=val_rows, data_collator=collator,
+        processing_class=processor, emovit_config=config, eval_dir=out / EVAL_DIR,
+        callbacks=[EpochEndLogging(), MetricsFile(out / METRICS, run_fingerprint), *(callbacks or [])],
+    )
+    use_log_lines(trainer)
+    trainer.train(resume_from_checkpoint=resume or None)
+
+    adapter_dir, merged_dir = out / ADAPTER_DIR, None
+    document = metrics_document(trainer.state.log_history, run_fingerprint)
+    if trainer.is_world_process_zero():
+        ckpt.save_adapter(trainer.accelerator.unwrap_model(trainer.model), adapter_dir, base=config.base,
+                          processor=processor, extra={"run_fingerprint": run_fingerprint})
+        write_json(out / METRICS, document)
+        if config.merge:
+            merged_dir = ckpt.merge_adapter(adapter_dir, out / MERGED_DIR, base=config.base)
+    trainer.accelerator.wait_for_everyone()
+    return TrainResult(out=out, adapter=adapter_dir, metrics=document, merged=merged_dir,
+                       global_step=trainer.state.global_step, log_history=list(trainer.state.log_history),
+                       model=trainer.accelerator.unwrap_model(trainer.model))

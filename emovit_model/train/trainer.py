@@ -1,0 +1,155 @@
+"""The Trainer subclass EmoVIT trains with, and the callbacks of a run.
+
+Only public extension points are used: ``save_model`` (checkpoints and the final save go through it) writes
+the trainable weights as a safetensors adapter, ``evaluate`` ranks the eight answers per validation image
+and writes the per-sample predictions. The one private hook, loading an adapter checkpoint on resume, is
+:meth:`EmoVITTrainer._load_from_checkpoint`, kept to three lines; ``tests/model/test_train.py`` checks that
+transformers still calls it with the same arguments.
+
+This module imports transformers at import time: :mod:`emovit_model.train.recipe` imports it only when a
+run starts.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from transformers import ProgressCallback, Trainer, TrainerCallback
+from transformers.trainer_callback import PrinterCallback
+
+from emovit_model import checkpoint as ckpt
+from emovit_model.train.config import TrainConfig
+from emovit_model.train.data import gold_labels
+from emovit_model.train.metrics import metrics_document
+from schemas.features import column
+from schemas.runinfo import write_json
+
+
+class EmoVITTrainer(Trainer):
+    """Trainer that checkpoints only the trainable weights (safetensors) and evaluates by ranking.
+
+    Args (besides the Trainer's):
+        emovit_config: the run's options (base reference, evaluation batch and prompt settings).
+        eval_dir: where ``epoch-<n>.jsonl`` per-sample validation predictions go (None: not written).
+    """
+
+    def __init__(self, *args, emovit_config: TrainConfig, eval_dir: Path | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.emovit_config = emovit_config
+        self.eval_dir = eval_dir
+
+    def save_model(self, output_dir: str | None = None, _internal_call: bool = False) -> None:
+        """Write the trainable tensors as an adapter directory (checkpoints and the final model alike)."""
+        output_dir = output_dir or self.args.output_dir
+        model = self.accelerator.unwrap_model(self.model)
+        state = None
+        if self.is_deepspeed_enabled or self.is_fsdp_enabled:  # sharded weights: gather (a collective call)
+            names = {n for n, p in model.named_parameters() if p.requires_grad}
+            full = self.accelerator.get_state_dict(self.model)
+            state = {k.removeprefix("module."): v for k, v in (full or {}).items()
+                     if k.removeprefix("module.") in names}
+        if self.args.should_save:
+            ckpt.save_adapter(model, output_dir, base=self.emovit_config.base, state=state)
+
+    def _load_from_checkpoint(self, resume_from_checkpoint, model=None):
+        """Private Trainer hook (no public one loads weights on resume): read our adapter checkpoints."""
+        if not (Path(resume_from_checkpoint) / ckpt.ADAPTER_CONFIG).is_file():
+            return super()._load_from_checkpoint(resume_from_checkpoint, model)
+        ckpt.load_adapter(self.accelerator.unwrap_model(model or self.model), resume_from_checkpoint)
+
+    def evaluate(self, eval_dataset=None, ignore_keys=None, metric_key_prefix="eval"):
+        """Validation accuracy by likelihood ranking, each process scoring its share of the images."""
+        from accelerate.utils import gather_object
+
+        from emovit_model.scoring import EmotionClassifier
+
+        dataset = eval_dataset if eval_dataset is not None else self.eval_dataset
+        if dataset is None:
+            return {}
+        start = time.time()
+        config = self.emovit_config
+        classifier = EmotionClassifier(
+            self.accelerator.unwrap_model(self.model), self.processing_class, normalise=config.normalise,
+            batch_size=config.eval_batch_size, max_prompt_tokens=config.max_prompt_tokens)
+        with self.accelerator.split_between_processes(list(range(len(dataset)))) as mine:
+            rows = dataset.select(mine)
+            scored = list(zip(column(rows, "image_id"), gold_labels(rows), classifier.predict(column(rows, "image"))))
+        scored = gather_object(scored)
+        correct = sum(gold == predicted for _, gold, predicted in scored)
+        metrics = {
+            f"{metric_key_prefix}_accuracy": correct / max(len(scored), 1),
+            f"{metric_key_prefix}_samples": len(scored),
+            f"{metric_key_prefix}_runtime": round(time.time() - start, 4),
+        }
+        if self.eval_dir is not None and self.is_world_process_zero():
+            self._write_predictions(scored)
+        self.log(metrics)
+        self.control = self.callback_handler.on_evaluate(self.args, self.state, self.control, metrics)
+        return metrics
+
+    def _write_predictions(self, scored: list[tuple[str, str, str]]) -> None:
+        self.eval_dir.mkdir(parents=True, exist_ok=True)
+        epoch = round(self.state.epoch or 0.0)
+        with open(self.eval_dir / f"epoch-{epoch}.jsonl", "w", encoding="utf-8") as handle:
+            for image_id, gold, predicted in scored:
+                handle.write(json.dumps({"image_id": image_id, "gold": gold, "pred": predicted,
+                                         "step": self.state.global_step}) + "\n")
+
+
+class EpochEndLogging(TrainerCallback):
+    """Log the running loss at every epoch end, so each epoch's mean training loss is exact."""
+
+    def on_epoch_end(self, args, state, control, **kwargs):
+        control.should_log = True
+        return control
+
+
+class MetricsFile(TrainerCallback):
+    """Rewrite ``metrics.json`` from the log history whenever something is logged (main process)."""
+
+    def __init__(self, path: Path, fingerprint: str):
+        self.path, self.fingerprint = path, fingerprint
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if state.is_world_process_zero:
+            write_json(self.path, metrics_document(state.log_history, self.fingerprint))
+
+
+def log_line(logs: dict) -> str:
+    """One log entry as ``key value`` pairs with numbers as numbers (``loss 2.079 learning_rate 0.005``)."""
+    parts = []
+    for key, value in logs.items():
+        if key == "total_flos":
+            continue
+        if isinstance(value, float):
+            value = f"{value:.4g}"
+        parts.append(f"{key} {value}")
+    return " | ".join(parts)
+
+
+def _print_log(state, logs: dict, write=print) -> None:
+    if state.is_world_process_zero and logs:
+        write(f"step {state.global_step} | {log_line(logs)}")
+
+
+class ProgressWithLogLines(ProgressCallback):
+    """The Trainer's progress bar, with log entries written as readable lines instead of dict reprs."""
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        _print_log(state, logs, self.training_bar.write if self.training_bar is not None else print)
+
+
+class LogLinePrinter(TrainerCallback):
+    """Log entries as readable lines, without progress bars."""
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        _print_log(state, logs)
+
+
+def use_log_lines(trainer: Trainer) -> None:
+    """Swap the Trainer's default log printers (dict reprs with quoted numbers) for readable lines."""
+    trainer.remove_callback(ProgressCallback)
+    trainer.remove_callback(PrinterCallback)
+    trainer.add_callback(LogLinePrinter() if trainer.args.disable_tqdm else ProgressWithLogLines())
