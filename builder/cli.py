@@ -28,7 +28,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 def _top_level_help() -> str:
     width = max(len(name) for name in COMMANDS)
-    lines = ["usage: emovit <command> [options]", "", "commands:"]
+    lines = ["usage: emovit <command> [options]   |   emovit --version", "", "commands:"]
     lines += [f"  {name:<{width}}  {text}" for name, (_, text) in COMMANDS.items()]
     lines += ["", "Run 'emovit <command> --help' for a command's options."]
     return "\n".join(lines)
@@ -37,6 +37,14 @@ def _top_level_help() -> str:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``emovit`` console script."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] in (["--version"], ["-V"]):
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            print(f"emovit {version('emovit')}")
+        except PackageNotFoundError:
+            print("emovit (not installed: run from a source tree)")
+        return 0
     if not argv or argv[0] in ("-h", "--help"):
         print(_top_level_help())
         return 0 if argv else 2

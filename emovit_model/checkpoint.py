@@ -19,6 +19,7 @@ Names it cannot place are listed in the error.
 from __future__ import annotations
 
 import json
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,11 +42,23 @@ def trainable_state(model) -> dict:
     return {name: p.detach().to("cpu").contiguous() for name, p in model.named_parameters() if p.requires_grad}
 
 
-def _base_reference(model, base) -> str:
+def _base_reference(model, base, out: Path) -> str:
+    """How an adapter in ``out`` names its base: a Hub id as given, a local folder relative to ``out``.
+
+    A relative reference keeps local paths out of a published ``adapter_config.json`` and still works when
+    the run folder and the base move together.
+    """
     ref = str(base) if base is not None else str(getattr(model.config, "_name_or_path", "") or "")
     if ref and Path(ref).exists():
-        ref = str(Path(ref).resolve())
+        ref = os.path.relpath(Path(ref).resolve(), out.resolve())
     return ref
+
+
+def resolve_base(adapter: str | Path, reference: str) -> str:
+    """The base an adapter names, as a loadable path or Hub id (relative references are from the adapter)."""
+    if reference and not Path(reference).is_absolute() and (Path(adapter) / reference).exists():
+        return str((Path(adapter) / reference).resolve())
+    return reference
 
 
 def save_adapter(model, out: str | Path, *, base: str | Path | None = None, processor=None,
@@ -69,7 +82,7 @@ def save_adapter(model, out: str | Path, *, base: str | Path | None = None, proc
     config = {
         "format": ADAPTER_FORMAT,
         "format_version": ADAPTER_FORMAT_VERSION,
-        "base_model": _base_reference(model, base),
+        "base_model": _base_reference(model, base, out),
         "model_type": model.config.model_type,
         "tensors": names,
         "num_parameters": int(sum(state[n].numel() for n in names)),
@@ -144,7 +157,7 @@ def merge_adapter(adapter: str | Path, out: str | Path, *, base: str | Path | No
     from transformers import AutoProcessor, InstructBlipForConditionalGeneration
 
     config = read_adapter_config(adapter)
-    base = base or config["base_model"]
+    base = base or resolve_base(adapter, config["base_model"])
     if not base:
         raise CheckpointError(f"{adapter}: adapter config names no base model; pass base=")
     model = InstructBlipForConditionalGeneration.from_pretrained(str(base), dtype=dtype)

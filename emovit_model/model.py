@@ -21,6 +21,7 @@ Typical use::
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -143,9 +144,20 @@ def is_adapter_dir(path: str | Path) -> bool:
     return (Path(path) / ADAPTER_CONFIG).is_file()
 
 
+def looks_like_local_path(reference: str | Path) -> bool:
+    """True for references that can only be a folder (absolute, ``./``, ``~``, or deeper than ``org/name``)."""
+    text = str(reference)
+    return isinstance(reference, Path) or text.startswith(("/", ".", "~")) or text.count("/") > 1 \
+        or os.sep != "/" and os.sep in text
+
+
 def _load_base(base: str | Path, device, dtype, **kwargs):
     from transformers import AutoConfig, AutoProcessor
 
+    if looks_like_local_path(base) and not Path(base).expanduser().exists():
+        raise UsageError(f"{base}: model path does not exist (give a checkpoint folder or a Hub id like "
+                         "Salesforce/instructblip-vicuna-7b)")
+    base = Path(base).expanduser() if looks_like_local_path(base) else base
     try:
         config = AutoConfig.from_pretrained(str(base), **kwargs)
     except (OSError, ValueError) as exc:
@@ -167,10 +179,11 @@ def load_model(path: str | Path, *, device="auto", dtype="auto", base: str | Pat
     device = resolve_device(device)
     dtype = resolve_dtype(dtype, device)
     if is_adapter_dir(path):
-        from emovit_model.checkpoint import load_adapter, read_adapter_config
+        from emovit_model.checkpoint import load_adapter, read_adapter_config, resolve_base
 
         adapter_config = read_adapter_config(path)
-        model, processor = _load_base(base or adapter_config["base_model"], device, dtype, **kwargs)
+        base = base or resolve_base(path, adapter_config["base_model"])
+        model, processor = _load_base(base, device, dtype, **kwargs)
         load_adapter(model, path)
     else:
         model, processor = _load_base(path, device, dtype, **kwargs)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
@@ -40,7 +41,9 @@ def test_adapter_round_trip_is_small_and_exact(tiny_instructblip, tmp_path):
     with safe_open(str(out / ADAPTER_WEIGHTS), "pt") as handle:
         assert set(handle.keys()) == set(trainable)
     config = json.loads((out / ADAPTER_CONFIG).read_text())
-    assert config["base_model"] == str(tiny_instructblip.resolve())
+    # the base is named relative to the adapter: no absolute local path in a published file
+    assert config["base_model"] == os.path.relpath(tiny_instructblip.resolve(), out.resolve())
+    assert not os.path.isabs(config["base_model"]) and str(tmp_path) not in (out / ADAPTER_CONFIG).read_text()
     assert config["num_parameters"] == sum(t.numel() for t in trainable.values())
     base_bytes = (tiny_instructblip / "model.safetensors").stat().st_size
     assert (out / ADAPTER_WEIGHTS).stat().st_size < base_bytes

@@ -204,6 +204,11 @@ def test_cli_flags_config_file_and_errors(small_dataset, tiny_instructblip, tmp_
     assert (out / "merged" / "model.safetensors").is_file()
     assert main(["train", "--base", str(tiny_instructblip), "--out", str(tmp_path / "x")]) == 2
     assert "missing required option(s): --dataset" in capsys.readouterr().err
+    missing = tmp_path / "no-such-model"
+    assert main(["train", "--dataset", str(small_dataset), "--base", str(missing), "--out", str(tmp_path / "y")]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
+        f"emovit train: error: {missing}: model path does not exist (give a checkpoint folder or a Hub id like "
+        "Salesforce/instructblip-vicuna-7b)"]
 
 
 @pytest.mark.slow

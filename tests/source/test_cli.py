@@ -32,6 +32,13 @@ def test_help_does_not_import_heavy_libraries(argv):
     assert result.stdout.strip().splitlines()[-1] == "HEAVY []"
 
 
+def test_version_is_the_installed_distributions():
+    from importlib.metadata import version
+
+    result = run_cli("--version")
+    assert result.returncode == 0 and result.stdout == f"emovit {version('emovit')}\n"
+
+
 def test_unknown_command_exits_2(capsys):
     assert main(["frobnicate"]) == 2
     assert "unknown command 'frobnicate'" in capsys.readouterr().err
