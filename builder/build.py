@@ -1,19 +1,23 @@
 """``emovit build``: run the ``datasets`` builder and write a build directory.
 
 A build directory holds the ``DatasetDict`` in ``save_to_disk`` layout, ``report.json`` (counts per split,
-kind and emotion; quarantine reasons; generator usage and cost; the run config and its fingerprint),
-``quarantine.jsonl`` (one line per rejected input), ``build_config.json`` and a Markdown report with plots.
-For every split: images selected for the build = images in the dataset + images quarantined.
+kind and emotion; quarantine reasons; generator usage, prices and cost; the run config and its
+fingerprint), ``quarantine.jsonl`` (one line per rejected input), ``build_config.json`` and a Markdown
+report with plots. For every split: inputs = images in the dataset + images quarantined + images curated.
+
+The build is written into a hidden sibling folder and swapped in only when everything succeeded, so a
+failed build never leaves a half-written folder and never costs the previous good build. Specs, files and
+API keys are checked before any work starts.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
-import tempfile
 import time
-from collections import Counter
+import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -21,12 +25,18 @@ from schemas.errors import UsageError
 from schemas.protocol import KINDS
 from schemas.runinfo import fingerprint, write_json
 
-DEFAULT_CACHE = Path.home() / ".cache" / "emovit"
+#: Rows per record batch of the content hash (fixed, so the hash does not depend on how files were chunked).
+HASH_BATCH_ROWS = 8192
 
 
 @dataclass(frozen=True)
 class BuildConfig:
-    """Everything that determines a build (saved as ``build_config.json`` beside the dataset)."""
+    """Everything that determines a build (saved as ``build_config.json`` beside the dataset).
+
+    ``source_name`` is how published files (the dataset card) name the source; default: the root folder's
+    name, never its local path. ``max_failure_rate``: share of conversation/reasoning generations allowed
+    to fail before the build counts as failed (the report is still written).
+    """
 
     emoset_root: str
     config: str = "all"
@@ -44,6 +54,14 @@ class BuildConfig:
     generation: dict = field(default_factory=dict)
     seed: int = 42
     shard_images: int = 1000
+    source_name: str | None = None
+    max_failure_rate: float = 0.05
+
+    def __post_init__(self) -> None:
+        if not self.source_name:
+            object.__setattr__(self, "source_name", Path(self.emoset_root).resolve().name)
+        if not 0.0 <= self.max_failure_rate <= 1.0:
+            raise UsageError(f"max_failure_rate must be between 0 and 1, got {self.max_failure_rate}")
 
     def builder_kwargs(self) -> dict:
         """Keyword arguments of :class:`builder.dataset_builder.EmoVITBuilderConfig`."""
@@ -58,24 +76,91 @@ class BuildConfig:
         }
 
 
-def _content_hash(dataset) -> str:
-    """sha256 over a split's Arrow data: equal rows and features give equal hashes."""
+def make_builder(config: BuildConfig, *, cache_dir=None, hf_cache_dir=None, progress: bool = False):
+    """The ``datasets`` builder of ``config``; invalid options are a :class:`UsageError`."""
+    from builder.dataset_builder import EmoVITInstructions
+
+    try:
+        return EmoVITInstructions(cache_dir=None if hf_cache_dir is None else str(hf_cache_dir),
+                                  config_name=config.config, emovit_cache_dir=cache_dir, progress=progress,
+                                  **config.builder_kwargs())
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def user_error(exc: BaseException) -> UsageError | None:
+    """The :class:`UsageError` behind ``exc`` (``datasets`` wraps what a builder raises), if any."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, UsageError):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
+def is_build_dir(path: Path) -> bool:
+    return (path / "report.json").is_file() and (path / "dataset_dict.json").is_file()
+
+
+def check_output_folder(out: Path, what: str = "build") -> None:
+    """``out`` may be missing, empty or an earlier output of the same kind; anything else is refused."""
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"{out}: exists and is not a folder; choose another --out")
+    if out.is_dir() and any(out.iterdir()) and not is_build_dir(out):
+        raise UsageError(f"{out}: exists, is not empty and is not a {what} directory; choose an empty or new --out")
+
+
+def staging_folder(out: Path) -> Path:
+    """A fresh hidden sibling of ``out`` on the same file system (so the final move is a rename)."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = out.parent / f".{out.name}.partial-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    staging.mkdir()
+    return staging
+
+
+def swap_into_place(ready: Path, out: Path) -> None:
+    """Replace ``out`` (missing, empty or old) by the finished folder ``ready`` with renames."""
+    old = None
+    if out.exists():
+        old = out.parent / f".{out.name}.old-{uuid.uuid4().hex[:8]}"
+        os.rename(out, old)
+    os.rename(ready, out)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def content_hash(dataset) -> str:
+    """sha256 over a split's rows and features: its Arrow IPC stream in batches of ``HASH_BATCH_ROWS`` rows,
+    written into the hash as they are made (memory stays flat). Equal rows and features, equal hashes."""
     import pyarrow as pa
 
-    sink = pa.BufferOutputStream()
-    table = dataset.data.table.combine_chunks()
-    with pa.ipc.new_stream(sink, table.schema) as writer:
-        writer.write_table(table)
-    return hashlib.sha256(sink.getvalue().to_pybytes()).hexdigest()[:16]
+    table = dataset.with_format("arrow")[:]
+    digest = hashlib.sha256()
+
+    class Sink:
+        closed = False
+
+        def write(self, data) -> int:
+            digest.update(data)
+            return len(data)
+
+        def flush(self) -> None:
+            pass
+
+    with pa.ipc.new_stream(pa.PythonFile(Sink(), mode="w"), table.schema) as writer:
+        for start in range(0, table.num_rows, HASH_BATCH_ROWS):
+            writer.write_table(table.slice(start, HASH_BATCH_ROWS).combine_chunks())
+    return digest.hexdigest()[:16]
 
 
 def _adopt_prepared(builder, out: Path) -> None:
     """Move the builder's prepared Arrow files into ``out`` in ``save_to_disk`` layout.
 
-    ``Dataset.save_to_disk`` would copy every row and, since datasets 4, read every image file into the
-    copy; moving the files keeps images stored as the builder wrote them (paths or embedded bytes, per
-    the build option) and costs nothing. The layout (``dataset_dict.json``, per split ``state.json`` and
-    ``dataset_info.json``) is what ``datasets.load_from_disk`` reads; a test loads every build with it.
+    ``Dataset.save_to_disk`` would copy every row and read every image file into the copy (it always
+    embeds local files); moving the files keeps images stored as the builder wrote them (paths or embedded
+    bytes, per the build option) and costs nothing. The layout (``dataset_dict.json``, per split
+    ``state.json`` and ``dataset_info.json``) is what ``datasets.load_from_disk`` reads; the tests load
+    every build with it.
     """
     prepared = Path(builder.cache_dir)
     splits = list(builder.info.splits)
@@ -107,108 +192,131 @@ def _set_fingerprints(out: Path, hashes: dict[str, str]) -> None:
         path.write_text(json.dumps(state, indent=2, sort_keys=True))
 
 
-def _collect(side_dir: Path, split: str) -> tuple[dict, list[dict], dict]:
-    from builder.dataset_builder import side_file
-    from builder.records import read_quarantine
+def generator_prices(config: BuildConfig) -> dict | None:
+    """The prices an OpenAI-compatible generator bills at, and where they came from (None otherwise)."""
+    name, _, model = config.generator.partition(":")
+    if name != "openai":
+        return None
+    from builder.generation.pricing import resolve_prices
 
-    plan = json.loads(side_file(side_dir, split, "plan").read_text())
-    quarantine = read_quarantine(side_file(side_dir, split, "source"))
-    images = {"images_kept": 0, "images_quarantined": 0}
-    usage: Counter = Counter()
-    for path in sorted(side_dir.glob(f"{split}.shard-*.json")):
-        shard = json.loads(path.read_text())
-        quarantine.extend(shard["quarantine"])
-        images["images_kept"] += shard["images_kept"]
-        images["images_quarantined"] += shard["images_quarantined"]
-        usage.update(shard["usage"])
-    return plan | images, quarantine, dict(usage)
+    prices = resolve_prices(model.strip(), config.generation.get("price_per_million_input"),
+                            config.generation.get("price_per_million_output"))
+    return asdict(prices) | {"unit": "USD per 1M tokens"}
 
 
-def build_dataset(config: BuildConfig, out: str | Path, *, cache_dir: str | Path = DEFAULT_CACHE,
+def build_dataset(config: BuildConfig, out: str | Path, *, cache_dir: str | Path | None = None,
                   num_proc: int | None = None, progress: bool = True, plots: bool = True) -> dict:
-    """Build the dataset of ``config`` into ``out``; returns the report (also written as ``report.json``)."""
+    """Build the dataset of ``config`` into ``out``; returns the report (also written as ``report.json``).
+
+    ``out`` may be missing, empty or an earlier build (replaced only when this one succeeds). The report's
+    ``status`` is ``"failed"`` when more than ``config.max_failure_rate`` of the generations failed.
+    """
     import datasets
 
-    from builder.dataset_builder import EmoVITInstructions
-
     out = Path(out)
-    if out.exists() and any(out.iterdir()):
-        if not (out / "report.json").is_file():
-            raise UsageError(f"{out}: exists and is not a build directory; choose an empty or new --out")
-        shutil.rmtree(out)
-    out.mkdir(parents=True)
+    check_output_folder(out)
     start = time.perf_counter()
-    work = Path(tempfile.mkdtemp(prefix="emovit-build-"))
+    builder = None
+    staging = staging_folder(out)
     try:
+        builder = make_builder(config, cache_dir=cache_dir, hf_cache_dir=staging / "hf", progress=progress)
+        builder.check_setup()
         if not progress:
             datasets.disable_progress_bars()
-        builder = EmoVITInstructions(
-            cache_dir=str(work / "hf"), config_name=config.config, side_dir=str(work / "side"),
-            cache_root=str(cache_dir), progress=progress, **config.builder_kwargs(),
-        )
-        builder.download_and_prepare(num_proc=num_proc)
-        _adopt_prepared(builder, out)
-        built = datasets.load_from_disk(str(out))
-        report = _report(config, built, work / "side", out)
-        _set_fingerprints(out, {split: s["content_hash"] for split, s in report["splits"].items()})
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    report["elapsed_s"] = round(time.perf_counter() - start, 3)
-    samples = sum(s["samples"] for s in report["splits"].values())
-    report["samples_per_s"] = round(samples / report["elapsed_s"], 1) if report["elapsed_s"] else None
-    write_json(out / "build_config.json", config)
-    write_json(out / "report.json", report)
-    if plots:
-        from builder.build_report import write_build_report
+        try:
+            builder.download_and_prepare(num_proc=num_proc)
+        except Exception as exc:  # the builder's own errors arrive wrapped by datasets
+            problem = user_error(exc)
+            if problem is None:
+                raise
+            raise problem from None
+        ready = staging / "build"
+        ready.mkdir()
+        _adopt_prepared(builder, ready)
+        built = datasets.load_from_disk(str(ready))
+        report = _report(config, built, builder, ready)
+        _set_fingerprints(ready, {split: s["content_hash"] for split, s in report["splits"].items()})
+        report["elapsed_s"] = round(time.perf_counter() - start, 3)
+        samples = sum(s["samples"] for s in report["splits"].values())
+        report["samples_per_s"] = round(samples / report["elapsed_s"], 1) if report["elapsed_s"] else None
+        write_json(ready / "build_config.json", config)
+        write_json(ready / "report.json", report)
+        if plots:
+            from builder.build_report import write_build_report
 
-        write_build_report(out, built, report)
+            write_build_report(ready, built, report)
+        swap_into_place(ready, out)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     return report
 
 
-def _report(config: BuildConfig, built, side_dir: Path, out: Path) -> dict:
-    from schemas.features import column
+def _report(config: BuildConfig, built, builder, out: Path) -> dict:
+    from collections import Counter
+
     from builder.generation.base import GenerationUsage
 
+    tallies = builder.tallies()
     splits, quarantine_codes, usage = {}, Counter(), GenerationUsage()
     with open(out / "quarantine.jsonl", "w", encoding="utf-8") as handle:
         for split, dataset in built.items():
-            tally, quarantine, split_usage = _collect(side_dir, split)
-            for entry in quarantine:
+            tally = tallies.get(split, {})
+            count = lambda key: int(tally.get(key, 0))  # noqa: E731 - a split without shards has no tally
+            codes: Counter = Counter()
+            lines = 0
+            for entry in builder.quarantine(split):
                 handle.write(json.dumps(entry, ensure_ascii=False, default=str) + "\n")
-            usage.add(GenerationUsage(**split_usage) if split_usage else GenerationUsage())
-            codes = Counter(entry["code"] for entry in quarantine)
+                codes[entry["code"]] += 1
+                lines += 1
             quarantine_codes.update(codes)
-            kind_column = column(dataset, "kind")
-            kinds = Counter(kind_column)
+            split_usage = GenerationUsage(**tally["usage"]) if tally.get("usage") else GenerationUsage()
+            usage.add(split_usage)
             names = dataset.features["emotion"].names
-            by_kind_emotion: dict[str, Counter] = {}
-            for kind, label in zip(kind_column, column(dataset, "emotion")):
-                by_kind_emotion.setdefault(kind, Counter())[names[label]] += 1
-            selected = tally["selected"]
+            groups = dataset.select_columns(["kind", "emotion"]).with_format("arrow")[:] \
+                .group_by(["kind", "emotion"]).aggregate([([], "count_all")]).to_pylist()
+            per_kind: Counter = Counter()
+            per_kind_emotion: dict[str, dict[str, int]] = {}
+            for group in groups:
+                per_kind[group["kind"]] += group["count_all"]
+                per_kind_emotion.setdefault(group["kind"], {})[names[group["emotion"]]] = group["count_all"]
+            kept, quarantined, curated = count("images_kept"), count("images_quarantined") + \
+                count("source_quarantined"), count("curated")
+            inputs = count("entries") - count("not_selected")
             splits[split] = {
-                "entries": tally["entries"],
-                "not_selected": tally["not_selected"],
-                "inputs": selected + tally["source_quarantined"],
-                "images_in_dataset": tally["images_kept"],
-                "images_quarantined": tally["images_quarantined"] + tally["source_quarantined"],
-                "balanced": selected == tally["images_kept"] + tally["images_quarantined"],
+                "entries": count("entries"),
+                "not_selected": count("not_selected"),
+                "inputs": inputs,
+                "images_in_dataset": kept,
+                "images_quarantined": quarantined,
+                "images_curated": curated,
+                "images_relabelled": count("relabelled"),
+                "balanced": inputs == kept + quarantined + curated
+                and count("entries") == tally.get("entries_planned", 0),
                 "samples": len(dataset),
-                "samples_per_kind": dict(sorted(kinds.items())),
-                "samples_per_kind_emotion": {k: dict(sorted(v.items())) for k, v in sorted(by_kind_emotion.items())},
-                "quarantined_entries": len(quarantine),
+                "samples_per_kind": dict(sorted(per_kind.items())),
+                "samples_per_kind_emotion": {k: dict(sorted(v.items())) for k, v in sorted(per_kind_emotion.items())},
+                "quarantined_entries": lines,
                 "quarantine_codes": dict(sorted(codes.items())),
-                "content_hash": _content_hash(dataset),
+                "content_hash": content_hash(dataset),
             }
-    return {
+    generation = asdict(usage) | {"failure_rate": round(usage.failure_rate, 6), "prices": generator_prices(config)}
+    failed = usage.failure_rate > config.max_failure_rate
+    report = {
         "command": "build",
         "config": asdict(config),
         "fingerprint": fingerprint(config),
         "splits": splits,
         "quarantine_codes": dict(sorted(quarantine_codes.items())),
-        "generation": asdict(usage),
+        "generation": generation,
+        "status": "failed" if failed else "ok",
     }
+    if failed:
+        report["problem"] = (f"{usage.failed} of {usage.generations} generations failed "
+                             f"({usage.failure_rate:.1%} > --max-failure-rate {config.max_failure_rate:.1%})")
+    return report
 
 
+# ---------------------------------------------------------------------------------------------------- CLI
 def _parse_range(text: str) -> tuple[int, int]:
     try:
         start, stop = (int(part) for part in text.split(":"))
@@ -218,8 +326,11 @@ def _parse_range(text: str) -> tuple[int, int]:
 
 
 def add_arguments(parser) -> None:
+    from builder.generation.cache import default_cache_dir
+
     parser.add_argument("--emoset-root", required=True, help="EmoSet-style root directory")
-    parser.add_argument("--out", required=True, help="build directory (created; an old build there is replaced)")
+    parser.add_argument("--out", required=True,
+                        help="build directory (new, empty, or an earlier build: replaced only on success)")
     parser.add_argument("--config", default="all", choices=(*KINDS, "all"))
     parser.add_argument("--generator", default="template", help="template | openai:<model>")
     parser.add_argument("--captioner", default="attributes", help="attributes | file:<path> | blip2:<model or path>")
@@ -234,12 +345,24 @@ def add_arguments(parser) -> None:
     parser.add_argument("--embed-images", action="store_true", help="store image bytes instead of paths")
     parser.add_argument("--curation", help="curation decisions file (see builder/curation_file.py)")
     parser.add_argument("--no-verify-images", action="store_true")
+    parser.add_argument("--source-name", help="how the dataset card names the source (default: the root's folder name)")
     parser.add_argument("--base-url", help="OpenAI-compatible server URL (openai generator)")
     parser.add_argument("--api-key-env", help="environment variable holding the API key (default OPENAI_API_KEY)")
     parser.add_argument("--max-in-flight", type=int, help="concurrent LLM requests")
     parser.add_argument("--temperature", type=float, help="sampling temperature of the LLM")
+    parser.add_argument("--price-per-million-input", type=float, metavar="USD",
+                        help="prompt-token price for the cost report (default: the model's list price, if known)")
+    parser.add_argument("--price-per-million-output", type=float, metavar="USD",
+                        help="completion-token price for the cost report (default: the model's list price, if known)")
+    parser.add_argument("--max-failure-rate", type=float, default=0.05,
+                        help="exit non-zero when more than this share of generations failed (default 0.05)")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="read, sample and render every prompt; print requests, estimated tokens and cost; "
+                             "send nothing and write nothing")
+    parser.add_argument("--token-estimate", choices=("chars", "tiktoken"), default="chars",
+                        help="dry-run token count: chars (characters/4, offline) or tiktoken (needs its download)")
     parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--cache-dir", default=str(DEFAULT_CACHE), help="caption and LLM response caches")
+    parser.add_argument("--cache-dir", default=str(default_cache_dir()), help="caption and LLM response caches")
     parser.add_argument("--num-proc", type=int, help="processes for generation shards")
     parser.add_argument("--no-plots", action="store_true", help="skip the Markdown report and its plots")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -249,29 +372,42 @@ def config_from_args(args) -> BuildConfig:
     """The :class:`BuildConfig` described by parsed command-line arguments."""
     generation = {key: value for key, value in (
         ("base_url", args.base_url), ("api_key_env", args.api_key_env), ("max_in_flight", args.max_in_flight),
-        ("temperature", args.temperature)) if value is not None}
+        ("temperature", args.temperature), ("price_per_million_input", args.price_per_million_input),
+        ("price_per_million_output", args.price_per_million_output)) if value is not None}
     return BuildConfig(
         emoset_root=args.emoset_root, config=args.config, generator=args.generator, captioner=args.captioner,
         splits=tuple(s for s in args.splits.split(",") if s) if args.splits else None, sampling=args.sampling,
         conversation_per_class=args.conversation_per_class, reasoning_per_class=args.reasoning_per_class,
         categorical_range=_parse_range(args.categorical_range), split_turns=not args.keep_conversations,
         embed_images=args.embed_images, curation=args.curation, verify_images=not args.no_verify_images,
-        generation=generation, seed=args.seed,
+        generation=generation, seed=args.seed, source_name=args.source_name,
+        max_failure_rate=args.max_failure_rate,
     )
 
 
 def run(args) -> int:
+    import sys
+
     from tabulate import tabulate
 
-    report = build_dataset(config_from_args(args), args.out, cache_dir=args.cache_dir, num_proc=args.num_proc,
+    config = config_from_args(args)
+    if args.dry_run:
+        from builder.dry_run import dry_run, print_estimate
+
+        print_estimate(dry_run(config, cache_dir=args.cache_dir, token_estimate=args.token_estimate))
+        return 0
+    report = build_dataset(config, args.out, cache_dir=args.cache_dir, num_proc=args.num_proc,
                            progress=not args.quiet, plots=not args.no_plots)
-    rows = [[split, s["entries"], s["images_in_dataset"], s["images_quarantined"], s["not_selected"],
-             *(s["samples_per_kind"].get(kind, 0) for kind in KINDS),
-             s["quarantined_entries"]] for split, s in report["splits"].items()]
-    print(tabulate(rows, headers=["split", "entries", "images", "img quarantined", "not selected", "categorical",
-                                  "conversation", "reasoning", "quarantine lines"]))
+    rows = [[split, s["entries"], s["images_in_dataset"], s["images_quarantined"], s["images_curated"],
+             s["not_selected"], *(s["samples_per_kind"].get(kind, 0) for kind in KINDS), s["quarantined_entries"]]
+            for split, s in report["splits"].items()]
+    print(tabulate(rows, headers=["split", "entries", "images", "img quarantined", "curated", "not selected",
+                                  "categorical", "conversation", "reasoning", "quarantine lines"]))
     usage = report["generation"]
     print(f"\nLLM requests {usage['requests']} (cached {usage['cached']}, failed {usage['failed']}), "
           f"tokens {usage['prompt_tokens']}+{usage['completion_tokens']}, est. cost ${usage['cost_usd']:.4f}; "
           f"{report['elapsed_s']:.1f} s -> {args.out}")
+    if report["status"] != "ok":
+        print(f"emovit build: error: {report['problem']}; report: {Path(args.out) / 'report.json'}", file=sys.stderr)
+        return 1
     return 0

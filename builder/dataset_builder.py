@@ -3,27 +3,44 @@
 Configs: ``categorical``, ``conversation``, ``reasoning`` and ``all`` (the mixture). Source: an EmoSet-style
 root given as ``data_dir``; splits follow its split files. Per-class sampling reproduces EmoVIT's protocol
 (per class and split: conversation on the first ``conversation_per_class`` images, reasoning on the first
-``reasoning_per_class``, categorical on the index range ``categorical_range``; counted in split-file order)
-or, with ``sampling="all"``, makes every kind for every image.
+``reasoning_per_class``, categorical on the index range ``categorical_range``; counted in split-file order
+by the class each entry states) or, with ``sampling="all"``, makes every kind for every image.
 
-Generation runs inside ``_generate_examples`` shard by shard (``shards`` is a list-valued gen_kwarg, so
-``num_proc`` spreads shards over processes). Each shard writes a side file (quarantine, usage, image
-tallies) into ``side_dir``; :mod:`builder.build` merges them into ``report.json`` and ``quarantine.jsonl``.
+It works on its own, like any builder::
+
+    builder = EmoVITInstructions(data_dir="emoset", config_name="categorical")
+    builder.download_and_prepare(num_proc=2)
+    dataset = builder.as_dataset()
+    builder.tallies()            # per split: entries, kept, quarantined, curated, not selected, LLM usage
+    builder.quarantine("train")  # every rejected input of a split, with its reason
+
+How it streams: ``_split_generators`` reads the split lists once (:mod:`builder.plan`) and cuts them into
+shards whose plan files hold entry references; ``_generate_tables`` hands each shard to a
+:class:`~builder.shard.ShardWorker`, which reads its own entries and yields one Arrow table, so memory is
+flat in the number of entries and ``num_proc`` spreads shards over processes. Each shard leaves its tally
+and quarantine lines in the builder's cache directory (``<cache_dir>/emovit/``), moved there with the data
+when preparation succeeds.
+
+Runtime plumbing is not part of the fingerprinted config: the caption/LLM-response cache location
+(``emovit_cache_dir``, default ``$EMOVIT_CACHE`` or ``~/.cache/emovit``) and ``progress`` are builder
+arguments. The builder's own cache key covers the config, not the files of the source tree: after editing
+the tree, prepare with ``download_mode="force_redownload"`` (``emovit build`` always builds afresh).
 """
 
 from __future__ import annotations
 
 import json
-import os
-from collections import Counter
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import datasets
 
+from builder.generation.cache import default_cache_dir
+from builder.shard import ShardSettings
+from schemas.errors import UsageError
 from schemas.features import instruction_features
 from schemas.protocol import KINDS
-from builder.records import QuarantineEntry, SourceRecord
 
 #: Config name -> instruction kinds it holds.
 CONFIG_KINDS: dict[str, tuple[str, ...]] = {
@@ -32,14 +49,16 @@ CONFIG_KINDS: dict[str, tuple[str, ...]] = {
     "reasoning": ("reasoning",),
     "all": KINDS,
 }
-#: EmoVIT's per-class protocol (see shared facts): conversation 1,000, reasoning 100, categorical 4,600.
+#: EmoVIT's per-class protocol (see the README): conversation 1,000, reasoning 100, categorical 4,600.
 EMOVIT_SAMPLING = {"conversation_per_class": 1000, "reasoning_per_class": 100, "categorical_range": (0, 4600)}
 SAMPLING_MODES = ("emovit", "all")
+#: Folder of the builder's cache directory holding shard tallies and quarantine lines.
+LOG_DIR = "emovit"
 
 
 @dataclass
 class EmoVITBuilderConfig(datasets.BuilderConfig):
-    """Options of one build. Validated on construction; every field is saved in the build's report."""
+    """Options that determine the data of one build (validated on construction)."""
 
     sampling: str = "emovit"
     conversation_per_class: int = EMOVIT_SAMPLING["conversation_per_class"]
@@ -52,10 +71,7 @@ class EmoVITBuilderConfig(datasets.BuilderConfig):
     splits: tuple[str, ...] | None = None
     curation: str | None = None
     verify_images: bool = True
-    cache_root: str | None = None
-    side_dir: str | None = None
     shard_images: int = 1000
-    progress: bool = False
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -70,37 +86,71 @@ class EmoVITBuilderConfig(datasets.BuilderConfig):
             raise ValueError("conversation_per_class and reasoning_per_class must be >= 0")
         if self.shard_images < 1:
             raise ValueError(f"shard_images must be >= 1, got {self.shard_images}")
+        if "cache_dir" in self.generation:
+            raise ValueError("generation options must not set cache_dir: pass emovit_cache_dir to the builder")
 
     @property
     def kinds(self) -> tuple[str, ...]:
         return CONFIG_KINDS[self.name]
 
-    def kinds_for(self, index_in_class: int) -> tuple[str, ...]:
-        """The kinds to make for the ``index_in_class``-th image of its class in a split."""
-        if self.sampling == "all":
-            return self.kinds
-        start, stop = self.categorical_range
-        wanted = {
-            "categorical": start <= index_in_class < stop,
-            "conversation": index_in_class < self.conversation_per_class,
-            "reasoning": index_in_class < self.reasoning_per_class,
-        }
-        return tuple(kind for kind in self.kinds if wanted[kind])
+
+def shard_settings(config: EmoVITBuilderConfig, cache_dir: str | Path | None, *, progress: bool = False
+                   ) -> ShardSettings:
+    """The plain values a shard worker needs for ``config`` (caches under ``cache_dir``)."""
+    if not config.data_dir:
+        raise UsageError("data_dir (the EmoSet root) is required")
+    return ShardSettings(
+        data_dir=str(config.data_dir), verify_images=config.verify_images, curation=config.curation,
+        sampling=config.sampling, conversation_per_class=config.conversation_per_class,
+        reasoning_per_class=config.reasoning_per_class, categorical_range=tuple(config.categorical_range),
+        kinds=config.kinds, captioner=config.captioner, generator=config.generator,
+        generation=dict(config.generation), embed_images=config.embed_images,
+        cache_dir=str(cache_dir or default_cache_dir()), progress=progress,
+    )
 
 
-def side_file(side_dir: str | Path, split: str, name: str) -> Path:
-    """Path of a side output of ``split`` (``plan``, ``source`` or ``shard-<n>``)."""
-    return Path(side_dir) / f"{split}.{name}.json"
+class EmoVITInstructions(datasets.ArrowBasedBuilder):
+    """EmoVIT emotion visual-instruction data built from an EmoSet-style tree.
 
-
-class EmoVITInstructions(datasets.GeneratorBasedBuilder):
-    """EmoVIT emotion visual-instruction data built from an EmoSet-style tree."""
+    Args (besides the ``datasets`` builder's):
+        emovit_cache_dir: caption and LLM-response caches (default :func:`default_cache_dir`).
+        progress: show caption/generation progress bars per shard.
+    """
 
     BUILDER_CONFIG_CLASS = EmoVITBuilderConfig
     BUILDER_CONFIGS = [EmoVITBuilderConfig(name=name, description=f"EmoVIT {name} instructions")
                        for name in CONFIG_KINDS]
     DEFAULT_CONFIG_NAME = "all"
     DEFAULT_WRITER_BATCH_SIZE = 1000
+
+    def __init__(self, *args, emovit_cache_dir: str | Path | None = None, progress: bool = False, **kwargs):
+        self.emovit_cache_dir = str(emovit_cache_dir or default_cache_dir())
+        self.progress = progress
+        self._worker = None
+        super().__init__(*args, **kwargs)
+
+    # ------------------------------------------------------------------ set-up
+    def settings(self) -> ShardSettings:
+        """What the shard workers need (plain values)."""
+        return shard_settings(self.config, self.emovit_cache_dir, progress=self.progress)
+
+    def check_setup(self) -> None:
+        """Fail early, with one clear :class:`~schemas.errors.UsageError`, on a bad generator or captioner
+        spec, bad generation options, a missing caption or curation file, or a missing API key."""
+        from builder.curation_file import CurationDecisions
+        from builder.source import EmoSetSource
+
+        settings = self.settings()
+        source = EmoSetSource(settings.data_dir, verify_images=False)
+        unknown = [split for split in self.config.splits or () if split not in source.splits]
+        if unknown:
+            raise UsageError(f"{settings.data_dir}: no split(s) {', '.join(unknown)} (have {', '.join(source.splits)})")
+        if settings.curation:
+            CurationDecisions.load(settings.curation, source.vocab.emotions)
+        settings.make_captioner()
+        generator = settings.make_generator()
+        if settings.makes_llm_kinds:
+            generator.check_ready()
 
     def _vocab(self):
         from builder.source import EmoSetSource
@@ -115,93 +165,77 @@ class EmoVITInstructions(datasets.GeneratorBasedBuilder):
             license="EmoSet images: research-only licence of the source; instructions: CC BY 4.0",
         )
 
+    # ------------------------------------------------------------------ generation
     def _split_generators(self, dl_manager) -> list[datasets.SplitGenerator]:
-        from builder.curation_file import CurationDecisions
-        from builder.records import write_jsonl
+        from builder.plan import plan_splits
         from builder.source import EmoSetSource
 
+        self.check_setup()
         config = self.config
-        if not config.data_dir:
-            raise ValueError("data_dir (the EmoSet root) is required")
-        if not config.side_dir:
-            raise ValueError("side_dir is required")
-        Path(config.side_dir).mkdir(parents=True, exist_ok=True)
         source = EmoSetSource(config.data_dir, verify_images=config.verify_images)
-        curation = CurationDecisions.load(config.curation, source.vocab.emotions) if config.curation else None
-        generators = []
-        for split in config.splits or source.splits:
-            selected: list[tuple[SourceRecord, tuple[str, ...]]] = []
-            per_class: Counter = Counter()
-            quarantined: list[QuarantineEntry] = []
-            entries = 0
-            for batch in source.read(split):
-                entries += len(batch.records) + len(batch.quarantined)
-                quarantined.extend(batch.quarantined)
-                for record in batch.records:
-                    curated = curation.apply(record) if curation else record
-                    if isinstance(curated, QuarantineEntry):
-                        quarantined.append(curated)
-                        continue
-                    kinds = config.kinds_for(per_class[curated.emotion])
-                    per_class[curated.emotion] += 1
-                    if kinds:
-                        selected.append((curated, kinds))
-            write_jsonl(side_file(config.side_dir, split, "source"), quarantined)
-            plan = {"entries": entries, "source_quarantined": len(quarantined), "selected": len(selected),
-                    "not_selected": entries - len(quarantined) - len(selected)}
-            side_file(config.side_dir, split, "plan").write_text(json.dumps(plan))
-            size = config.shard_images
-            shards = [(index, selected[start:start + size])
-                      for index, start in enumerate(range(0, len(selected), size))]
-            generators.append(datasets.SplitGenerator(name=split, gen_kwargs={"split": split, "shards": shards}))
-        return generators
+        splits = tuple(config.splits or source.splits)
+        log = self._log_dir(self._output_dir)  # preparation writes into a temporary output folder
+        plans = plan_splits(source, splits, log / "plan", shard_size=config.shard_images,
+                            class_positions=config.sampling == "emovit")
+        for split, plan in plans.items():
+            (log / f"{split}.plan.json").write_text(json.dumps({"entries": plan.entries, "shards": len(plan.shards)}))
+        return [datasets.SplitGenerator(name=split, gen_kwargs={"shards": plans[split].shards}) for split in splits]
 
-    def _generate_examples(self, split: str, shards: list):
-        from builder.captions import get_captioner
-        from builder.generation.base import GenerationItem
-        from builder.instruction_checks import InstructionChecker
+    def _generate_tables(self, shards: list) -> Iterator[tuple[object, object]]:
+        from datasets.builder import Key
 
-        config = self.config
-        captioner = get_captioner(config.captioner, cache_dir=config.cache_root)
-        checker = InstructionChecker(self._vocab())
-        generator = self._generator()
-        for shard_index, items in shards:
-            records = [record for record, _ in items]
-            captioned = captioner.captions(records, progress=config.progress)
-            requests = [GenerationItem(record, captioned.captions[record.id], kind)
-                        for record, kinds in items if record.id in captioned.captions for kind in kinds]
-            # every generator makes categorical samples itself, without a request
-            outcome = generator.generate(requests, progress=config.progress)
-            generated = outcome.records
-            quarantined = [*captioned.missing, *outcome.quarantined]
-            usage = outcome.usage
-            order = {record.id: position for position, record in enumerate(records)}
-            generated.sort(key=lambda r: (order[r.image_id], KINDS.index(r.kind), r.id))
-            accepted, rejected = checker.check(generated)
-            quarantined.extend(rejected)
-            kept_images = {r.image_id for r in accepted}
-            side = {
-                "images": len(records),
-                "images_kept": len(kept_images),
-                "images_quarantined": len(records) - len(kept_images),
-                "quarantine": [asdict(entry) for entry in quarantined],
-                "usage": asdict(usage),
-            }
-            side_file(config.side_dir, split, f"shard-{shard_index:05d}").write_text(
-                json.dumps(side, default=str))
-            for record in accepted:
-                yield record.id, self._row(record)
+        from builder.records import write_jsonl
+        from builder.shard import ShardWorker, remove_plan
 
-    def _generator(self):
-        from builder.generation.registry import GenerationConfig, get_generator
+        if self._worker is None:
+            self._worker = ShardWorker(self.settings())
+        log = self._log_dir(self._output_dir)
+        for number, shard in enumerate(shards):
+            table, tally, quarantine = self._worker.run(shard)
+            name = f"{shard.split}.shard-{shard.index:05d}"
+            write_jsonl(log / f"{name}.quarantine.jsonl", quarantine)
+            (log / f"{name}.json").write_text(json.dumps(asdict(tally)))
+            remove_plan(shard)
+            if table.num_rows:
+                yield Key(number, 0), table
 
-        options = dict(self.config.generation)
-        options.setdefault("cache_dir", self.config.cache_root)
-        return get_generator(self.config.generator, GenerationConfig(**options))
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state["_worker"] = None  # each process builds its own
+        return state
 
-    def _row(self, record) -> dict:
-        row = record.to_row()
-        if self.config.embed_images:
-            with open(record.image_path, "rb") as handle:
-                row["image"] = {"bytes": handle.read(), "path": os.path.basename(record.image_path)}
-        return row
+    # ------------------------------------------------------------------ accounting
+    @staticmethod
+    def _log_dir(output_dir) -> Path:
+        path = Path(output_dir) / LOG_DIR
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def tallies(self) -> dict[str, dict]:
+        """Per split, after :meth:`download_and_prepare`: the shard tallies summed, LLM usage included."""
+        from builder.generation.base import GenerationUsage
+
+        log = Path(self.cache_dir) / LOG_DIR
+        result = {}
+        for plan_file in sorted(log.glob("*.plan.json")):
+            split = plan_file.name[: -len(".plan.json")]
+            totals: dict = {"entries_planned": json.loads(plan_file.read_text())["entries"]}
+            usage = GenerationUsage()
+            for path in sorted(log.glob(f"{split}.shard-*[0-9].json")):
+                tally = json.loads(path.read_text())
+                usage.add(GenerationUsage(**tally.pop("usage")) if tally.get("usage") else GenerationUsage())
+                tally.pop("usage", None)
+                for key, value in tally.items():
+                    totals[key] = totals.get(key, 0) + value
+            totals["usage"] = asdict(usage)
+            result[split] = totals
+        return result
+
+    def quarantine(self, split: str) -> Iterator[dict]:
+        """Every quarantine line of ``split``, shard by shard, in entry order within each shard."""
+        log = Path(self.cache_dir) / LOG_DIR
+        for path in sorted(log.glob(f"{split}.shard-*.quarantine.jsonl")):
+            with open(path, encoding="utf-8") as handle:
+                for line in handle:
+                    if line.strip():
+                        yield json.loads(line)

@@ -18,10 +18,11 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import Iterable, Iterator
 
 import pandas as pd
 
@@ -37,6 +38,8 @@ SPLIT_NAMES: tuple[str, ...] = ("train", "val", "test")
 DEFAULT_SPLIT = "train"
 IMAGE_EXTENSIONS: tuple[str, ...] = (".jpg", ".jpeg", ".png", ".webp")
 STAGE = "source"
+#: An image id is a plain file-name-safe token: exports turn it into a file name.
+ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")
 
 
 class SourceError(UsageError):
@@ -70,11 +73,25 @@ class _Rejected(Exception):
         self.code, self.reason, self.field = code, reason, field_name
 
 
-def _check_relative(path: str, split_file: str, field_name: str) -> None:
+def _is_relative(path: str) -> bool:
     parts = path.replace("\\", "/").split("/")
-    if not path or path.startswith(("/", "\\")) or os.path.isabs(path) or ".." in parts or ":" in parts[0]:
+    return bool(path) and not path.startswith(("/", "\\")) and not os.path.isabs(path) and ".." not in parts \
+        and ":" not in parts[0]
+
+
+def _check_relative(path: str, split_file: str, field_name: str) -> None:
+    if not _is_relative(path):
         raise _Rejected("path_escape", f"{split_file}: field '{field_name}' path {path!r} escapes the root; not opened",
                         field_name)
+
+
+def counts_as_id(entry: SplitEntry) -> bool:
+    """Whether ``entry`` claims its id (for duplicate detection): its paths stay inside and its id is valid.
+
+    An entry rejected for a path escape or an invalid id never claims an id, so it cannot make a later,
+    good entry a duplicate.
+    """
+    return _is_relative(entry.annotation) and _is_relative(entry.image) and bool(ID_PATTERN.fullmatch(entry.id))
 
 
 class EmoSetSource:
@@ -250,14 +267,15 @@ class EmoSetSource:
         return full
 
     # ------------------------------------------------------------------ records
-    def _candidate(self, entry: SplitEntry, split_file: str) -> SourceRecord:
+    def _candidate(self, entry: SplitEntry, split_file: str, duplicate_of: str | None) -> SourceRecord:
         _check_relative(entry.annotation, split_file, "annotation_path")
         _check_relative(entry.image, split_file, "image_path")
-        first = self._seen_ids.get(entry.id)
-        if first is not None:
-            raise _Rejected("duplicate_id", f"{split_file}: field 'id' {entry.id!r} already seen in split {first}",
-                            "id")
-        self._seen_ids[entry.id] = entry.split
+        if not ID_PATTERN.fullmatch(entry.id):
+            raise _Rejected("invalid_id", f"{split_file}: field 'id' {entry.id!r} is not a plain file name "
+                            "(letters, digits, '.', '_', '-'; no path separators)", "id")
+        if duplicate_of is not None:
+            raise _Rejected("duplicate_id", f"{split_file}: field 'id' {entry.id!r} already seen in split "
+                            f"{duplicate_of}", "id")
         data = self._read_annotation(entry.annotation)
         ann = entry.annotation
         emotion = data.get("emotion")
@@ -295,19 +313,44 @@ class EmoSetSource:
             facial_expression=text["facial_expression"], human_action=text["human_action"],
         )
 
+    def split_file_name(self, split: str) -> str:
+        """How quarantine reasons name the list an entry came from."""
+        return f"{split}.json" if self.has_split_files else "annotation/"
+
     def read(self, split: str) -> Iterator[SourceBatch]:
-        """Stream ``split`` as validated batches of at most ``chunk_size`` entries."""
-        split_file = f"{split}.json" if self.has_split_files else "annotation/"
+        """Stream ``split`` as validated batches of at most ``chunk_size`` entries.
+
+        Ids are remembered across calls on this source, so an id repeated in a later split is a duplicate.
+        """
+        def with_duplicates():
+            for entry in self.entries(split):
+                first = None
+                if isinstance(entry, SplitEntry) and counts_as_id(entry):
+                    first = self._seen_ids.get(entry.id)
+                    if first is None:
+                        self._seen_ids[entry.id] = entry.split
+                yield entry, first
+
+        yield from self.check(split, with_duplicates())
+
+    def check(self, split: str, entries: Iterable[tuple[SplitEntry | QuarantineEntry, str | None]]
+              ) -> Iterator[SourceBatch]:
+        """Check ``(entry, duplicate_of)`` pairs of ``split`` in validated batches of ``chunk_size``.
+
+        ``duplicate_of`` names the split where the entry's id was first seen (None: not a duplicate); the
+        caller decides, so shards checked in parallel agree with one sequential read.
+        """
+        split_file = self.split_file_name(split)
         batch = SourceBatch(split)
         candidates: list[tuple[SourceRecord, str]] = []
-        for entry in self.entries(split):
+        for entry, duplicate_of in entries:
             if isinstance(entry, QuarantineEntry):
                 batch.quarantined.append(entry)
                 continue
             try:
-                candidates.append((self._candidate(entry, split_file), entry.annotation))
+                candidates.append((self._candidate(entry, split_file, duplicate_of), entry.annotation))
             except _Rejected as rejected:
-                if rejected.code in ("path_escape", "duplicate_id"):
+                if rejected.code in ("path_escape", "duplicate_id", "invalid_id"):
                     culprit = split_file
                 else:
                     culprit = entry.image if rejected.field == "image_path" else entry.annotation
@@ -318,6 +361,18 @@ class EmoSetSource:
                 yield self._validated(batch, candidates)
                 batch, candidates = SourceBatch(split), []
         yield self._validated(batch, candidates)
+
+    def declared_emotion(self, entry: SplitEntry) -> str | None:
+        """The emotion a split entry states, or else its annotation's ``emotion`` field (None if unreadable)."""
+        if entry.emotion is not None:
+            return entry.emotion
+        if not _is_relative(entry.annotation):
+            return None
+        try:
+            value = self._read_annotation(entry.annotation).get("emotion")
+        except _Rejected:
+            return None
+        return value if isinstance(value, str) else None
 
     def read_all(self, splits: tuple[str, ...] | None = None) -> Iterator[SourceBatch]:
         """Stream every split (or the given ones) in order."""

@@ -8,8 +8,10 @@ spec                   captions from
 ``blip2:<model>``      BLIP-2 (transformers) from a Hub id or a local ``save_pretrained`` folder
 =====================  ==========================================================================
 
-Every captioner caches its captions per (captioner, image id) in ``<cache_dir>/captions.sqlite``, so a
-rerun computes only what is missing. Images that cannot get a caption come back in
+Captions are cached per (captioner, content) in ``<cache_dir>/captions.sqlite``: the content is the image's
+bytes hash for BLIP-2 and the id for a caption file (whose own hash is part of the captioner key), so a
+rerun computes only what is missing and a changed image is captioned again. Attribute captions are cheaper
+to compose than to look up and are not cached. Images that cannot get a caption come back in
 ``CaptionOutcome.missing`` as quarantine entries (stage ``caption``).
 """
 

@@ -12,8 +12,6 @@ from builder.captions.base import CachingCaptioner
 from builder.context import noun_list, readable_scene, with_article
 from builder.records import QuarantineEntry, SourceRecord
 
-#: Version of the composition rules below (part of the cache key).
-ATTRIBUTE_CAPTION_VERSION = "v1"
 _EXPRESSION_ADJECTIVES = {"angry": "angry", "disgust": "disgusted", "fear": "frightened", "happy": "happy",
                           "sad": "sad", "surprise": "surprised"}
 
@@ -41,10 +39,7 @@ class AttributesCaptioner(CachingCaptioner):
 
     name = "attributes"
     batch_size = 4096
-
-    @property
-    def cache_key(self) -> str:
-        return f"attributes@{ATTRIBUTE_CAPTION_VERSION}"
+    cacheable = False  # composing a sentence is cheaper than a database look-up
 
     def compute(self, records: Sequence[SourceRecord]) -> tuple[dict[str, str], list[QuarantineEntry]]:
         return {record.id: attribute_caption(record) for record in records}, []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -39,35 +40,55 @@ def missing_entry(record: SourceRecord, code: str, reason: str, source: str | No
 
 
 class CaptionCache:
-    """Captions keyed by (captioner key, image id) in ``<cache_dir>/captions.sqlite``, committed per batch."""
+    """Captions keyed by (captioner key, content key) in ``<cache_dir>/captions.sqlite``, committed per batch.
+
+    The content key says what the caption was made from (by default the sha256 of the image's bytes), so a
+    second tree with the same ids, or an edited image, never reuses a stale caption.
+    """
 
     def __init__(self, cache_dir: str | Path):
         from builder.generation.cache import connect
 
         self.path = Path(cache_dir) / "captions.sqlite"
         self._db = connect(self.path)
-        self._db.execute("CREATE TABLE IF NOT EXISTS captions (captioner TEXT NOT NULL, image_id TEXT NOT NULL, "
-                         "caption TEXT NOT NULL, created REAL NOT NULL, PRIMARY KEY (captioner, image_id))")
+        self._db.execute("CREATE TABLE IF NOT EXISTS captions_by_content (captioner TEXT NOT NULL, "
+                         "content TEXT NOT NULL, caption TEXT NOT NULL, created REAL NOT NULL, "
+                         "PRIMARY KEY (captioner, content))")
         self._db.commit()
 
-    def get_many(self, captioner: str, ids: Sequence[str]) -> dict[str, str]:
+    def get_many(self, captioner: str, keys: Sequence[str]) -> dict[str, str]:
+        """Content key -> caption for the keys found."""
         found: dict[str, str] = {}
-        for start in range(0, len(ids), 500):
-            chunk = list(ids[start:start + 500])
+        for start in range(0, len(keys), 500):
+            chunk = list(keys[start:start + 500])
             marks = ",".join("?" * len(chunk))
-            rows = self._db.execute(f"SELECT image_id, caption FROM captions WHERE captioner = ? AND image_id IN ({marks})",
-                                    [captioner, *chunk])
+            rows = self._db.execute(
+                f"SELECT content, caption FROM captions_by_content WHERE captioner = ? AND content IN ({marks})",
+                [captioner, *chunk])
             found.update(rows)
         return found
 
     def put_many(self, captioner: str, captions: Iterable[tuple[str, str]]) -> None:
+        """Store (content key, caption) pairs and commit."""
         now = time.time()
-        self._db.executemany("INSERT OR REPLACE INTO captions VALUES (?, ?, ?, ?)",
-                             [(captioner, image_id, caption, now) for image_id, caption in captions])
+        self._db.executemany("INSERT OR REPLACE INTO captions_by_content VALUES (?, ?, ?, ?)",
+                             [(captioner, key, caption, now) for key, caption in captions])
         self._db.commit()
 
     def close(self) -> None:
         self._db.close()
+
+
+def file_sha256(path: str | Path) -> str | None:
+    """sha256 of a file's bytes, or None when it cannot be read."""
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    except OSError:
+        return None
+    return digest.hexdigest()
 
 
 class CachingCaptioner:
@@ -77,10 +98,12 @@ class CachingCaptioner:
         name: the spec the captioner was made from (e.g. ``blip2:Salesforce/blip2-opt-2.7b``).
         cache_key: ``name`` plus anything else that changes the output (a file's hash, generation settings).
         batch_size: records handed to :meth:`compute` at a time; each batch is committed to the cache.
+        cacheable: False for captioners cheaper to recompute than to look up.
     """
 
     name: str = ""
     batch_size: int = 256
+    cacheable: bool = True
 
     def __init__(self, cache_dir: str | Path | None = None):
         self.cache_dir = None if cache_dir is None else Path(cache_dir)
@@ -88,6 +111,11 @@ class CachingCaptioner:
     @property
     def cache_key(self) -> str:
         return self.name
+
+    def content_key(self, record: SourceRecord) -> str | None:
+        """What a caption of ``record`` is made from: by default the sha256 of its image bytes (None: the
+        image cannot be read, so nothing is cached and :meth:`compute` reports the problem)."""
+        return file_sha256(record.image_path)
 
     def compute(self, records: Sequence[SourceRecord]) -> tuple[dict[str, str], list[QuarantineEntry]]:
         """Captions for ``records`` (by id) and entries for those that cannot have one."""
@@ -98,11 +126,14 @@ class CachingCaptioner:
 
         unique = list({record.id: record for record in records}.values())
         outcome = CaptionOutcome()
-        cache = CaptionCache(self.cache_dir) if self.cache_dir is not None else None
+        cache = CaptionCache(self.cache_dir) if self.cache_dir is not None and self.cacheable else None
         try:
             key = self.cache_key
+            contents: dict[str, str | None] = {}
             if cache is not None:
-                outcome.captions.update(cache.get_many(key, [r.id for r in unique]))
+                contents = {record.id: self.content_key(record) for record in unique}
+                stored = cache.get_many(key, [c for c in contents.values() if c is not None])
+                outcome.captions.update({i: stored[c] for i, c in contents.items() if c in stored})
                 outcome.cached = len(outcome.captions)
             todo = [record for record in unique if record.id not in outcome.captions]
             with tqdm(total=len(unique), initial=outcome.cached, desc=f"caption ({self.name})", unit="img",
@@ -113,8 +144,9 @@ class CachingCaptioner:
                     outcome.captions.update(captions)
                     outcome.missing.extend(missing)
                     outcome.computed += len(captions)
-                    if cache is not None and captions:
-                        cache.put_many(key, captions.items())
+                    if cache is not None:
+                        cache.put_many(key, [(contents[i], c) for i, c in captions.items()
+                                             if contents.get(i) is not None])
                     bar.update(len(batch))
         finally:
             if cache is not None:

@@ -88,6 +88,10 @@ class FileCaptioner(CachingCaptioner):
         digest = hashlib.sha256(self.path.read_bytes()).hexdigest()[:16]
         return f"file:{self.path.resolve()}#{digest}"
 
+    def content_key(self, record: SourceRecord) -> str:
+        """The file gives captions by id (its own hash is in :attr:`cache_key`)."""
+        return record.id
+
     def compute(self, records: Sequence[SourceRecord]) -> tuple[dict[str, str], list[QuarantineEntry]]:
         if self._captions is None:
             self._captions = read_caption_file(self.path)

@@ -64,8 +64,15 @@ class InstructionRecord:
 
 @dataclass
 class GenerationUsage:
-    """Counters for the report: requests sent, served from cache, failed; tokens; estimated cost."""
+    """Counters for the report.
 
+    ``generations`` counts the items a generator had to write (conversation and reasoning; categorical
+    samples are fixed by the protocol); ``failed`` how many of them produced no sample. ``requests`` are
+    HTTP requests sent (retries included), ``cached`` items answered from the response cache; tokens and
+    the estimated cost cover fresh responses only.
+    """
+
+    generations: int = 0
     requests: int = 0
     cached: int = 0
     failed: int = 0
@@ -77,6 +84,11 @@ class GenerationUsage:
     def add(self, other: "GenerationUsage") -> None:
         for name in self.__dataclass_fields__:
             setattr(self, name, getattr(self, name) + getattr(other, name))
+
+    @property
+    def failure_rate(self) -> float:
+        """Share of generations that failed (0 when there were none)."""
+        return self.failed / self.generations if self.generations else 0.0
 
 
 @dataclass
@@ -92,6 +104,11 @@ class InstructionGenerator(Protocol):
     """A backend that turns items into instruction records (``template``, ``openai:<model>``)."""
 
     info: GeneratorInfo
+
+    def check_ready(self) -> None:
+        """Raise :class:`~schemas.errors.UsageError` when the backend cannot run (e.g. no API key), before
+        any work starts."""
+        ...
 
     def generate(self, items: Sequence[GenerationItem], *, progress: bool = True) -> GenerationOutcome:
         """Generate every item; never raises for a single failed item (it goes to ``quarantined``)."""

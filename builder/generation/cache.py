@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import sqlite3
 import time
 from dataclasses import dataclass
@@ -28,6 +29,12 @@ CREATE TABLE IF NOT EXISTS responses (
     created REAL NOT NULL
 )
 """
+
+
+def default_cache_dir() -> Path:
+    """Where captions and LLM responses are cached unless told otherwise: ``$EMOVIT_CACHE`` or
+    ``~/.cache/emovit``."""
+    return Path(os.environ.get("EMOVIT_CACHE") or Path.home() / ".cache" / "emovit")
 
 
 def connect(path: str | Path) -> sqlite3.Connection:

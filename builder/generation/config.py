@@ -33,7 +33,9 @@ class GenerationConfig:
         use_structured_output: ask for JSON via ``response_format`` (json_schema); when the server rejects
             it, the run falls back to plain requests and parses ``Question:``/``Answer:`` text.
         price_per_million_input, price_per_million_output: USD per 1M prompt / completion tokens, for the
-            cost estimate.
+            cost estimate; None takes the model's list price from :mod:`builder.generation.pricing`.
+        max_connection_failures: consecutive connection failures (no HTTP answer at all) after which the
+            endpoint counts as down and the run stops; any HTTP answer, 429 included, resets the count.
         backoff_base_s, backoff_max_s: exponential backoff (with jitter) between retries; a server's
             ``Retry-After`` is honoured up to ``backoff_max_s``.
     """
@@ -49,8 +51,9 @@ class GenerationConfig:
     max_tokens: int | None = None
     split_turns: bool = True
     use_structured_output: bool = True
-    price_per_million_input: float = 0.0
-    price_per_million_output: float = 0.0
+    price_per_million_input: float | None = None
+    price_per_million_output: float | None = None
+    max_connection_failures: int = 8
     backoff_base_s: float = 1.0
     backoff_max_s: float = 60.0
 
@@ -76,8 +79,10 @@ class GenerationConfig:
         self._check_number("timeout_s", 0.0, strict=True)
         self._check_number("backoff_base_s", 0.0)
         self._check_number("backoff_max_s", 0.0)
-        self._check_number("price_per_million_input", 0.0)
-        self._check_number("price_per_million_output", 0.0)
+        for name in ("price_per_million_input", "price_per_million_output"):
+            if getattr(self, name) is not None:
+                self._check_number(name, 0.0)
+        self._check_int("max_connection_failures", 1)
         self._check_number("temperature", 0.0)
         if self.temperature > 2.0:
             raise ValueError(f"temperature must be in [0, 2], got {self.temperature}")

@@ -5,6 +5,9 @@ persistent response cache.
 * 429, 408, 409, 5xx, timeouts and connection errors are retried up to ``max_retries`` times with
   exponential backoff and jitter; a ``Retry-After`` (or ``retry-after-ms``) header sets the wait instead.
   The client's own retries are off (``max_retries=0``) so every attempt is counted here.
+* An endpoint that gives no HTTP answer at all ``max_connection_failures`` times in a row is down: the
+  run stops with :class:`EndpointUnreachable` (what was answered stays in the cache). A 429 storm is an
+  answer, not an outage: it keeps being retried as the server asks.
 * Every answered request is committed to the SQLite cache as it arrives; a rerun answers those items from
   the cache and sends requests only for the rest.
 * Responses are asked for as JSON (``response_format`` json_schema) unless disabled; a server that rejects
@@ -62,6 +65,10 @@ class GenerationError(UsageError):
     """A problem that stops the whole run (missing key, rejected credentials, unknown model)."""
 
 
+class EndpointUnreachable(GenerationError):
+    """The endpoint answered nothing, many times in a row: it is down or the URL is wrong."""
+
+
 def retry_after_seconds(headers) -> float | None:
     """The wait a server asks for in ``retry-after-ms`` or ``Retry-After`` (seconds or an HTTP date)."""
     if headers is None:
@@ -108,6 +115,8 @@ class _Run:
         self.structured = True
         self.in_flight = 0
         self.done = 0
+        self.unanswered = 0  # consecutive attempts without any HTTP answer
+        self.answered = 0  # fresh 200 responses
         self.bar = tqdm(total=items, desc=f"generate ({model})", unit="item", disable=not progress)
 
     def refresh(self) -> None:
@@ -131,10 +140,14 @@ class OpenAIGenerator:
     """
 
     def __init__(self, model: str, config: GenerationConfig | None = None):
+        from builder.generation.pricing import resolve_prices
+
         if not model or not model.strip():
             raise ValueError("openai backend needs a model name, e.g. 'openai:gpt-4o-mini'")
         self.model = model
         self.config = config or GenerationConfig()
+        self.prices = resolve_prices(model, self.config.price_per_million_input,
+                                     self.config.price_per_million_output)
 
     def __repr__(self) -> str:
         return f"OpenAIGenerator(model={self.model!r}, endpoint={endpoint_id(self.config.base_url)!r})"
@@ -152,6 +165,35 @@ class OpenAIGenerator:
         """Sampling parameters that shape the response (part of the cache key)."""
         return {"temperature": self.config.temperature, "seed": self.config.seed,
                 "max_tokens": self.config.max_tokens, "structured": self.config.use_structured_output}
+
+    def check_ready(self) -> None:
+        """The API key must be in its environment variable before a run starts."""
+        if not os.environ.get(self.config.api_key_env):
+            raise GenerationError(f"environment variable {self.config.api_key_env} is not set; it must hold the API "
+                                  f"key for {endpoint_id(self.config.base_url)}")
+
+    def _prepared(self, item: GenerationItem) -> tuple[PromptSet, list[dict], str]:
+        """The prompt set, chat messages and cache key of an item of an LLM kind."""
+        prompt = load_prompt(item.kind)
+        messages = render_messages(prompt, render_context(item.record, item.caption))
+        key = response_key(backend=BACKEND, model=self.model, base_url=self.config.base_url,
+                           prompt_version=prompt.version, messages=messages, params=self._params())
+        return prompt, messages, key
+
+    def plan(self, items: Sequence[GenerationItem]) -> list[tuple[GenerationItem, list[dict], bool]]:
+        """``(item, messages, answered_from_cache)`` for every item of an LLM kind; sends nothing (dry runs)."""
+        path = self.config.cache_path
+        cache = ResponseCache(path) if path is not None and path.is_file() else None
+        try:
+            planned = []
+            for item in items:
+                if item.kind in LLM_KINDS:
+                    _, messages, key = self._prepared(item)
+                    planned.append((item, messages, cache is not None and cache.get(key) is not None))
+            return planned
+        finally:
+            if cache is not None:
+                cache.close()
 
     # ------------------------------------------------------------------ entry points
     def generate(self, items: Sequence[GenerationItem], *, progress: bool = True) -> GenerationOutcome:
@@ -189,20 +231,17 @@ class OpenAIGenerator:
 
         Consumed lazily by the workers, so the first requests go out before the whole list is prepared.
         """
-        params = self._params()
         for index, item in enumerate(items):
             if item.kind == "categorical":
                 results[index] = [categorical_record(item.record, item.caption)]
                 run.finish_item(False)
                 continue
+            run.usage.generations += 1
             if item.kind not in LLM_KINDS:
                 results[index] = generation_quarantine(item, "unknown_kind", f"unknown kind {item.kind!r}")
                 run.finish_item(True)
                 continue
-            prompt = load_prompt(item.kind)
-            messages = render_messages(prompt, render_context(item.record, item.caption))
-            key = response_key(backend=BACKEND, model=self.model, base_url=self.config.base_url,
-                               prompt_version=prompt.version, messages=messages, params=params)
+            prompt, messages, key = self._prepared(item)
             stored = cache.get(key) if cache is not None else None
             if stored is None:
                 yield _Job(index, item, prompt, messages, key)
@@ -218,10 +257,8 @@ class OpenAIGenerator:
             return  # everything answered from the cache: no key needed
         from openai import AsyncOpenAI
 
-        api_key = os.environ.get(self.config.api_key_env)
-        if not api_key:
-            raise GenerationError(f"environment variable {self.config.api_key_env} is not set; it must hold the API "
-                                  f"key for {endpoint_id(self.config.base_url)}")
+        self.check_ready()
+        api_key = os.environ[self.config.api_key_env]
         client = AsyncOpenAI(api_key=api_key, base_url=self.config.base_url, max_retries=0,
                              timeout=self.config.timeout_s)
         queue = itertools.chain([first], jobs)
@@ -252,8 +289,7 @@ class OpenAIGenerator:
         """Add a fresh response's tokens and their estimated cost (cached responses cost nothing again)."""
         usage.prompt_tokens += stored.prompt_tokens
         usage.completion_tokens += stored.completion_tokens
-        usage.cost_usd += (stored.prompt_tokens * self.config.price_per_million_input
-                           + stored.completion_tokens * self.config.price_per_million_output) / 1_000_000
+        usage.cost_usd += self.prices.cost(stored.prompt_tokens, stored.completion_tokens)
 
     def _delay(self, attempt: int, retry_after: float | None) -> float:
         cap = self.config.backoff_max_s
@@ -285,6 +321,7 @@ class OpenAIGenerator:
                 # per request, which caps throughput at high concurrency); the body comes back as text.
                 text = await client.post("/chat/completions", cast_to=str, body=body)
             except openai.APIStatusError as exc:
+                run.unanswered = 0
                 status = exc.status_code
                 if status in (401, 403):
                     raise GenerationError(f"{endpoint_id(self.config.base_url)} rejected the credentials from "
@@ -307,7 +344,15 @@ class OpenAIGenerator:
                 failure = f"no response within {self.config.timeout_s:g} s"
             except openai.APIConnectionError:
                 failure = "connection error"
+                run.unanswered += 1
+                if run.unanswered >= self.config.max_connection_failures:
+                    raise EndpointUnreachable(
+                        f"cannot reach {self.config.base_url or 'https://api.openai.com/v1'}: "
+                        f"{run.unanswered} connection attempts in a row got no answer; the {run.answered} "
+                        "response(s) received before stay in the response cache") from None
             else:
+                run.unanswered = 0
+                run.answered += 1
                 if trying_plain and run.structured:
                     run.structured = False
                     log.warning("%s does not accept response_format; continuing with plain-text responses",

@@ -171,6 +171,9 @@ class TemplateGenerator:
         return GeneratorInfo(backend="template", model="phrases", prompt_version=template_version(),
                              temperature=0.0, seed=self.config.seed)
 
+    def check_ready(self) -> None:
+        """Always ready: no model, no network."""
+
     def generate(self, items: Sequence[GenerationItem], *, progress: bool = True) -> GenerationOutcome:
         from tqdm.auto import tqdm
 
@@ -180,6 +183,7 @@ class TemplateGenerator:
             if item.kind == "categorical":
                 outcome.records.append(categorical_record(item.record, item.caption))
                 continue
+            outcome.usage.generations += 1
             builder = _BUILDERS.get(item.kind)
             if builder is None:
                 outcome.quarantined.append(generation_quarantine(item, "unknown_kind", f"unknown kind {item.kind!r}"))

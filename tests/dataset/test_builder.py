@@ -5,7 +5,7 @@ import datasets
 import pytest
 
 from builder.build import BuildConfig, build_dataset
-from builder.dataset_builder import EmoVITBuilderConfig
+from builder.dataset_builder import EmoVITBuilderConfig, shard_settings
 from schemas.features import instruction_features
 from builder.generation.base import GenerationOutcome, GeneratorInfo, InstructionRecord
 from schemas.protocol import CATEGORICAL_INSTRUCTION, categorical_answer, with_image_token
@@ -108,8 +108,11 @@ def test_accounting_with_bad_source_entries_and_curation(build, small_tree, tmp_
                                     "relabel": [{"id": relabelled, "emotion": new_label}]}))
     report = build(small_tree, tmp_path / "out", tmp_path / "cache", config="categorical", curation=str(curation))
     train = report["splits"]["train"]
-    assert (train["entries"], train["images_in_dataset"], train["images_quarantined"]) == (24, 22, 2)
-    assert train["inputs"] == train["images_in_dataset"] + train["images_quarantined"]
+    # curated images are counted apart from quarantined ones: a decision, not a loss
+    assert (train["entries"], train["images_in_dataset"], train["images_quarantined"], train["images_curated"],
+            train["images_relabelled"]) == (24, 22, 1, 1, 1)
+    assert train["inputs"] == 24 == train["images_in_dataset"] + train["images_quarantined"] + train["images_curated"]
+    assert train["balanced"] is True
     rows = read_quarantine(tmp_path / "out" / "quarantine.jsonl")
     assert sorted((r["code"], r["stage"]) for r in rows) == [("curation_excluded", "curation"),
                                                              ("missing_image", "source")]
@@ -124,6 +127,9 @@ class PlantedGenerator:
     """Returns one good and several bad samples per item, to exercise the boundary schema."""
 
     info = GeneratorInfo("planted", "none", "v0", 0.0, 0)
+
+    def check_ready(self):
+        pass
 
     def generate(self, items, *, progress=True):
         records = []
@@ -147,9 +153,9 @@ class PlantedGenerator:
 
 
 def test_planted_bad_generator_outputs_are_quarantined_with_reasons(build, small_tree_template, tmp_path, monkeypatch):
-    from builder.dataset_builder import EmoVITInstructions
+    from builder.shard import ShardSettings
 
-    monkeypatch.setattr(EmoVITInstructions, "_generator", lambda self: PlantedGenerator())
+    monkeypatch.setattr(ShardSettings, "make_generator", lambda self: PlantedGenerator())
     report = build(small_tree_template, tmp_path / "out", tmp_path / "cache", config="conversation",
                    sampling="all", splits=("val",))
     val = datasets.load_from_disk(str(tmp_path / "out"))["val"]
@@ -170,9 +176,12 @@ def test_builder_config_is_validated():
         EmoVITBuilderConfig(name="all", sampling="some")
     with pytest.raises(ValueError, match="categorical_range"):
         EmoVITBuilderConfig(name="all", categorical_range=(5, 2))
-    assert EmoVITBuilderConfig(name="all").kinds_for(0) == ("categorical", "conversation", "reasoning")
-    assert EmoVITBuilderConfig(name="all").kinds_for(150) == ("categorical", "conversation")
-    assert EmoVITBuilderConfig(name="all").kinds_for(4600) == ()
+    settings = shard_settings(EmoVITBuilderConfig(name="all", data_dir="emoset"), None)
+    assert settings.kinds_for(0) == ("categorical", "conversation", "reasoning")
+    assert settings.kinds_for(150) == ("categorical", "conversation")
+    assert settings.kinds_for(4600) == () and settings.kinds_for(-1) == ()
+    with pytest.raises(ValueError, match="cache_dir"):
+        EmoVITBuilderConfig(name="all", generation={"cache_dir": "/tmp/x"})
 
 
 def test_refuses_to_overwrite_a_directory_that_is_not_a_build(small_tree_template, tmp_path):

@@ -79,8 +79,12 @@ def test_freeze_policy_refuses_other_architectures(tmp_path):
     path = build_tiny("llava", tmp_path / "llava")
     with pytest.raises(UsageError, match="InstructBLIP"):
         load_emovit(path, device="cpu", verbose=False)
-    with pytest.raises(UsageError, match="cannot load"):
+    with pytest.raises(UsageError, match="nowhere: model path does not exist"):
         load_model(tmp_path / "nowhere", device="cpu")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(UsageError, match="cannot load a model config from"):
+        load_model(empty, device="cpu")
 
 
 def test_mixed_precision_model_trains_and_scores_under_autocast(tiny_instructblip):

@@ -202,6 +202,22 @@ def test_paths_escaping_the_root_are_never_opened(small_tree, tmp_path):
     assert len(records["train"]) == 20
 
 
+def test_ids_that_are_not_plain_file_names_are_quarantined(small_tree):
+    """A 4-field entry's id becomes a file name in exports: path-like or odd ids never get that far."""
+    entries = split_entries(small_tree, "train")
+    bad_ids = ["../../../x", "sub/dir/x", "..", ".hidden", "a\\b", "", "x" * 201]
+    for index, bad in enumerate(bad_ids):
+        emotion, image, annotation = entries[index]
+        entries[index] = [emotion, bad, image, annotation]
+    entries[len(bad_ids)] = [entries[len(bad_ids)][0], "fine_id-1.v2", *entries[len(bad_ids)][1:]]
+    write_split(small_tree, "train", entries)
+    _, records, quarantined = read(small_tree)
+    assert [(q.id, q.code, q.field, q.source) for q in quarantined["train"]] == [
+        (bad, "invalid_id", "id", "train.json") for bad in bad_ids]
+    assert "is not a plain file name" in quarantined["train"][0].reason
+    assert "fine_id-1.v2" in {r.id for r in records["train"]} and len(records["train"]) == 24 - len(bad_ids)
+
+
 def test_symlink_inside_the_root_is_allowed(small_tree):
     entries = split_entries(small_tree, "train")
     target = small_tree / entries[0][1]

@@ -1,0 +1,145 @@
+"""One entry per image of a build directory or a raw EmoSet tree: what curation shows about it.
+
+A build holds several rows per image (one per instruction sample); they are grouped by ``image_id`` with
+columns read from Arrow in one go (:func:`schemas.features.column`), so large builds read fast. A raw tree
+gives images and annotations only (no caption, no instructions). Nothing here imports FiftyOne.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from schemas.errors import UsageError
+from schemas.protocol import strip_image_token
+
+
+@dataclass
+class InstructionRow:
+    """One instruction sample of a build, as the instruction checks need it."""
+
+    sample_id: str
+    image_id: str
+    kind: str
+    emotion: str
+    conversations: list[dict]
+
+
+@dataclass
+class ImageEntry:
+    """One image with its annotation and (from a build) its caption, instructions and provenance."""
+
+    image_id: str
+    split: str
+    emotion: str
+    attributes: dict
+    filepath: str | None = None
+    image_bytes: bytes | None = None
+    image_name: str | None = None
+    caption: str | None = None
+    instructions: dict[str, list[str]] = field(default_factory=dict)
+    sample_ids: list[str] = field(default_factory=list)
+    generator: str | None = None
+
+
+@dataclass
+class CurationSource:
+    """The images of one build directory (``kind="build"``) or raw tree (``kind="tree"``)."""
+
+    kind: str
+    path: str
+    fingerprint: str | None
+    images: list[ImageEntry]
+    rows: list[InstructionRow]
+    skipped: int = 0
+    emotions: tuple[str, ...] = ()
+
+    @property
+    def splits(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(entry.split for entry in self.images))
+
+
+def render_conversation(turns: list[dict]) -> str:
+    """A conversation as ``Q: ...`` / ``A: ...`` lines (image placeholder removed), one pair after another."""
+    lines = []
+    for index, turn in enumerate(turns):
+        text = strip_image_token(turn["value"]) if index == 0 else turn["value"]
+        lines.append(("Q: " if turn["from"] == "human" else "A: ") + text)
+    return "\n".join(lines)
+
+
+def _generator_name(generator: dict) -> str:
+    return f"{generator['backend']}:{generator['model']}" if generator.get("model") else generator["backend"]
+
+
+def read_build(build_dir: str | Path, *, progress: bool = True) -> CurationSource:
+    """Every image of a build directory written by ``emovit build``, in split and first-row order."""
+    import datasets
+    from tqdm.auto import tqdm
+
+    from schemas.features import column
+
+    build_dir = Path(build_dir)
+    if not (build_dir / "dataset_dict.json").is_file():
+        raise UsageError(f"{build_dir}: not a build directory (no dataset_dict.json); "
+                         "run 'emovit build' first, or pass a raw tree with --emoset-root")
+    report_path = build_dir / "report.json"
+    fingerprint = json.loads(report_path.read_text(encoding="utf-8")).get("fingerprint") if report_path.is_file() \
+        else None
+    if not progress:
+        datasets.disable_progress_bars()
+    built = datasets.load_from_disk(str(build_dir))
+    images: dict[str, ImageEntry] = {}
+    rows: list[InstructionRow] = []
+    generators: dict[str, dict[str, None]] = {}
+    emotions: tuple[str, ...] = ()
+    total = sum(len(split) for split in built.values())
+    with tqdm(total=total, desc="read build", unit="row", disable=not progress) as bar:
+        for split, dataset in built.items():
+            emotions = tuple(dataset.features["emotion"].names)
+            columns = {name: column(dataset, name) for name in (
+                "id", "image_id", "image", "emotion", "attributes", "caption", "kind", "conversations", "generator")}
+            for sample_id, image_id, image, label, attributes, caption, kind, turns, generator in zip(
+                    *columns.values()):
+                emotion = emotions[label]
+                entry = images.get(image_id)
+                if entry is None:
+                    entry = images[image_id] = ImageEntry(
+                        image_id=image_id, split=split, emotion=emotion, attributes=attributes,
+                        filepath=None if image.get("bytes") else image.get("path"),
+                        image_bytes=image.get("bytes"), image_name=Path(image.get("path") or image_id).name,
+                        caption=caption)
+                    generators[image_id] = {}
+                entry.instructions.setdefault(kind, []).append(render_conversation(turns))
+                entry.sample_ids.append(sample_id)
+                if generator and generator.get("backend") != "protocol":
+                    generators[image_id][_generator_name(generator)] = None
+                rows.append(InstructionRow(sample_id, image_id, kind, emotion, turns))
+            bar.update(len(dataset))
+    for image_id, entry in images.items():
+        entry.generator = ", ".join(generators[image_id]) or ("protocol" if entry.sample_ids else None)
+    return CurationSource("build", str(build_dir.resolve()), fingerprint, list(images.values()), rows,
+                          emotions=emotions)
+
+
+def read_tree(root: str | Path, *, progress: bool = True) -> CurationSource:
+    """Every readable image of a raw EmoSet tree (entries the reader quarantines are counted as skipped)."""
+    from tqdm.auto import tqdm
+
+    from builder.source import EmoSetSource
+
+    source = EmoSetSource(root, verify_images=False)
+    images: list[ImageEntry] = []
+    skipped = 0
+    with tqdm(desc="read tree", unit="img", disable=not progress) as bar:
+        for split in source.splits:
+            for batch in source.read(split):
+                skipped += len(batch.quarantined)
+                for record in batch.records:
+                    images.append(ImageEntry(image_id=record.id, split=split, emotion=record.emotion,
+                                             attributes=record.attributes(), filepath=record.image_path,
+                                             image_name=Path(record.image_path).name))
+                bar.update(len(batch.records) + len(batch.quarantined))
+    return CurationSource("tree", str(Path(root).resolve()), None, images, [], skipped=skipped,
+                          emotions=source.vocab.emotions)

@@ -1,0 +1,194 @@
+"""One shard of a build, start to finish: plan entries -> source checks -> curation -> sampling -> captions
+-> instructions -> schema check -> an Arrow table of rows.
+
+:class:`ShardWorker` holds what a worker process needs (the source, the curation decisions, the captioner,
+the generator, the instruction checker, the Arrow schema), made once per process and reused for every shard
+it is handed. Every entry of a shard ends in exactly one place, counted in :class:`ShardTally`: the
+dataset, the quarantine (with a reason), the curated exclusions, or "not selected" by the sampling.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from builder.plan import ShardRef, read_shard
+from builder.records import QuarantineEntry, SourceRecord
+from builder.source import SplitEntry, counts_as_id
+from schemas.errors import UsageError
+from schemas.protocol import KINDS
+
+
+@dataclass
+class ShardTally:
+    """Where the entries of a shard went. ``images_quarantined`` counts selected images that produced no
+    accepted sample (caption, generation or schema failures); source rejections are ``source_quarantined``."""
+
+    entries: int = 0
+    source_quarantined: int = 0
+    curated: int = 0
+    relabelled: int = 0
+    not_selected: int = 0
+    selected: int = 0
+    images_kept: int = 0
+    images_quarantined: int = 0
+    usage: dict = field(default_factory=dict)
+
+
+@dataclass
+class Selection:
+    """The records a shard will generate for (with the kinds each gets) and what it set aside so far."""
+
+    records: list[tuple[SourceRecord, tuple[str, ...]]]
+    quarantined: list[QuarantineEntry]
+    tally: ShardTally
+
+
+@dataclass(frozen=True)
+class ShardSettings:
+    """What a worker needs to know about the build (plain values: pickled into worker processes)."""
+
+    data_dir: str
+    verify_images: bool
+    curation: str | None
+    sampling: str
+    conversation_per_class: int
+    reasoning_per_class: int
+    categorical_range: tuple[int, int]
+    kinds: tuple[str, ...]
+    captioner: str
+    generator: str
+    generation: dict
+    embed_images: bool
+    cache_dir: str | None
+    progress: bool = False
+
+    def kinds_for(self, index_in_class: int) -> tuple[str, ...]:
+        """The kinds to make for the ``index_in_class``-th image of its class in a split (EmoVIT sampling),
+        or every kind of the config with ``sampling="all"``."""
+        if self.sampling == "all":
+            return self.kinds
+        if index_in_class < 0:
+            return ()
+        start, stop = self.categorical_range
+        wanted = {
+            "categorical": start <= index_in_class < stop,
+            "conversation": index_in_class < self.conversation_per_class,
+            "reasoning": index_in_class < self.reasoning_per_class,
+        }
+        return tuple(kind for kind in self.kinds if wanted[kind])
+
+    def make_captioner(self):
+        """The captioner of the build (a :class:`~schemas.errors.UsageError` for a bad spec)."""
+        from builder.captions import get_captioner
+
+        return get_captioner(self.captioner, cache_dir=self.cache_dir)
+
+    def make_generator(self):
+        """The instruction generator of the build (a :class:`~schemas.errors.UsageError` for a bad spec)."""
+        from builder.generation.config import GenerationConfig
+        from builder.generation.registry import get_generator
+
+        try:
+            config = GenerationConfig.from_dict({**self.generation, "cache_dir": self.cache_dir})
+        except ValueError as exc:
+            raise UsageError(f"generation options: {exc}") from None
+        return get_generator(self.generator, config)
+
+    @property
+    def makes_llm_kinds(self) -> bool:
+        """Whether any conversation or reasoning sample can be asked for."""
+        wanted = {"conversation": self.conversation_per_class, "reasoning": self.reasoning_per_class}
+        return any(kind in wanted and (self.sampling == "all" or wanted[kind] > 0) for kind in self.kinds)
+
+
+class ShardWorker:
+    """Runs shards of one build (one instance per process)."""
+
+    def __init__(self, settings: ShardSettings):
+        from builder.curation_file import CurationDecisions
+        from builder.instruction_checks import InstructionChecker
+        from builder.source import EmoSetSource
+        from schemas.features import instruction_features
+
+        self.settings = settings
+        self.source = EmoSetSource(settings.data_dir, verify_images=settings.verify_images)
+        emotions = self.source.vocab.emotions
+        self.curation = CurationDecisions.load(settings.curation, emotions) if settings.curation else None
+        self.captioner = settings.make_captioner()
+        self.generator = settings.make_generator()
+        self.checker = InstructionChecker(self.source.vocab)
+        self.schema = instruction_features(emotions).arrow_schema
+        self.label = {emotion: index for index, emotion in enumerate(emotions)}
+
+    def select(self, shard: ShardRef) -> Selection:
+        """Source checks, curation and sampling for every entry of ``shard``."""
+        entries = read_shard(shard)
+        tally = ShardTally(entries=len(entries))
+        class_index = {entry.id: index for entry, index, duplicate_of in entries
+                       if isinstance(entry, SplitEntry) and duplicate_of is None and counts_as_id(entry)}
+        quarantined: list[QuarantineEntry] = []
+        selected: list[tuple[SourceRecord, tuple[str, ...]]] = []
+        pairs = ((entry, duplicate_of) for entry, _, duplicate_of in entries)
+        for batch in self.source.check(shard.split, pairs):
+            quarantined.extend(batch.quarantined)
+            tally.source_quarantined += len(batch.quarantined)
+            for record in batch.records:
+                curated = self.curation.apply(record) if self.curation else record
+                if isinstance(curated, QuarantineEntry):
+                    quarantined.append(curated)
+                    tally.curated += 1
+                    continue
+                tally.relabelled += curated.emotion != record.emotion
+                kinds = self.settings.kinds_for(class_index[record.id])
+                if kinds:
+                    selected.append((curated, kinds))
+                else:
+                    tally.not_selected += 1
+        tally.selected = len(selected)
+        return Selection(selected, quarantined, tally)
+
+    def run(self, shard: ShardRef):
+        """``(table, tally, quarantine entries)`` of one shard; the table holds its accepted rows in order."""
+        from dataclasses import asdict
+
+        from builder.generation.base import GenerationItem
+
+        selection = self.select(shard)
+        records = [record for record, _ in selection.records]
+        progress = self.settings.progress
+        captioned = self.captioner.captions(records, progress=progress)
+        requests = [GenerationItem(record, captioned.captions[record.id], kind)
+                    for record, kinds in selection.records if record.id in captioned.captions for kind in kinds]
+        outcome = self.generator.generate(requests, progress=progress)
+        order = {record.id: position for position, record in enumerate(records)}
+        generated = sorted(outcome.records, key=lambda r: (order[r.image_id], KINDS.index(r.kind), r.id))
+        accepted, rejected = self.checker.check(generated)
+        tally = selection.tally
+        tally.images_kept = len({r.image_id for r in accepted})
+        tally.images_quarantined = len(records) - tally.images_kept
+        tally.usage = asdict(outcome.usage)
+        quarantine = [*selection.quarantined, *captioned.missing, *outcome.quarantined, *rejected]
+        return self.table(accepted), tally, quarantine
+
+    def table(self, records):
+        """The Arrow table of accepted instruction records (the build's features, images by path or bytes)."""
+        import pyarrow as pa
+
+        rows = []
+        for record in records:
+            row = record.to_row()
+            row["emotion"] = self.label[record.emotion]
+            if self.settings.embed_images:
+                with open(record.image_path, "rb") as handle:
+                    row["image"] = {"bytes": handle.read(), "path": os.path.basename(record.image_path)}
+            else:
+                row["image"] = {"bytes": None, "path": record.image_path}
+            rows.append(row)
+        return pa.Table.from_pylist(rows, schema=self.schema)
+
+
+def remove_plan(shard: ShardRef) -> None:
+    """Delete a shard's plan file once its rows are written."""
+    Path(shard.path).unlink(missing_ok=True)
