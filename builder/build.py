@@ -329,8 +329,8 @@ def add_arguments(parser) -> None:
     from builder.generation.cache import default_cache_dir
 
     parser.add_argument("--emoset-root", required=True, help="EmoSet-style root directory")
-    parser.add_argument("--out", required=True,
-                        help="build directory (new, empty, or an earlier build: replaced only on success)")
+    parser.add_argument("--out", help="required (except with --dry-run): build directory (new, empty, or an "
+                                      "earlier build: replaced only on success)")
     parser.add_argument("--config", default="all", choices=(*KINDS, "all"))
     parser.add_argument("--generator", default="template", help="template | openai:<model>")
     parser.add_argument("--captioner", default="attributes", help="attributes | file:<path> | blip2:<model or path>")
@@ -348,7 +348,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--source-name", help="how the dataset card names the source (default: the root's folder name)")
     parser.add_argument("--base-url", help="OpenAI-compatible server URL (openai generator)")
     parser.add_argument("--api-key-env", help="environment variable holding the API key (default OPENAI_API_KEY)")
-    parser.add_argument("--max-in-flight", type=int, help="concurrent LLM requests")
+    parser.add_argument("--max-in-flight", type=int, help="concurrent LLM requests (default 8)")
+    parser.add_argument("--max-retries", type=int, help="retries per request after 429/5xx/timeouts (default 5)")
     parser.add_argument("--temperature", type=float, help="sampling temperature of the LLM")
     parser.add_argument("--price-per-million-input", type=float, metavar="USD",
                         help="prompt-token price for the cost report (default: the model's list price, if known)")
@@ -372,6 +373,7 @@ def config_from_args(args) -> BuildConfig:
     """The :class:`BuildConfig` described by parsed command-line arguments."""
     generation = {key: value for key, value in (
         ("base_url", args.base_url), ("api_key_env", args.api_key_env), ("max_in_flight", args.max_in_flight),
+        ("max_retries", args.max_retries),
         ("temperature", args.temperature), ("price_per_million_input", args.price_per_million_input),
         ("price_per_million_output", args.price_per_million_output)) if value is not None}
     return BuildConfig(
@@ -391,6 +393,8 @@ def run(args) -> int:
     from tabulate import tabulate
 
     config = config_from_args(args)
+    if not args.dry_run and not args.out:
+        raise UsageError("--out is required (unless --dry-run)")
     if args.dry_run:
         from builder.dry_run import dry_run, print_estimate
 

@@ -75,6 +75,11 @@ class EmoVITBuilderConfig(datasets.BuilderConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise ``ValueError`` naming the first bad option. (``datasets`` sets keyword options on a copy of a
+        predefined config without running ``__post_init__`` again, so the builder calls this too.)"""
         if self.name not in CONFIG_KINDS:
             raise ValueError(f"config name must be one of {', '.join(CONFIG_KINDS)}, got {self.name!r}")
         if self.sampling not in SAMPLING_MODES:
@@ -128,6 +133,7 @@ class EmoVITInstructions(datasets.ArrowBasedBuilder):
         self.progress = progress
         self._worker = None
         super().__init__(*args, **kwargs)
+        self.config.validate()
 
     # ------------------------------------------------------------------ set-up
     def settings(self) -> ShardSettings:

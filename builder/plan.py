@@ -1,6 +1,6 @@
 """Planning a build: one streaming pass over the split lists that cuts them into shards.
 
-The pass writes each shard's entries to a small JSON-lines plan file and returns :class:`ShardRef` values
+The pass writes each shard's entries to a small JSON plan file and returns :class:`ShardRef` values
 that point at those files, so the ``datasets`` builder hands its workers references, never records, and
 memory stays flat in the number of entries. For every entry the plan also fixes what a shard cannot know on
 its own:
@@ -12,8 +12,9 @@ its own:
   digests in NumPy arrays (24 bytes per entry, not a Python set of strings), sorted once at the end; the
   shards receive the few duplicate positions that concern them.
 
-Plan line formats: ``[position, class_index, emotion, id, image, annotation]`` for an entry
-(``class_index`` -1 when not needed or not known) and ``{"quarantine": {...}}`` for a malformed one.
+A plan file is a JSON list with one item per entry: ``[position, class_index, emotion, id, image,
+annotation]`` (``class_index`` -1 when not needed or not known), or ``{"quarantine": {...}}`` for a
+malformed entry.
 """
 
 from __future__ import annotations
@@ -101,16 +102,17 @@ def plan_splits(source: EmoSetSource, splits: tuple[str, ...], plan_dir: str | P
     for split_index, split in enumerate(splits):
         per_class: Counter = Counter()
         refs: list[ShardRef] = []
-        handle, count, position = None, 0, -1
+        lines: list = []
+        position = -1
+
+        def flush() -> None:
+            path = plan_dir / f"{split}-{len(refs):05d}.json"
+            path.write_text(json.dumps(lines, ensure_ascii=False), encoding="utf-8")
+            refs.append(ShardRef(split, len(refs), str(path), len(lines)))
+
         for position, entry in enumerate(source.entries(split)):
-            if position % shard_size == 0:
-                if handle is not None:
-                    handle.close()
-                    refs.append(ShardRef(split, len(refs), str(path), count))
-                path = plan_dir / f"{split}-{len(refs):05d}.jsonl"
-                handle, count = open(path, "w", encoding="utf-8"), 0
             if isinstance(entry, QuarantineEntry):
-                line = {"quarantine": asdict(entry)}
+                lines.append({"quarantine": asdict(entry)})
             else:
                 class_index = -1
                 if class_positions:
@@ -120,12 +122,12 @@ def plan_splits(source: EmoSetSource, splits: tuple[str, ...], plan_dir: str | P
                         per_class[emotion] += 1
                 if counts_as_id(entry):
                     digests.add(entry.id, split_index, position)
-                line = [position, class_index, entry.emotion, entry.id, entry.image, entry.annotation]
-            handle.write(json.dumps(line, ensure_ascii=False) + "\n")
-            count += 1
-        if handle is not None:
-            handle.close()
-            refs.append(ShardRef(split, len(refs), str(path), count))
+                lines.append([position, class_index, entry.emotion, entry.id, entry.image, entry.annotation])
+            if len(lines) == shard_size:
+                flush()
+                lines = []
+        if lines:
+            flush()
         plans[split] = SplitPlan(split, position + 1, refs)
     for split_index, position, first in digests.repeats():
         split = splits[split_index]
@@ -137,13 +139,11 @@ def plan_splits(source: EmoSetSource, splits: tuple[str, ...], plan_dir: str | P
 def read_shard(shard: ShardRef) -> list[tuple[SplitEntry | QuarantineEntry, int, str | None]]:
     """The entries of a shard as ``(entry, class_index, duplicate_of)``."""
     entries = []
-    with open(shard.path, encoding="utf-8") as handle:
-        for line in handle:
-            value = json.loads(line)
-            if isinstance(value, dict):
-                entries.append((QuarantineEntry(**value["quarantine"]), -1, None))
-                continue
-            position, class_index, emotion, entry_id, image, annotation = value
-            entry = SplitEntry(shard.split, position, emotion, entry_id, image, annotation)
-            entries.append((entry, class_index, shard.duplicates.get(position)))
+    for value in json.loads(Path(shard.path).read_text(encoding="utf-8")):
+        if isinstance(value, dict):
+            entries.append((QuarantineEntry(**value["quarantine"]), -1, None))
+            continue
+        position, class_index, emotion, entry_id, image, annotation = value
+        entry = SplitEntry(shard.split, position, emotion, entry_id, image, annotation)
+        entries.append((entry, class_index, shard.duplicates.get(position)))
     return entries

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from builder.plan import ShardRef, read_shard
 from builder.records import QuarantineEntry, SourceRecord
-from builder.source import SplitEntry, counts_as_id
+from builder.source import SplitEntry
 from schemas.errors import UsageError
 from schemas.protocol import KINDS
 
@@ -126,22 +126,21 @@ class ShardWorker:
         """Source checks, curation and sampling for every entry of ``shard``."""
         entries = read_shard(shard)
         tally = ShardTally(entries=len(entries))
-        class_index = {entry.id: index for entry, index, duplicate_of in entries
-                       if isinstance(entry, SplitEntry) and duplicate_of is None and counts_as_id(entry)}
+        class_index = {entry.position: index for entry, index, _ in entries if isinstance(entry, SplitEntry)}
         quarantined: list[QuarantineEntry] = []
         selected: list[tuple[SourceRecord, tuple[str, ...]]] = []
         pairs = ((entry, duplicate_of) for entry, _, duplicate_of in entries)
         for batch in self.source.check(shard.split, pairs):
             quarantined.extend(batch.quarantined)
             tally.source_quarantined += len(batch.quarantined)
-            for record in batch.records:
+            for record, position in zip(batch.records, batch.positions):
                 curated = self.curation.apply(record) if self.curation else record
                 if isinstance(curated, QuarantineEntry):
                     quarantined.append(curated)
                     tally.curated += 1
                     continue
                 tally.relabelled += curated.emotion != record.emotion
-                kinds = self.settings.kinds_for(class_index[record.id])
+                kinds = self.settings.kinds_for(class_index[position])
                 if kinds:
                     selected.append((curated, kinds))
                 else:

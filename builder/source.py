@@ -65,6 +65,8 @@ class SourceBatch:
     split: str
     records: list[SourceRecord] = field(default_factory=list)
     quarantined: list[QuarantineEntry] = field(default_factory=list)
+    #: The split-list position of each record (parallel to ``records``).
+    positions: list[int] = field(default_factory=list)
 
 
 class _Rejected(Exception):
@@ -74,9 +76,11 @@ class _Rejected(Exception):
 
 
 def _is_relative(path: str) -> bool:
+    """A non-empty relative path with no ``..`` component and no drive (``C:``): it cannot leave the root."""
+    if not path or path[0] in "/\\" or os.path.isabs(path):
+        return False
     parts = path.replace("\\", "/").split("/")
-    return bool(path) and not path.startswith(("/", "\\")) and not os.path.isabs(path) and ".." not in parts \
-        and ":" not in parts[0]
+    return ".." not in parts and ":" not in parts[0]
 
 
 def _check_relative(path: str, split_file: str, field_name: str) -> None:
@@ -342,13 +346,14 @@ class EmoSetSource:
         """
         split_file = self.split_file_name(split)
         batch = SourceBatch(split)
-        candidates: list[tuple[SourceRecord, str]] = []
+        candidates: list[tuple[SourceRecord, str, int]] = []
         for entry, duplicate_of in entries:
             if isinstance(entry, QuarantineEntry):
                 batch.quarantined.append(entry)
                 continue
             try:
-                candidates.append((self._candidate(entry, split_file, duplicate_of), entry.annotation))
+                candidates.append((self._candidate(entry, split_file, duplicate_of), entry.annotation,
+                                   entry.position))
             except _Rejected as rejected:
                 if rejected.code in ("path_escape", "duplicate_id", "invalid_id"):
                     culprit = split_file
@@ -384,10 +389,10 @@ class EmoSetSource:
         for batch in self.read(split):
             yield from batch.records
 
-    def _validated(self, batch: SourceBatch, candidates: list[tuple[SourceRecord, str]]) -> SourceBatch:
+    def _validated(self, batch: SourceBatch, candidates: list[tuple[SourceRecord, str, int]]) -> SourceBatch:
         if not candidates:
             return batch
-        records = [record for record, _ in candidates]
+        records = [record for record, _, _ in candidates]
         frame = pd.DataFrame({
             "id": [r.id for r in records],
             "split": [r.split for r in records],
@@ -401,10 +406,11 @@ class EmoSetSource:
             "human_action": pd.Series([r.human_action for r in records], dtype="object"),
         })
         outcome = validate_frame(frame, self._schema)
-        for position, (record, annotation) in enumerate(candidates):
-            failures = outcome.failures.get(position)
+        for row, (record, annotation, position) in enumerate(candidates):
+            failures = outcome.failures.get(row)
             if not failures:
                 batch.records.append(record)
+                batch.positions.append(position)
                 continue
             first = failures[0]
             code = "out_of_vocabulary" if first.check.startswith("in_") else "out_of_range"

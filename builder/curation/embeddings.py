@@ -1,21 +1,19 @@
 """Image embeddings for near-duplicate search, uniqueness and the App's embeddings plot, computed here and
 handed to ``fiftyone.brain`` (which would otherwise download a zoo model).
 
-``thumbnail-histogram`` (default, offline, no model): the concatenation, each half unit-length, of
-
-* the layout: a 16x16 greyscale thumbnail (bilinear), mean removed -- invariant to brightness offsets, it
-  follows where light and dark sit in the picture;
-* the colours: a joint HSV histogram (8 hue x 4 saturation x 4 value bins) with square-rooted frequencies
-  (the Hellinger mapping, so cosine similarity compares distributions fairly).
-
-Cosine distance between two such vectors is the mean of the two halves' distances, so a pair is close only
-when layout *and* colours agree. Byte-identical images have distance 0; a JPEG re-encode or a small
-brightness change stays within a few hundredths; different images of one synthetic class (same hue and
-stripes, other saturation, value and phase) are more than 0.1 apart.
+``tiny-image`` (default, offline, no model): the image reduced to an 8x8 RGB thumbnail by block averaging,
+values in 0-1, divided by ``sqrt(192)``. It is the colour, un-thresholded form of the average hash (aHash:
+an 8x8 grey thumbnail thresholded at its mean). The Euclidean distance between two such vectors is the RMS
+difference of the thumbnails on a 0-1 scale: 0 for byte-identical images, about ``k/255`` for a uniform
+brightness shift of ``k`` levels, under 0.015 for a JPEG re-encode at quality 50-70, while distinct images
+(even synthetic ones of one class, which share hue and stripes) are several hundredths apart. Unlike a
+binary hash it keeps colour and level, so two dim pictures with the same layout but different hues do not
+collide; unlike a colour histogram it has no bin edges for a re-encode to push pixels across.
 
 ``vision_encoder_embeddings`` uses the vision tower of an InstructBLIP or BLIP-2 checkpoint (EmoVIT trains
 the Q-Former only, so a merged EmoVIT checkpoint and its base share these features): the pooled output for
-each image, read from a ``save_pretrained`` folder without loading the language model.
+each image, L2-normalised (Euclidean distance ``d`` then means cosine distance ``d**2 / 2``), read from a
+``save_pretrained`` folder without loading the language model.
 """
 
 from __future__ import annotations
@@ -30,39 +28,22 @@ from PIL import Image
 from schemas.errors import UsageError
 
 #: Name and version of the default embedding, stored with the dataset's signals.
-THUMBNAIL_HISTOGRAM = "thumbnail-histogram/1"
-THUMBNAIL_SIDE = 16
-HUE_BINS, SATURATION_BINS, VALUE_BINS = 8, 4, 4
+TINY_IMAGE = "tiny-image-8x8-rgb/1"
+TINY_SIDE = 8
+#: Distance metric the embeddings are compared with (``fiftyone.brain`` sklearn similarity backend).
+METRIC = "euclidean"
 
 
-def _unit(vector: np.ndarray) -> np.ndarray:
-    norm = float(np.linalg.norm(vector))
-    return vector / norm if norm > 0 else vector
+def tiny_image(image: Image.Image) -> np.ndarray:
+    """The default embedding of one image: its 8x8 block-averaged RGB thumbnail, scaled (``float32``)."""
+    thumbnail = image.convert("RGB").resize((TINY_SIDE, TINY_SIDE), Image.BOX)
+    values = np.asarray(thumbnail, dtype=np.float64).ravel() / 255.0
+    return (values / np.sqrt(values.size)).astype(np.float32)
 
 
-def layout_vector(image: Image.Image) -> np.ndarray:
-    """The mean-removed 16x16 greyscale thumbnail, unit length (all zeros for a flat image)."""
-    grey = np.asarray(image.convert("L").resize((THUMBNAIL_SIDE, THUMBNAIL_SIDE), Image.BILINEAR), dtype=np.float64)
-    return _unit(grey.ravel() - grey.mean())
-
-
-def colour_vector(image: Image.Image) -> np.ndarray:
-    """Square roots of the joint HSV histogram's frequencies, unit length."""
-    hsv = np.asarray(image.convert("RGB").convert("HSV"), dtype=np.int64).reshape(-1, 3)
-    bins = ((hsv[:, 0] * HUE_BINS // 256) * SATURATION_BINS + hsv[:, 1] * SATURATION_BINS // 256) * VALUE_BINS \
-        + hsv[:, 2] * VALUE_BINS // 256
-    counts = np.bincount(bins, minlength=HUE_BINS * SATURATION_BINS * VALUE_BINS).astype(np.float64)
-    return _unit(np.sqrt(counts / counts.sum()))
-
-
-def thumbnail_histogram(image: Image.Image) -> np.ndarray:
-    """The default embedding of one image (``float32``, unit length unless the image is flat grey)."""
-    return (np.concatenate([layout_vector(image), colour_vector(image)]) / np.sqrt(2.0)).astype(np.float32)
-
-
-def cosine_distance(a: np.ndarray, b: np.ndarray) -> float:
-    """``1 - cos(a, b)``; the distance ``fiftyone.brain``'s similarity index uses by default."""
-    return float(1.0 - np.dot(_unit(a.astype(np.float64)), _unit(b.astype(np.float64))))
+def rms_distance(a: np.ndarray, b: np.ndarray) -> float:
+    """Euclidean distance of two embeddings (for tiny images: the thumbnails' RMS difference, 0-1)."""
+    return float(np.linalg.norm(a.astype(np.float64) - b.astype(np.float64)))
 
 
 def _vision_state(checkpoint: Path) -> dict:
@@ -126,4 +107,8 @@ def vision_encoder_embeddings(images: Sequence[str], checkpoint: str | Path, *, 
                     batch.append(opened.convert("RGB"))
             pixels = processor(images=batch, return_tensors="pt")["pixel_values"]
             rows.append(model(pixel_values=pixels).pooler_output.float().numpy())
-    return np.concatenate(rows).astype(np.float32) if rows else np.zeros((0, 0), dtype=np.float32)
+    if not rows:
+        return np.zeros((0, 0), dtype=np.float32)
+    features = np.concatenate(rows).astype(np.float64)
+    norms = np.linalg.norm(features, axis=1, keepdims=True)
+    return (features / np.where(norms > 0, norms, 1.0)).astype(np.float32)

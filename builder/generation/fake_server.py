@@ -11,7 +11,8 @@ faults served in order before normal answers resume::
 
 Fault steps: ``{"status": code, "retry_after": "..."}`` (an error response), ``{"delay": s}`` (answer
 normally but only after ``s`` seconds), ``{"content": text}`` (answer with this message content),
-``{"refusal": text}`` (a refusal message), ``{"body": text}`` (a raw, possibly malformed, 200 body).
+``{"refusal": text}`` (a refusal message), ``{"body": text}`` (a raw, possibly malformed, 200 body),
+``{"drop": true}`` (close the connection without any answer, as a dead endpoint would).
 
 Run ``python -m builder.generation.fake_server --latency 0.2`` to serve from a separate process; it prints
 the base URL on its first line.
@@ -90,6 +91,11 @@ class _Handler(BaseHTTPRequestHandler):
         if owner.reject_response_format and "response_format" in request:
             owner._record(item, 400, request)
             self._send(400, b'{"error": {"message": "response_format is not supported", "type": "invalid_request_error"}}')
+            return
+        if step.get("drop"):
+            owner._record(item, 0, request)
+            self.close_connection = True
+            self.connection.shutdown(2)
             return
         if "delay" in step:
             time.sleep(step["delay"])

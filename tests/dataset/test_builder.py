@@ -1,5 +1,6 @@
 import json
 from collections import Counter
+from pathlib import Path
 
 import datasets
 import pytest
@@ -216,3 +217,35 @@ def test_images_by_path_or_embedded(build, small_tree_template, tmp_path):
     assert first_path["bytes"] is None and first_path["path"].startswith(str(small_tree_template.resolve()))
     assert first_bytes["bytes"] == open(first_path["path"], "rb").read()
     assert first_bytes["path"] == first_path["path"].rsplit("/", 1)[-1]
+
+
+def test_the_builder_stands_alone_and_accounts_for_every_source_entry(small_tree, tmp_path, monkeypatch):
+    """Plain ``datasets`` use, no ``emovit build``: every split entry ends as a row or a quarantine line."""
+    from builder.dataset_builder import LOG_DIR, EmoVITInstructions
+
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", tmp_path / "hf")
+    monkeypatch.setenv("EMOVIT_CACHE", str(tmp_path / "emovit-cache"))
+    train = json.loads((small_tree / "train.json").read_text())
+    (small_tree / train[0][1]).unlink()                      # missing image
+    train.append(train[1])                                   # duplicate id
+    train.append(["awe", "sub/dir", train[2][1], train[2][2]])  # invalid id
+    train.append("not an entry")                             # malformed
+    (small_tree / "train.json").write_text(json.dumps(train))
+
+    builder = EmoVITInstructions(data_dir=str(small_tree), config_name="categorical", shard_images=5)
+    builder.download_and_prepare(num_proc=2)
+    built = builder.as_dataset()
+    tallies = builder.tallies()
+    for split in ("train", "val", "test"):
+        entries = json.loads((small_tree / f"{split}.json").read_text())
+        rows = len(set(built[split]["image_id"]))
+        lines = list(builder.quarantine(split))
+        assert rows + len(lines) == len(entries), split
+        assert tallies[split]["entries"] == tallies[split]["entries_planned"] == len(entries)
+        assert tallies[split]["images_kept"] == rows and tallies[split]["source_quarantined"] == len(lines)
+    codes = sorted((line["code"], line["id"]) for line in builder.quarantine("train"))
+    assert codes == sorted([("missing_image", Path(train[0][2]).stem), ("duplicate_id", Path(train[1][2]).stem),
+                            ("invalid_id", "sub/dir"), ("malformed_entry", f"train#{len(train) - 1}")])
+    log = Path(builder.cache_dir) / LOG_DIR
+    assert list(log.glob("train.shard-*.quarantine.jsonl")) and not list((log / "plan").iterdir())  # plans consumed
+    assert not (tmp_path / "emovit-cache").exists()  # nothing needed caching offline
