@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 import time
-import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from builder.outputs import check_output_folder, staging_folder, swap_into_place
 from schemas.errors import UsageError
 from schemas.protocol import KINDS
 from schemas.runinfo import fingerprint, write_json
@@ -100,33 +99,6 @@ def user_error(exc: BaseException) -> UsageError | None:
 
 def is_build_dir(path: Path) -> bool:
     return (path / "report.json").is_file() and (path / "dataset_dict.json").is_file()
-
-
-def check_output_folder(out: Path, what: str = "build") -> None:
-    """``out`` may be missing, empty or an earlier output of the same kind; anything else is refused."""
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"{out}: exists and is not a folder; choose another --out")
-    if out.is_dir() and any(out.iterdir()) and not is_build_dir(out):
-        raise UsageError(f"{out}: exists, is not empty and is not a {what} directory; choose an empty or new --out")
-
-
-def staging_folder(out: Path) -> Path:
-    """A fresh hidden sibling of ``out`` on the same file system (so the final move is a rename)."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = out.parent / f".{out.name}.partial-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-    staging.mkdir()
-    return staging
-
-
-def swap_into_place(ready: Path, out: Path) -> None:
-    """Replace ``out`` (missing, empty or old) by the finished folder ``ready`` with renames."""
-    old = None
-    if out.exists():
-        old = out.parent / f".{out.name}.old-{uuid.uuid4().hex[:8]}"
-        os.rename(out, old)
-    os.rename(ready, out)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
 
 
 def content_hash(dataset) -> str:
@@ -214,7 +186,7 @@ def build_dataset(config: BuildConfig, out: str | Path, *, cache_dir: str | Path
     import datasets
 
     out = Path(out)
-    check_output_folder(out)
+    check_output_folder(out, is_build_dir, "a build directory")
     start = time.perf_counter()
     builder = None
     staging = staging_folder(out)

@@ -9,19 +9,53 @@ A build of config ``all`` is exported as ``all`` plus one config per kind it hol
 
     <split>.json          [{"id", "image": "<split>/<file>", "conversations": [...]}, ...]
     images/<split>/<file>
+
+Both also hold ``export.json`` (format, build fingerprint, the files written). An export always fills a
+fresh folder: ``--out`` may be missing, empty or an earlier export (replaced as a whole once the new one is
+complete, so no stale file survives); anything else is refused. The card template is the project's
+top-level ``datasets_card.md``, shipped inside the package as ``builder/templates/datasets_card.md``.
 """
 
 from __future__ import annotations
 
 import json
 import shutil
+from importlib import resources
 from pathlib import Path
 
+from builder.outputs import check_output_folder, safe_child, staging_folder, swap_into_place
 from schemas.errors import UsageError
 from schemas.protocol import KINDS
+from schemas.runinfo import write_json
 
-#: The card template at the project root (``--card-template`` overrides it).
-CARD_TEMPLATE = Path(__file__).resolve().parents[1] / "datasets_card.md"
+#: The marker file every export writes (and the proof that a folder is an export that may be replaced).
+EXPORT_MARKER = "export.json"
+
+
+def card_template() -> str:
+    """The dataset card template shipped with the package (the project's ``datasets_card.md``)."""
+    return resources.files("builder").joinpath("templates", "datasets_card.md").read_text(encoding="utf-8")
+
+
+def is_export_dir(path: Path) -> bool:
+    return (path / EXPORT_MARKER).is_file()
+
+
+def public_name(spec: str | None) -> str | None:
+    """A spec as published files may show it: local paths reduced to their last component
+    (``file:/home/me/captions.jsonl`` -> ``file:captions.jsonl``); Hub ids and names unchanged."""
+    if not spec:
+        return spec
+    prefix, sep, value = spec.rpartition(":") if spec.count(":") else ("", "", spec)
+    if value.startswith(("/", ".", "~")) or Path(value).exists():
+        value = Path(value).name
+    return f"{prefix}{sep}{value}"
+
+
+def _write_marker(folder: Path, export_format: str, report: dict) -> None:
+    files = sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
+    write_json(folder / EXPORT_MARKER, {"format": export_format, "build_fingerprint": report.get("fingerprint"),
+                                        "files": files})
 
 
 def load_build(build_dir: str | Path):
@@ -67,17 +101,30 @@ def _write_parquet(dataset, path: Path) -> int:
 
 def export_hub(build_dir: str | Path, out: str | Path, *, template: str | Path | None = None,
                pretty_name: str = "EmoVIT emotion visual instructions") -> Path:
-    """Write the Hub folder for a build; returns the card path."""
+    """Write the Hub folder for a build into ``out`` (replacing an earlier export); returns the card path."""
+    out = Path(out)
+    built, report = load_build(build_dir)
+    if template is not None and not Path(template).is_file():
+        raise UsageError(f"{template}: dataset card template not found")
+    check_output_folder(out, is_export_dir, "an emovit export")
+    staging = staging_folder(out)
+    try:
+        ready = staging / "export"
+        ready.mkdir()
+        _write_hub(built, report, ready, Path(template).read_text(encoding="utf-8") if template else card_template(),
+                   pretty_name)
+        _write_marker(ready, "hub", report)
+        swap_into_place(ready, out)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return out / "README.md"
+
+
+def _write_hub(built, report: dict, out: Path, template: str, pretty_name: str) -> None:
     import datasets
     from datasets.info import DatasetInfosDict
     from huggingface_hub import DatasetCard, DatasetCardData
 
-    built, report = load_build(build_dir)
-    template = Path(template or CARD_TEMPLATE)
-    if not template.is_file():
-        raise UsageError(f"{template}: dataset card template not found (pass --card-template)")
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     configs = export_configs(built, report["config"]["config"])
     yaml_configs, infos, total = [], {}, 0
     for name, dataset_dict in configs.items():
@@ -98,14 +145,15 @@ def export_hub(build_dir: str | Path, out: str | Path, *, template: str | Path |
         size_categories=[size_category(total)], configs=yaml_configs,
     )
     DatasetInfosDict(infos).to_dataset_card_data(card_data)
+    config = report["config"]
     card = DatasetCard.from_template(
-        card_data, template_path=str(template), pretty_name=pretty_name, report=report,
+        card_data, template_str=template, pretty_name=pretty_name, report=report,
+        source_name=config.get("source_name") or Path(config["emoset_root"]).name,
+        captioner=public_name(config["captioner"]), curation=public_name(config.get("curation")),
         configs={name: {split: len(ds) for split, ds in dd.items()} for name, dd in configs.items()},
         prompt_versions=_prompt_versions(built),
     )
-    path = out / "README.md"
-    card.save(str(path))
-    return path
+    card.save(str(out / "README.md"))
 
 
 def _prompt_versions(built) -> list[dict]:
@@ -121,39 +169,53 @@ def _prompt_versions(built) -> list[dict]:
 
 
 def export_llava(build_dir: str | Path, out: str | Path) -> dict[str, int]:
-    """Write LLaVA-style JSON lists and an image folder; returns samples per split."""
+    """Write LLaVA-style JSON lists and an image folder into ``out`` (replacing an earlier export); returns
+    samples per split. Image files are named by image id, which must stay inside the folder."""
+    out = Path(out)
+    built, report = load_build(build_dir)
+    check_output_folder(out, is_export_dir, "an emovit export")
+    staging = staging_folder(out)
+    try:
+        ready = staging / "export"
+        ready.mkdir()
+        counts = {split: _write_llava_split(dataset, ready, split) for split, dataset in built.items()}
+        _write_marker(ready, "llava", report)
+        swap_into_place(ready, out)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return counts
+
+
+def _write_llava_split(dataset, out: Path, split: str) -> int:
     import datasets
 
-    built, _ = load_build(build_dir)
-    out = Path(out)
-    counts = {}
-    for split, dataset in built.items():
-        images = dataset.cast_column("image", datasets.Image(decode=False))
-        folder = out / "images" / split
-        folder.mkdir(parents=True, exist_ok=True)
-        written: dict[str, str] = {}
-        samples = []
-        for row in images:
-            image_id, image = row["image_id"], row["image"]
-            if image_id not in written:
-                suffix = Path(image.get("path") or "x.jpg").suffix or ".jpg"
-                target = folder / f"{image_id}{suffix}"
-                if image.get("bytes") is not None:
-                    target.write_bytes(image["bytes"])
-                else:
-                    shutil.copyfile(image["path"], target)
-                written[image_id] = f"{split}/{target.name}"
-            samples.append({"id": row["id"], "image": written[image_id], "conversations": row["conversations"]})
-        (out / f"{split}.json").write_text(json.dumps(samples, ensure_ascii=False, indent=1), encoding="utf-8")
-        counts[split] = len(samples)
-    return counts
+    images = dataset.cast_column("image", datasets.Image(decode=False))
+    (out / "images").mkdir(exist_ok=True)
+    folder = safe_child(out / "images", split)
+    folder.mkdir()
+    written: dict[str, str] = {}
+    samples = []
+    for row in images:
+        image_id, image = row["image_id"], row["image"]
+        if image_id not in written:
+            suffix = Path(image.get("path") or "x.jpg").suffix or ".jpg"
+            target = safe_child(folder, f"{image_id}{suffix}")
+            if image.get("bytes") is not None:
+                target.write_bytes(image["bytes"])
+            else:
+                shutil.copyfile(image["path"], target)
+            written[image_id] = f"{split}/{target.name}"
+        samples.append({"id": row["id"], "image": written[image_id], "conversations": row["conversations"]})
+    safe_child(out, f"{split}.json").write_text(json.dumps(samples, ensure_ascii=False, indent=1), encoding="utf-8")
+    return len(samples)
 
 
 def add_arguments(parser) -> None:
     parser.add_argument("--dataset", required=True, help="build directory written by 'emovit build'")
-    parser.add_argument("--out", required=True, help="folder to write")
+    parser.add_argument("--out", required=True,
+                        help="folder to write (new, empty, or an earlier export: replaced as a whole)")
     parser.add_argument("--format", default="hub", choices=("hub", "llava"))
-    parser.add_argument("--card-template", help=f"Jinja dataset card template (default {CARD_TEMPLATE.name})")
+    parser.add_argument("--card-template", help="Jinja dataset card template (default: the packaged datasets_card.md)")
     parser.add_argument("--pretty-name", default="EmoVIT emotion visual instructions")
 
 

@@ -2,31 +2,45 @@
 
 The token comes from the environment (``HF_TOKEN``, or the login cache ``huggingface_hub`` manages); it is
 never printed. Network or authentication failures are one line with exit code 2.
+
+The repository mirrors the folder for the files an export owns: ``README.md`` and everything under
+``data/`` that the folder no longer has is deleted on the Hub in the same commit (``delete_patterns``), so
+a re-export with fewer configs or splits leaves no stale shard behind. Other files on the Hub are kept.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
 from schemas.errors import UsageError
 
 
+#: Hub files an export owns: removed from the repo when the pushed folder no longer has them.
+OWNED_PATTERNS: list[str] = ["README.md", "data/**"]
+
+
 def push_folder(folder: str | Path, repo_id: str, *, private: bool = False, revision: str | None = None,
                 message: str = "Upload EmoVIT instruction dataset") -> str:
-    """Create the dataset repo if needed and upload ``folder``; returns the commit URL."""
+    """Create the dataset repo if needed and mirror ``folder`` into it; returns the commit URL."""
     from huggingface_hub import HfApi
 
+    from builder.export import EXPORT_MARKER
+
     folder = Path(folder)
-    if not (folder / "README.md").is_file() or not (folder / "data").is_dir():
-        raise UsageError(f"{folder}: not an exported Hub folder (run 'emovit export' first)")
+    marker = folder / EXPORT_MARKER
+    if not (folder / "README.md").is_file() or not (folder / "data").is_dir() or not marker.is_file() \
+            or json.loads(marker.read_text()).get("format") != "hub":
+        raise UsageError(f"{folder}: not an exported Hub folder (run 'emovit export --format hub' first)")
     api = HfApi()
     try:
         api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
         if revision:
             api.create_branch(repo_id, repo_type="dataset", branch=revision, exist_ok=True)
         commit = api.upload_folder(folder_path=str(folder), repo_id=repo_id, repo_type="dataset",
-                                   revision=revision, commit_message=message)
+                                   revision=revision, commit_message=message, allow_patterns=OWNED_PATTERNS,
+                                   delete_patterns=OWNED_PATTERNS)
     except Exception as exc:  # network, HTTP and auth errors from huggingface_hub / httpx
         detail = _first_line(exc)
         token = os.environ.get("HF_TOKEN")

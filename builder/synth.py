@@ -20,6 +20,7 @@ import numpy as np
 from PIL import Image
 
 from builder.pixels import pixel_attributes
+from schemas.errors import UsageError
 from schemas.vocab import EMOTIONS, Vocabulary
 
 #: Per-emotion pools of (scenes, objects, human actions), every label in EmoSet's vocabulary.
@@ -63,13 +64,13 @@ class SynthConfig:
 
     def __post_init__(self) -> None:
         if self.per_class < 0:
-            raise ValueError(f"per_class must be >= 0, got {self.per_class}")
+            raise UsageError(f"per_class must be >= 0, got {self.per_class}")
         if self.image_size < 8:
-            raise ValueError(f"image_size must be >= 8, got {self.image_size}")
+            raise UsageError(f"image_size must be >= 8, got {self.image_size}")
         if self.entry_fields not in (3, 4):
-            raise ValueError(f"entry_fields must be 3 or 4, got {self.entry_fields}")
+            raise UsageError(f"entry_fields must be 3 or 4, got {self.entry_fields}")
         if not self.splits and not self.split_files:
-            raise ValueError("nothing to write: give splits or split_files")
+            raise UsageError("nothing to write: give splits or split_files")
 
 
 def _rng(seed: int, key: str) -> np.random.Generator:
@@ -143,9 +144,14 @@ def _entries_for_split(config: SynthConfig, split_index: int, split: str) -> lis
 
 
 def _load_split_file(path: Path) -> list[list[str]]:
-    entries = json.loads(path.read_text(encoding="utf-8"))
+    try:
+        entries = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot read split file ({exc.strerror})") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise UsageError(f"{path}: split file is not valid JSON ({exc})") from None
     if not isinstance(entries, list) or not all(isinstance(e, list) and len(e) in (3, 4) for e in entries):
-        raise ValueError(f"{path}: expected a JSON list of 3- or 4-field entries")
+        raise UsageError(f"{path}: expected a JSON list of 3- or 4-field entries")
     return entries
 
 
@@ -164,7 +170,7 @@ def synthesise(out: str | Path, config: SynthConfig, *, progress: bool = True) -
     for entries in plan.values():
         for entry in entries:
             if any(os.path.isabs(p) or ".." in Path(p).parts for p in entry[-2:]):
-                raise ValueError(f"synthetic entry {entry!r} would escape the root")
+                raise UsageError(f"synthetic entry {entry!r} would escape the root")
     _write(root / "info.json", (json.dumps(Vocabulary.default().info_json(), indent=1) + "\n").encode())
     total = sum(len(e) for e in plan.values())
     with tqdm(total=total, desc="synth", unit="img", disable=not progress) as bar:

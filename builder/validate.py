@@ -64,7 +64,8 @@ def validate_tree(config: ValidateConfig, out: str | Path | None = None, *, prog
         Path(out).mkdir(parents=True, exist_ok=True)
         quarantine_handle = open(Path(out) / "quarantine.jsonl", "w", encoding="utf-8")
     try:
-        with tqdm(desc="validate", unit="entry", disable=not progress) as bar:
+        # delay: a run that fails at once (a malformed split file) prints its error, not an empty bar
+        with tqdm(desc="validate", unit="entry", disable=not progress, delay=1.0) as bar:
             for batch in source.read_all(tuple(tallies)):
                 tally = tallies[batch.split]
                 tally.kept += len(batch.records)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import shutil
 from pathlib import Path
 
@@ -9,16 +10,17 @@ import pytest
 
 from builder.synth import SynthConfig, synthesise
 
-#: The real EmoSet split lists and vocabulary, beside the checkout (read-only reference material).
-SHARED_EMOSET = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "emoset"
+#: EmoSet's real split lists, compressed, with their licence note (tests/fixtures/emoset/README.md).
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "emoset"
 
 
 @pytest.fixture(scope="session")
-def shared_emoset() -> Path:
-    """Folder holding EmoSet's real ``info.json``, ``val.json`` and ``test.json``."""
-    if not SHARED_EMOSET.is_dir():
-        pytest.fail(f"reference fixtures not found at {SHARED_EMOSET}")
-    return SHARED_EMOSET
+def emoset_split_lists(tmp_path_factory) -> Path:
+    """A folder holding EmoSet's real ``val.json`` and ``test.json`` (decompressed from the fixtures)."""
+    folder = tmp_path_factory.mktemp("emoset_lists")
+    for name in ("val.json", "test.json"):
+        (folder / name).write_bytes(gzip.decompress((FIXTURES / f"{name}.gz").read_bytes()))
+    return folder
 
 
 @pytest.fixture(scope="session")

@@ -249,3 +249,30 @@ def test_the_builder_stands_alone_and_accounts_for_every_source_entry(small_tree
     log = Path(builder.cache_dir) / LOG_DIR
     assert list(log.glob("train.shard-*.quarantine.jsonl")) and not list((log / "plan").iterdir())  # plans consumed
     assert not (tmp_path / "emovit-cache").exists()  # nothing needed caching offline
+
+
+def test_report_figures_equal_a_row_by_row_count(built_all):
+    """The plots' numbers come from Arrow aggregations; recount them from plain rows."""
+    from builder.build_report import answer_lengths, attribute_counts
+
+    out, report = built_all
+    built = datasets.load_from_disk(str(out))
+    words: dict[str, list[int]] = {}
+    images: dict[str, dict] = {}
+    for dataset in built.values():
+        for row in dataset:
+            words.setdefault(row["kind"], []).extend(
+                len(t["value"].split()) for t in row["conversations"] if t["from"] == "gpt")
+            images.setdefault(row["image_id"], {"emotion": EMOTIONS[row["emotion"]], **row["attributes"]})
+    assert {k: sorted(v.tolist()) for k, v in answer_lengths(built).items()} == {k: sorted(v) for k, v in words.items()}
+    emotions, counts = attribute_counts(built)
+    assert emotions == list(EMOTIONS)
+    for key in ("brightness", "colorfulness"):
+        expected: dict[str, Counter] = {}
+        for image in images.values():
+            expected.setdefault(image["emotion"], Counter())[round(image[key], 1)] += 1
+        assert {e: dict(c) for e, c in expected.items()} == counts[key]
+    for split, dataset in built.items():
+        per = Counter((row["kind"], EMOTIONS[row["emotion"]]) for row in dataset)
+        assert {k: {e: n for (kk, e), n in per.items() if kk == k} for k in {k for k, _ in per}} == \
+            report["splits"][split]["samples_per_kind_emotion"]

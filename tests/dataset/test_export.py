@@ -9,6 +9,8 @@ import pytest
 import yaml
 
 from builder.export import export_hub, export_llava
+from builder.outputs import safe_child
+from schemas.errors import UsageError
 
 
 @pytest.fixture(scope="module")
@@ -94,3 +96,96 @@ def test_push_without_network_is_one_clear_line(hub_folder):
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("emovit push: error: could not push to someone/emovit-test:")
     assert "hf_test_SECRET_token" not in result.stderr + result.stdout
+
+
+def test_export_replaces_an_earlier_export_whole_and_refuses_other_folders(built_all, hub_folder, build,
+                                                                            small_tree_template, tmp_path):
+    import shutil
+
+    folder = tmp_path / "hub"
+    shutil.copytree(hub_folder, folder)  # an earlier export of an `all` build
+    categorical = tmp_path / "categorical-build"
+    build(small_tree_template, categorical, tmp_path / "cache", config="categorical", splits=("val",))
+    export_hub(categorical, folder)
+    files = sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
+    assert files == ["README.md", "data/categorical/val-00000-of-00001.parquet", "export.json"]
+    assert json.loads((folder / "export.json").read_text())["files"] == ["README.md",
+                                                                         "data/categorical/val-00000-of-00001.parquet"]
+    assert [c["config_name"] for c in card_yaml(folder)["configs"]] == ["categorical"]
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep")
+    with pytest.raises(UsageError, match="is not empty and is not an emovit export"):
+        export_llava(categorical, mine)
+    assert [p.name for p in mine.iterdir()] == ["notes.txt"]
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no staging left behind
+
+
+def test_published_files_name_the_source_not_local_paths(build, small_tree_template, tmp_path):
+    captions = tmp_path / "private" / "my-captions.jsonl"
+    captions.parent.mkdir()
+    ids = [Path(entry[2]).stem for entry in json.loads((small_tree_template / "val.json").read_text())]
+    captions.write_text("".join(json.dumps({"id": i, "caption": f"a photo number {n}"}) + "\n"
+                                for n, i in enumerate(ids)))
+    build(small_tree_template, tmp_path / "b", tmp_path / "cache", config="categorical", splits=("val",),
+          captioner=f"file:{captions}", source_name="EmoSet-118K sample")
+    build(small_tree_template, tmp_path / "d", tmp_path / "cache", config="categorical", splits=("val",))
+    export_hub(tmp_path / "b", tmp_path / "hub")
+    export_hub(tmp_path / "d", tmp_path / "hub-default")
+    card = (tmp_path / "hub" / "README.md").read_text()
+    assert "Source: `EmoSet-118K sample`" in card and "`file:my-captions.jsonl` captioner" in card
+    assert f"Source: `{small_tree_template.name}`" in (tmp_path / "hub-default" / "README.md").read_text()
+    for folder in (tmp_path / "hub", tmp_path / "hub-default"):
+        for path in folder.rglob("*"):
+            if path.is_file():
+                data = path.read_bytes()
+                for local in (str(tmp_path), str(small_tree_template), str(Path.home())):
+                    assert local.encode() not in data, (path, local)
+
+
+def test_writers_refuse_ids_that_would_leave_their_folder(build, small_tree_template, tmp_path):
+    """Ids are checked at the source; the LLaVA writer checks again before joining one into a path."""
+    import shutil
+
+    build(small_tree_template, tmp_path / "b", tmp_path / "cache", config="categorical", splits=("val",))
+    forged = tmp_path / "forged"
+    val = datasets.load_from_disk(str(tmp_path / "b"))["val"]
+    bad = val.map(lambda row, i: {"image_id": "../../escaped" if i == 0 else row["image_id"]}, with_indices=True)
+    datasets.DatasetDict({"val": bad}).save_to_disk(str(forged))
+    shutil.copy(tmp_path / "b" / "report.json", forged / "report.json")
+    with pytest.raises(UsageError, match="refusing to write '../../escaped.jpg'"):
+        export_llava(forged, tmp_path / "deep" / "llava")
+    assert not list(tmp_path.rglob("escaped*")) and not (tmp_path / "deep" / "llava").exists()
+    assert safe_child(tmp_path, "fine_id-1.jpg") == tmp_path / "fine_id-1.jpg"
+    for name in ("..", "a/b.jpg", "/etc/passwd", "a\\b.jpg", ""):
+        with pytest.raises(UsageError):
+            safe_child(tmp_path, name)
+
+
+def test_push_mirrors_the_files_an_export_owns(hub_folder, monkeypatch):
+    import huggingface_hub
+
+    from builder.push import push_folder
+
+    calls = []
+
+    class RecordingApi:
+        def create_repo(self, *args, **kwargs):
+            calls.append(("create_repo", args, kwargs))
+
+        def upload_folder(self, **kwargs):
+            calls.append(("upload_folder", (), kwargs))
+            return type("Commit", (), {"commit_url": "https://hub.example/commit/1"})()
+
+    monkeypatch.setattr(huggingface_hub, "HfApi", RecordingApi)
+    assert push_folder(hub_folder, "someone/emovit") == "https://hub.example/commit/1"
+    upload = calls[-1][2]
+    assert upload["folder_path"] == str(hub_folder) and upload["repo_type"] == "dataset"
+    assert upload["delete_patterns"] == upload["allow_patterns"] == ["README.md", "data/**"]
+
+
+def test_the_packaged_card_template_is_the_projects_datasets_card():
+    from builder.export import card_template
+
+    top_level = Path(__file__).resolve().parents[2] / "datasets_card.md"
+    assert card_template() == top_level.read_text(encoding="utf-8")

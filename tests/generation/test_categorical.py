@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import re
-from pathlib import Path
-
-import pytest
-
 from builder.generation.categorical import categorical_record
 from builder.generation.samples import content_hash
 from builder.generation.turns import image_token_count
 from schemas.protocol import CATEGORICAL_INSTRUCTION
 
-# Copied from the EmoVIT facts sheet (note "options:amusement" without a space and two spaces before
-# "Predict emotion:"); a released checkpoint was trained on exactly these bytes.
+# The instruction a released EmoVIT checkpoint was trained with, exactly (note "options:amusement" without a
+# space and two spaces before "Predict emotion:"): EmoVIT's public training data, stated here as the fact.
 EXPECTED = ("Please select the emotion closest to the image from the following options:amusement, anger, awe, "
             "contentment, disgust, excitement, fear and sadness (Do not provide answers outside of the candidates "
             "options.) Please answer in the following format:  Predict emotion:")
@@ -24,14 +19,6 @@ def test_categorical_constant_byte_for_byte():
     assert len(CATEGORICAL_INSTRUCTION) == 264
     assert "options:amusement" in CATEGORICAL_INSTRUCTION
     assert "format:  Predict emotion:" in CATEGORICAL_INSTRUCTION
-
-
-def test_categorical_constant_matches_the_facts_sheet():
-    facts = Path(__file__).resolve().parents[3] / "shared" / "reference" / "facts.md"
-    if not facts.is_file():
-        pytest.skip("reference facts sheet not beside this checkout")
-    literal = re.search(r"`(Please select the emotion[^`]*)`", facts.read_text(encoding="utf-8")).group(1)
-    assert literal.encode("utf-8") == CATEGORICAL_INSTRUCTION.encode("utf-8")
 
 
 def test_categorical_record_layout(source_records):

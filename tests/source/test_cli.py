@@ -69,8 +69,10 @@ def test_validate_writes_report_and_quarantine(small_tree, tmp_path):
     ("malformed_split", "test.json: malformed split file"),
     ("no_info", "info.json: missing"),
 ])
-def test_unusable_input_is_one_line_and_exit_code_2(small_tree, setup, needle):
-    args = ["validate", "--emoset-root", str(small_tree), "--quiet"]
+@pytest.mark.parametrize("quiet", [True, False])
+def test_unusable_input_is_one_line_and_exit_code_2(small_tree, setup, needle, quiet):
+    """With or without progress bars: the error line alone, no empty bar before it."""
+    args = ["validate", "--emoset-root", str(small_tree), *(["--quiet"] if quiet else [])]
     if setup == "missing_root":
         args[2] = str(small_tree / "absent")
     elif setup == "malformed_split":
@@ -82,6 +84,20 @@ def test_unusable_input_is_one_line_and_exit_code_2(small_tree, setup, needle):
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and needle in lines[0] and "Traceback" not in result.stderr
+
+
+def test_synth_split_file_problems_are_one_line_errors(tmp_path):
+    (tmp_path / "broken.json").write_text("[[\"awe\", ")
+    (tmp_path / "object.json").write_text("{}")
+    for name, message in (("missing.json", "cannot read split file (No such file or directory)"),
+                          ("broken.json", "split file is not valid JSON"),
+                          ("object.json", "expected a JSON list of 3- or 4-field entries")):
+        result = run_cli("synth", "--out", str(tmp_path / "t"), "--split-file", str(tmp_path / name), "--quiet")
+        lines = result.stderr.strip().splitlines()
+        assert result.returncode == 2 and len(lines) == 1, result.stderr
+        assert lines[0].startswith(f"emovit synth: error: {tmp_path / name}: {message}")
+    result = run_cli("synth", "--out", str(tmp_path / "t"), "--per-class", "-1")
+    assert (result.returncode, result.stderr.strip()) == (2, "emovit synth: error: per_class must be >= 0, got -1")
 
 
 def test_synth_command_writes_a_tree(tmp_path):

@@ -6,6 +6,7 @@ import pytest
 
 from builder.pixels import pixel_attributes
 from builder.source import EmoSetSource
+from schemas.errors import UsageError
 from builder.synth import ATTRIBUTE_POOLS, SynthConfig, synthesise
 from schemas.vocab import EMOTIONS, Vocabulary
 
@@ -53,13 +54,13 @@ def test_class_signal_is_separable_by_mean_hue(small_tree):
 
 
 @pytest.mark.slow
-def test_real_val_and_test_split_files_are_laid_out_exactly(tmp_path, shared_emoset):
+def test_real_val_and_test_split_files_are_laid_out_exactly(tmp_path, emoset_split_lists):
     root = tmp_path / "real"
-    counts = synthesise(root, SynthConfig(splits=(), split_files=(str(shared_emoset / "val.json"),
-                                                                  str(shared_emoset / "test.json")),
+    counts = synthesise(root, SynthConfig(splits=(), split_files=(str(emoset_split_lists / "val.json"),
+                                                                  str(emoset_split_lists / "test.json")),
                                           image_size=8), progress=False)
     assert counts == {"val": 5905, "test": 17716}
-    assert (root / "val.json").read_text() == json.dumps(json.loads((shared_emoset / "val.json").read_text()))
+    assert (root / "val.json").read_text() == json.dumps(json.loads((emoset_split_lists / "val.json").read_text()))
     source = EmoSetSource(root, verify_images=False)
     tallies = {}
     for split in ("val", "test"):
@@ -82,5 +83,5 @@ def test_real_val_and_test_split_files_are_laid_out_exactly(tmp_path, shared_emo
     ({"splits": ()}, "nothing to write"),
 ])
 def test_config_is_validated(kwargs, message):
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(UsageError, match=message):
         SynthConfig(**kwargs)
