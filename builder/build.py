@@ -52,7 +52,7 @@ class BuildConfig:
     verify_images: bool = True
     generation: dict = field(default_factory=dict)
     seed: int = 42
-    shard_images: int = 1000
+    shard_images: int = 2500
     source_name: str | None = None
     max_failure_rate: float = 0.05
 

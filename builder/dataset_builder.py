@@ -71,7 +71,7 @@ class EmoVITBuilderConfig(datasets.BuilderConfig):
     splits: tuple[str, ...] | None = None
     curation: str | None = None
     verify_images: bool = True
-    shard_images: int = 1000
+    shard_images: int = 2500
 
     def __post_init__(self) -> None:
         super().__post_init__()

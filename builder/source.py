@@ -216,8 +216,9 @@ class EmoSetSource:
         return f"image/{stem}{IMAGE_EXTENSIONS[0]}"
 
     # ------------------------------------------------------------------ files
-    def _inside(self, rel: str, field_name: str) -> str:
-        """Absolute path of ``rel``, proven to stay inside the root without opening it."""
+    def _inside(self, rel: str, field_name: str) -> tuple[str, int | None]:
+        """Absolute path of ``rel``, proven to stay inside the root without opening it, and its ``lstat`` mode
+        (None when nothing is there)."""
         full = os.path.join(self._root_real, rel)
         parent = os.path.dirname(full)
         real_parent = self._real_dirs.get(parent)
@@ -229,16 +230,16 @@ class EmoSetSource:
         try:
             mode = os.lstat(full).st_mode
         except FileNotFoundError:
-            return full
+            return full, None
         if stat.S_ISLNK(mode):
             real = os.path.realpath(full)
             if not real.startswith(self._root_real + os.sep):
                 raise _Rejected("path_escape", f"{rel}: field '{field_name}' is a symlink pointing outside the "
                                 "root; not opened", field_name)
-        return full
+        return full, mode
 
     def _read_annotation(self, rel: str) -> dict:
-        full = self._inside(rel, "annotation_path")
+        full, _ = self._inside(rel, "annotation_path")
         try:
             with open(full, "rb") as handle:
                 data = json.loads(handle.read())
@@ -252,11 +253,13 @@ class EmoSetSource:
         return data
 
     def _check_image(self, rel: str) -> str:
-        full = self._inside(rel, "image_path")
-        try:
-            is_file = stat.S_ISREG(os.stat(full).st_mode)
-        except OSError:
-            is_file = False
+        full, mode = self._inside(rel, "image_path")
+        if mode is not None and stat.S_ISLNK(mode):  # a link inside the root: what does it point to?
+            try:
+                mode = os.stat(full).st_mode
+            except OSError:
+                mode = None
+        is_file = mode is not None and stat.S_ISREG(mode)
         if not is_file:
             raise _Rejected("missing_image", f"{rel}: image file not found", "image_path")
         if self.verify_images:
