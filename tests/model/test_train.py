@@ -161,6 +161,17 @@ def test_resume_continues_from_the_saved_step(small_dataset, tiny_instructblip, 
             assert torch.allclose(param, reference[name], atol=1e-6), name
 
 
+def test_training_logs_print_numbers_as_numbers(small_dataset, tiny_instructblip, tmp_path, capsys):
+    import re
+
+    train(_config(small_dataset, tiny_instructblip, tmp_path / "run", max_steps=2))
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("step ")]
+    losses = [line for line in lines if "| loss " in line]
+    assert len(losses) == 2 and "'" not in "".join(lines)
+    assert re.fullmatch(r"step 1 \| loss [0-9.]+ \| grad_norm [0-9.e+-]+ \| learning_rate [0-9.e+-]+ \| epoch [0-9.]+",
+                        losses[0]), losses[0]
+
+
 def test_epoch_metrics_weights_losses_by_steps():
     history = [
         {"eval_accuracy": 0.1, "epoch": 0.0, "step": 0},
