@@ -6,7 +6,7 @@ Modules, each with one job:
 
 * :mod:`~builder.curation.database` -- FiftyOne's database settings (directory, URI) and a clear error when
   no ``mongod`` is available;
-* :mod:`~builder.curation.source` -- one :class:`~builder.curation.source.ImageEntry` per image of a build
+* :mod:`~builder.curation.images` -- one :class:`~builder.curation.images.ImageEntry` per image of a build
   directory or a raw EmoSet tree (no FiftyOne);
 * :mod:`~builder.curation.instruction_flags` -- leakage, length outliers, wrong categorical answers and
   repeated answers (no FiftyOne);
@@ -18,6 +18,7 @@ Modules, each with one job:
 * :mod:`~builder.curation.views` -- the saved views' names and definitions;
 * :mod:`~builder.curation.decisions` -- App tags to the decisions file;
 * :mod:`~builder.curation.app` -- the App on 127.0.0.1;
+* :mod:`~builder.curation.pipeline` -- one ``curate load`` run (:class:`~builder.curation.pipeline.CurateConfig`);
 * :mod:`~builder.curation.cli` -- ``emovit curate load|app|decisions``.
 
 Only :mod:`builder.curation.cli` is imported by ``emovit``; FiftyOne, ``datasets`` and torch are imported inside

@@ -6,6 +6,7 @@ the printed URL locally.
 
 from __future__ import annotations
 
+import signal
 import socket
 import sys
 from pathlib import Path
@@ -27,8 +28,12 @@ def port_is_free(port: int, address: str = LOOPBACK) -> bool:
         return probe.connect_ex((address, port)) != 0
 
 
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
 def serve(name: str, *, port: int = DEFAULT_PORT, database_dir: str | Path | None = None, out=sys.stdout) -> int:
-    """Serve the App for dataset ``name`` on ``127.0.0.1:port`` until interrupted (Ctrl-C); returns 0."""
+    """Serve the App for dataset ``name`` on ``127.0.0.1:port`` until Ctrl-C or SIGTERM; returns 0."""
     from builder.curation.database import load_dataset
     from schemas.errors import UsageError
 
@@ -43,10 +48,12 @@ def serve(name: str, *, port: int = DEFAULT_PORT, database_dir: str | Path | Non
     print(f"From another machine: ssh -N -L {port}:{LOOPBACK}:{port} <user>@<this host>, then open {url}",
           file=out)
     print("Press Ctrl-C to stop.", file=out, flush=True)
+    previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         session.wait(-1)
     except KeyboardInterrupt:
         print("App stopped.", file=out, flush=True)
     finally:
+        signal.signal(signal.SIGTERM, previous)
         session.close()
     return 0

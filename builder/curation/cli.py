@@ -92,8 +92,8 @@ def _run_load(args) -> int:
         rows = [[views.PIXEL_MISMATCH, summary.pixel_mismatch],
                 [views.NEAR_DUPLICATES, f"{summary.near_duplicates} ({summary.duplicate_groups} groups)"],
                 [views.INSTRUCTION_FLAGS, summary.instruction_flags],
-                [views.LIKELY_LABEL_ERRORS, f"{summary.likely_label_errors} (models with scores: "
-                                            f"{', '.join(summary.models) or 'none'})"]]
+                [views.LIKELY_LABEL_ERRORS, (f"{summary.likely_label_errors} (models with scores: "
+                                             f"{', '.join(summary.models) or 'none'})")]]
         print(tabulate(rows, headers=["saved view", "images"]))
         print(f"signals in {result.signal_seconds:.1f} s")
     database = f" --database-dir {args.database_dir}" if args.database_dir else ""

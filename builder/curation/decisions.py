@@ -55,8 +55,8 @@ def decisions_from_tags(images: list[TaggedImage], emotions: tuple[str, ...], *,
         if EXCLUDE_TAG in image.tags:
             exclude[image.image_id] = f"tagged 'exclude' in FiftyOne dataset {dataset_name!r}{flagged_by}"
         elif relabels:
-            relabel[image.image_id] = (relabels[0], f"tagged 'relabel:{relabels[0]}' in FiftyOne dataset "
-                                                    f"{dataset_name!r}{flagged_by}")
+            reason = f"tagged 'relabel:{relabels[0]}' in FiftyOne dataset {dataset_name!r}{flagged_by}"
+            relabel[image.image_id] = (relabels[0], reason)
     if problems:
         raise UsageError(f"conflicting curation tags; fix them in the App: {'; '.join(problems)}")
     return CurationDecisions(exclude, relabel, source)

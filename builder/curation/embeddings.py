@@ -1,7 +1,7 @@
 """Image embeddings for near-duplicate search, uniqueness and the App's embeddings plot, computed here and
 handed to ``fiftyone.brain`` (which would otherwise download a zoo model).
 
-``tiny-image`` (default, offline, no model): the image reduced to an 8x8 RGB thumbnail by block averaging,
+``tiny-image`` (default, offline, no model): the image reduced to an 8x8 RGB thumbnail by area averaging,
 values in 0-1, divided by ``sqrt(192)``. It is the colour, un-thresholded form of the average hash (aHash:
 an 8x8 grey thumbnail thresholded at its mean). The Euclidean distance between two such vectors is the RMS
 difference of the thumbnails on a 0-1 scale: 0 for byte-identical images, about ``k/255`` for a uniform
@@ -36,8 +36,9 @@ METRIC = "euclidean"
 
 def tiny_image(image: Image.Image) -> np.ndarray:
     """The default embedding of one image: its 8x8 block-averaged RGB thumbnail, scaled (``float32``)."""
-    thumbnail = image.convert("RGB").resize((TINY_SIDE, TINY_SIDE), Image.BOX)
-    values = np.asarray(thumbnail, dtype=np.float64).ravel() / 255.0
+    channels = [channel.convert("F").resize((TINY_SIDE, TINY_SIDE), Image.BOX)  # float: area means, unrounded
+                for channel in image.convert("RGB").split()]
+    values = np.stack([np.asarray(c, dtype=np.float64) for c in channels], axis=-1).ravel() / 255.0
     return (values / np.sqrt(values.size)).astype(np.float32)
 
 
@@ -60,7 +61,7 @@ def _vision_state(checkpoint: Path) -> dict:
     state = {}
     for name in files:
         with safe_open(str(checkpoint / name), framework="pt") as handle:
-            for key in handle.keys():
+            for key in handle.keys():  # noqa: SIM118 -- a safetensors handle, not a dict
                 if key.startswith("vision_model."):
                     state[key[len("vision_model."):]] = handle.get_tensor(key)
     return state

@@ -124,12 +124,13 @@ def read_build(build_dir: str | Path, *, progress: bool = True) -> CurationSourc
 
 
 def read_tree(root: str | Path, *, progress: bool = True) -> CurationSource:
-    """Every readable image of a raw EmoSet tree (entries the reader quarantines are counted as skipped)."""
+    """Every readable image of a raw EmoSet tree; entries the reader quarantines (undecodable images
+    included: images are verified) are counted as skipped."""
     from tqdm.auto import tqdm
 
     from builder.source import EmoSetSource
 
-    source = EmoSetSource(root, verify_images=False)
+    source = EmoSetSource(root, verify_images=True)
     images: list[ImageEntry] = []
     skipped = 0
     with tqdm(desc="read tree", unit="img", disable=not progress) as bar:

@@ -31,7 +31,6 @@ their tags -- an ``exclude`` above all -- survive the rebuild they caused.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -89,20 +88,12 @@ def materialise(entry: ImageEntry, media_dir: Path | None) -> str:
 
 def make_sample(fo, entry: ImageEntry, filepath: str, source: CurationSource,
                 flags: tuple[list[str], list[str]] | None):
-    """The ``fo.Sample`` of one image."""
+    """The ``fo.Sample`` of one image, without its label fields (see :func:`label_values`)."""
     attributes = entry.attributes
-
-    def label(value):
-        return fo.Classification(label=value) if value else None
-
     codes, issues = flags or ([], [])
     fields = {
-        "image_id": entry.image_id, "split": entry.split, "emotion": fo.Classification(label=entry.emotion),
+        "image_id": entry.image_id, "split": entry.split,
         "brightness": attributes.get("brightness"), "colorfulness": attributes.get("colorfulness"),
-        "scene": label(attributes.get("scene")), "facial_expression": label(attributes.get("facial_expression")),
-        "human_action": label(attributes.get("human_action")),
-        "objects": fo.Classifications(classifications=[fo.Classification(label=name)
-                                                       for name in attributes.get("objects") or ()]),
         "caption": entry.caption, "sample_ids": list(entry.sample_ids),
         "instruction_flags": list(codes), "instruction_issues": list(issues),
         "build_fingerprint": source.fingerprint, "generator": entry.generator, "source": source.path,
@@ -113,9 +104,44 @@ def make_sample(fo, entry: ImageEntry, filepath: str, source: CurationSource,
     return fo.Sample(filepath=filepath, tags=[entry.split], **fields)
 
 
-def _batches(items: list, size: int) -> Iterator[list]:
-    for start in range(0, len(items), size):
-        yield items[start:start + size]
+class LabelDocuments:
+    """Stored documents of ``fo.Classification`` / ``fo.Classifications`` labels, made in bulk.
+
+    FiftyOne serialises each distinct label text once (``Classification(label=...).to_mongo()``); every use
+    gets a copy with a fresh ObjectId as its label id. Building a mongoengine object per label (and
+    serialising it again inside ``set_values``) would cost most of a load's time.
+    """
+
+    def __init__(self, fo) -> None:
+        from bson import ObjectId
+
+        self._new_id = ObjectId
+        self._fo = fo
+        self._templates: dict[str, dict] = {}
+        self._list_template = dict(fo.Classifications().to_mongo())
+
+    def classification(self, label: str | None) -> dict | None:
+        """The document of ``Classification(label=label)`` with its own id (None for a missing label)."""
+        if not label:
+            return None
+        template = self._templates.get(label)
+        if template is None:
+            template = self._templates[label] = dict(self._fo.Classification(label=label).to_mongo())
+        return {**template, "_id": self._new_id(), "tags": []}
+
+    def classifications(self, labels) -> dict:
+        """The document of ``Classifications`` holding one classification per label."""
+        return {**self._list_template, "classifications": [self.classification(label) for label in labels or ()]}
+
+
+def label_values(documents: LabelDocuments, entries: list[ImageEntry]) -> dict[str, list]:
+    """The label fields of ``entries`` as stored documents, one list per field, in entry order."""
+    return {
+        "emotion": [documents.classification(e.emotion) for e in entries],
+        **{name: [documents.classification(e.attributes.get(name)) for e in entries]
+           for name in ("scene", "facial_expression", "human_action")},
+        "objects": [documents.classifications(e.attributes.get("objects")) for e in entries],
+    }
 
 
 @dataclass
@@ -131,24 +157,52 @@ class LoadResult:
     skipped_entries: int
 
 
-def _add_in_batches(dataset, samples: Iterable, total: int, batch_size: int, progress: bool, desc: str) -> None:
+def _add_in_batches(fo, dataset, source: CurationSource, media: Path | None, flags: dict, batch_size: int,
+                    progress: bool, desc: str) -> None:
+    """Add the source's images batch by batch: samples first, then their label fields in bulk.
+
+    Setting labels with ``set_values`` after the insert, as stored documents (:class:`LabelDocuments`),
+    costs a fraction of passing them inside each ``fo.Sample``: FiftyOne rebuilds every inserted sample's
+    document, embedded labels included.
+    """
     from tqdm.auto import tqdm
 
-    with tqdm(total=total, desc=desc, unit="img", disable=not progress) as bar:
-        batch: list = []
-        for sample in samples:
-            batch.append(sample)
-            if len(batch) == batch_size:
-                dataset.add_samples(batch, expand_schema=False, validate=False, progress=False)
-                bar.update(len(batch))
-                batch = []
-        if batch:
-            dataset.add_samples(batch, expand_schema=False, validate=False, progress=False)
-            bar.update(len(batch))
+    documents = LabelDocuments(fo)
+    with tqdm(total=len(source.images), desc=desc, unit="img", disable=not progress) as bar:
+        for start in range(0, len(source.images), batch_size):
+            entries = source.images[start:start + batch_size]
+            ids = dataset.add_samples([make_sample(fo, e, materialise(e, media), source, flags.get(e.image_id))
+                                       for e in entries], expand_schema=False, validate=False, progress=False)
+            # no Sample object of the batch is alive any more, so set_values has none to reload one by one
+            added = dataset.select(ids, ordered=True)
+            for name, values in label_values(documents, entries).items():
+                added.set_values(name, values, validate=False, progress=False)
+            bar.update(len(entries))
+
+
+def _missing_values(source: CurationSource) -> dict[str, list[str]]:
+    """Per nullable field, the images whose new value is None (FiftyOne leaves None out of inserted samples,
+    so a merge would keep the old value)."""
+    getters = {
+        "brightness": lambda e: e.attributes.get("brightness"),
+        "colorfulness": lambda e: e.attributes.get("colorfulness"),
+        "caption": lambda e: e.caption,
+        "generator": lambda e: e.generator,
+        "build_fingerprint": lambda e: source.fingerprint,
+    }
+    return {name: [e.image_id for e in source.images if get(e) is None] for name, get in getters.items()}
+
+
+def _clear_missing_values(dataset, source: CurationSource) -> None:
+    from fiftyone import ViewField as F
+
+    for name, image_ids in _missing_values(source).items():
+        if image_ids:
+            dataset.match(F("image_id").is_in(image_ids)).set_field(name, None).save()
 
 
 def load_source(source: CurationSource, name: str, *, media_dir: str | Path | None = None,
-                batch_size: int = 1000, flag_config: FlagConfig = FlagConfig(), progress: bool = True,
+                batch_size: int = 1000, flag_config: FlagConfig | None = None, progress: bool = True,
                 database_dir: str | Path | None = None) -> LoadResult:
     """Create or update the persistent FiftyOne dataset ``name`` from ``source``; see the module docs."""
     from fiftyone import ViewField as F
@@ -157,25 +211,25 @@ def load_source(source: CurationSource, name: str, *, media_dir: str | Path | No
     from builder.curation.views import save_instruction_view
 
     fo = open_fiftyone(database_dir)
+    flag_config = flag_config or FlagConfig()
     flags = flags_by_image(flag_instructions(source.rows, flag_config))
     media = Path(media_dir) if media_dir is not None else None
-    samples = (make_sample(fo, entry, materialise(entry, media), source, flags.get(entry.image_id))
-               for entry in source.images)
     exists = fo.dataset_exists(name)
     dataset = fo.load_dataset(name) if exists else fo.Dataset(name, persistent=True)
     declare_fields(fo, dataset)
     before = set(dataset.distinct("image_id")) if len(dataset) else set()
     if not before:
-        _add_in_batches(dataset, samples, len(source.images), batch_size, progress, "load")
+        _add_in_batches(fo, dataset, source, media, flags, batch_size, progress, "load")
     else:
         staging = fo.Dataset()
         try:
             declare_fields(fo, staging)
-            _add_in_batches(staging, samples, len(source.images), batch_size, progress, "load (staging)")
+            _add_in_batches(fo, staging, source, media, flags, batch_size, progress, "load (staging)")
             dataset.merge_samples(staging, key_field="image_id", omit_fields=["tags"], merge_lists=False,
                                   overwrite=True, insert_new=True, progress=False)
         finally:
             staging.delete()
+        _clear_missing_values(dataset, source)
         for split in source.splits:
             dataset.match(F("split") == split).tag_samples(split)
             dataset.match((F("split") != split) & F("tags").contains(split)).untag_samples(split)

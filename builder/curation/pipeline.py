@@ -44,6 +44,8 @@ class CurateConfig:
             raise UsageError("give exactly one of --dataset (a build) and --emoset-root (a raw tree)")
         if not self.name or "/" in self.name:
             raise UsageError(f"--name must be a non-empty dataset name without '/', got {self.name!r}")
+        if self.predictions and not self.signals:
+            raise UsageError("--predictions are applied with the signals; drop --no-signals")
         if self.batch_size < 1:
             raise UsageError(f"--batch-size must be >= 1, got {self.batch_size}")
 
@@ -65,13 +67,19 @@ class CurateResult:
 
 def curate(config: CurateConfig, *, progress: bool = True) -> CurateResult:
     """Run one ``curate load`` (see the module docs)."""
-    from builder.curation.database import open_fiftyone
+    from builder.curation.database import fiftyone_log_lines, open_fiftyone
+
+    fo = open_fiftyone(config.database_dir)
+    with fiftyone_log_lines(progress):
+        return _curate(fo, config, progress)
+
+
+def _curate(fo, config: CurateConfig, progress: bool) -> CurateResult:
     from builder.curation.images import read_build, read_tree
     from builder.curation.loader import load_source
     from builder.curation.predictions import read_model_predictions
     from builder.curation.signals import compute_signals
 
-    fo = open_fiftyone(config.database_dir)
     start = time.perf_counter()
     source = read_build(config.build, progress=progress) if config.build else read_tree(config.emoset_root,
                                                                                            progress=progress)

@@ -34,6 +34,7 @@ from builder.curation.embeddings import METRIC, TINY_IMAGE, tiny_image, vision_e
 from builder.curation.loader import INFO_KEY
 from builder.curation.predictions import PredictionsLoad
 from builder.pixels import pixel_attributes_of_array
+from schemas.errors import UsageError
 from schemas.runinfo import to_jsonable
 
 #: Brain key of the embeddings visualization.
@@ -85,11 +86,16 @@ def image_stats(sample_ids: list[str], image_ids: list[str], filepaths: list[str
     from tqdm.auto import tqdm
 
     brightness, colorfulness, hashes, vectors = [], [], [], []
-    for path in tqdm(filepaths, desc="signals: images", unit="img", disable=not progress):
-        data = Path(path).read_bytes()
+    for image_id, path in tqdm(zip(image_ids, filepaths), total=len(filepaths), desc="signals: images", unit="img",
+                               disable=not progress):
+        try:
+            data = Path(path).read_bytes()
+            with Image.open(io.BytesIO(data)) as opened:
+                rgb = opened.convert("RGB")
+        except (OSError, ValueError) as exc:
+            raise UsageError(f"{path}: cannot read the image of {image_id} ({exc}); were the images moved since "
+                             "the build? Re-load from a build whose image paths exist") from None
         hashes.append(hashlib.sha256(data).hexdigest())
-        with Image.open(io.BytesIO(data)) as opened:
-            rgb = opened.convert("RGB")
         levels = pixel_attributes_of_array(np.asarray(rgb))
         brightness.append(levels.brightness)
         colorfulness.append(levels.colorfulness)
@@ -158,13 +164,28 @@ def _set_all(dataset, name: str, values_by_id: dict, all_ids: list[str]) -> None
     dataset.set_values(name, [values_by_id.get(i) for i in all_ids])
 
 
-def _near_pairs(view, index, ids: list[str], threshold: float, progress: bool) -> list[tuple[int, int, float]]:
+def _near_pairs(view, index, ids: list[str], embeddings: np.ndarray, threshold: float, progress: bool
+                ) -> list[tuple[int, int, float]]:
+    """``(duplicate, nearest other image, distance)`` for every duplicate ``compute_near_duplicates`` finds.
+
+    The brain decides which images are duplicates (a radius search on the whole index). Its
+    ``neighbors_map`` pairs each duplicate with a kept image by querying an index of the kept images that
+    is centred on their mean while the query is not, so the pair and distance it reports can be off; the
+    nearest image and the distance are therefore recomputed here from the embeddings.
+    """
     import fiftyone.brain as fob
 
     found = fob.compute_near_duplicates(view, similarity_index=index, threshold=threshold, progress=progress)
     position = {sample_id: i for i, sample_id in enumerate(ids)}
-    return [(position[keep], position[dup], float(distance))
-            for keep, neighbours in found.neighbors_map.items() for dup, distance in neighbours]
+    vectors = embeddings.astype(np.float64)
+    pairs = []
+    for duplicate in found.duplicate_ids:
+        i = position[duplicate]
+        distances = np.linalg.norm(vectors - vectors[i], axis=1)
+        distances[i] = np.inf
+        j = int(np.argmin(distances))
+        pairs.append((i, j, float(distances[j])))
+    return pairs
 
 
 def _predictions(fo, dataset, predictions: PredictionsLoad, all_ids: list[str], image_ids: list[str]) -> None:
@@ -204,7 +225,7 @@ def _mistakenness(dataset, view, threshold: float, all_ids: list[str], progress:
         _delete_brain_run(dataset, target)
         if pred_field not in dataset.get_field_schema():
             continue
-        judged = view.match(F(f"{pred_field}.logits") != None)  # noqa: E711
+        judged = view.match(F(f"{pred_field}.logits").exists())
         if not len(judged):
             continue
         scored.append(model)
@@ -224,6 +245,14 @@ def _mistakenness(dataset, view, threshold: float, all_ids: list[str], progress:
 def compute_signals(dataset, config: SignalConfig = SignalConfig(), *, predictions: PredictionsLoad | None = None,
                     progress: bool = True) -> SignalSummary:
     """Compute every signal of the module docs on ``dataset`` and save the four views."""
+    from builder.curation.database import fiftyone_log_lines
+
+    with fiftyone_log_lines(progress):
+        return _compute_signals(dataset, config, predictions, progress)
+
+
+def _compute_signals(dataset, config: SignalConfig, predictions: PredictionsLoad | None,
+                     progress: bool) -> SignalSummary:
     import fiftyone as fo
     import fiftyone.brain as fob
     from fiftyone import ViewField as F
@@ -249,7 +278,7 @@ def compute_signals(dataset, config: SignalConfig = SignalConfig(), *, predictio
     if "label_error_models" not in dataset.get_field_schema():
         dataset.add_sample_field("label_error_models", fo.ListField, subfield=fo.StringField)
     all_ids, all_image_ids = dataset.values(["id", "image_id"])
-    view = dataset.match(F("in_build") == True)  # noqa: E712
+    view = dataset.match(F("in_build"))
     ids, image_ids, paths, brightness, colorfulness = view.values(
         ["id", "image_id", "filepath", "brightness", "colorfulness"])
     stats = image_stats(ids, image_ids, paths, embeddings_model=config.embeddings_model, progress=progress)
@@ -269,7 +298,7 @@ def compute_signals(dataset, config: SignalConfig = SignalConfig(), *, predictio
     if len(ids) > 1:
         index = fob.compute_similarity(view, embeddings=stats.embeddings, backend="sklearn", metric=METRIC,
                                        progress=progress)
-        pairs = _near_pairs(view, index, ids, config.duplicate_threshold, progress)
+        pairs = _near_pairs(view, index, ids, stats.embeddings, config.duplicate_threshold, progress)
         fob.compute_uniqueness(view, uniqueness_field=UNIQUENESS_FIELD, similarity_index=index, progress=progress)
     groups = duplicate_groups(image_ids, stats.sha256, pairs)
     for position, name in enumerate(("duplicate_group", "duplicate_kind", "duplicate_distance")):

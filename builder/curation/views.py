@@ -25,7 +25,7 @@ VIEW_NAMES: tuple[str, ...] = (PIXEL_MISMATCH, NEAR_DUPLICATES, INSTRUCTION_FLAG
 def _in_build(dataset):
     from fiftyone import ViewField as F
 
-    return dataset.match(F("in_build") == True)  # noqa: E712 -- a MongoDB expression, not a Python test
+    return dataset.match(F("in_build"))
 
 
 def pixel_mismatch_view(dataset, threshold: float):
@@ -41,7 +41,7 @@ def near_duplicates_view(dataset):
     """Images in a duplicate group, ordered by group then image id."""
     from fiftyone import ViewField as F
 
-    return _in_build(dataset).match(F("duplicate_group") != None).sort_by(  # noqa: E711
+    return _in_build(dataset).match(F("duplicate_group").exists()).sort_by(
         [("duplicate_group", 1), ("image_id", 1)])
 
 
