@@ -1,4 +1,5 @@
-"""Loading EmoVIT (InstructBLIP) and the other benchmarked vision-language models, and EmoVIT's freeze policy.
+"""Loading EmoVIT (InstructBLIP) and the other benchmarked models (BLIP-2, LLaVA, CLIP), and the freeze
+policies of the models that train: EmoVIT's, and LLaVA's projector-only or LoRA fine-tuning.
 
 EmoVIT fine-tunes InstructBLIP with the vision encoder and the LLM frozen. Trained: the Q-Former, its query
 tokens and the Q-Former -> LLM projection; the original code also trained the LayerNorm after the vision
@@ -8,6 +9,12 @@ and can be switched off.
 Precision: on a CUDA device with bf16 support the frozen towers are held in bf16 and the trainable modules
 in fp32 (they are the optimiser's master weights; compute runs under bf16 autocast). On CPU everything is
 fp32. ``query_tokens`` is always fp32.
+
+LLaVA trained on the same instruction data (the benchmark's ``llava-ft``): the vision tower and the LLM are
+frozen; ``tuning="projector"`` trains the multi-modal projector only (LLaVA's first stage), ``tuning="lora"``
+(the default for LLaVA) also adds LoRA matrices (``peft``) to the LLM's attention projections, the cheap form
+of LLaVA-1.5's fine-tuning stage that trains projector and LLM. An adapter directory records the LoRA
+settings, so :func:`load_model` injects the same LoRA layers before loading its weights.
 
 Typical use::
 
@@ -37,7 +44,14 @@ MODEL_CLASSES: dict[str, str] = {
     "instructblip": "InstructBlipForConditionalGeneration",
     "blip-2": "Blip2ForConditionalGeneration",
     "llava": "LlavaForConditionalGeneration",
+    "clip": "CLIPModel",
 }
+#: Substring naming LLaVA's multi-modal projector parameters (``model.multi_modal_projector.*``).
+LLAVA_PROJECTOR = "multi_modal_projector."
+#: How each trainable model type can be tuned; the first is the default (``tuning="auto"``).
+TUNINGS: dict[str, tuple[str, ...]] = {"instructblip": ("qformer",), "llava": ("lora", "projector")}
+#: LLM modules that get LoRA matrices by default (Llama/Vicuna attention projections).
+LORA_TARGETS: tuple[str, ...] = ("q_proj", "k_proj", "v_proj", "o_proj")
 
 
 def resolve_device(device: str | None = "auto"):
@@ -132,7 +146,7 @@ def parameter_table(model) -> str:
 
 
 def model_class(model_type: str):
-    """The transformers class for a ``config.model_type`` (InstructBLIP, BLIP-2, LLaVA)."""
+    """The transformers class for a ``config.model_type`` (InstructBLIP, BLIP-2, LLaVA, CLIP)."""
     import transformers
 
     if model_type not in MODEL_CLASSES:
@@ -184,6 +198,8 @@ def load_model(path: str | Path, *, device="auto", dtype="auto", base: str | Pat
         adapter_config = read_adapter_config(path)
         base = base or resolve_base(path, adapter_config["base_model"])
         model, processor = _load_base(base, device, dtype, **kwargs)
+        if adapter_config.get("lora"):
+            inject_lora(model, adapter_config["lora"])
         load_adapter(model, path)
     else:
         model, processor = _load_base(path, device, dtype, **kwargs)
@@ -224,3 +240,110 @@ def model_summary(model) -> dict:
         "frozen": sum(r.frozen for r in rows),
         "modules": {r.module: {"trainable": r.trainable, "frozen": r.frozen, "dtype": r.dtypes} for r in rows},
     }
+
+
+# --------------------------------------------------------------------------------------------- LLaVA tuning
+@dataclass(frozen=True)
+class LoraSettings:
+    """LoRA on the LLM of a LLaVA model (saved in the adapter config as ``lora``)."""
+
+    r: int = 8
+    alpha: int = 16
+    dropout: float = 0.05
+    targets: tuple[str, ...] = LORA_TARGETS
+
+    def as_dict(self) -> dict:
+        return {"r": self.r, "alpha": self.alpha, "dropout": self.dropout, "targets": list(self.targets)}
+
+
+def lora_target_pattern(targets) -> str:
+    """The ``peft`` ``target_modules`` regex: the named projections inside the language model only (the CLIP
+    vision tower has ``q_proj``/``k_proj``/``v_proj`` layers too, and stays untouched)."""
+    import re
+
+    names = "|".join(re.escape(t) for t in targets)
+    return rf".*language_model\..*\.({names})"
+
+
+def inject_lora(model, settings) -> list[str]:
+    """Add LoRA layers (``peft.inject_adapter_in_model``, in place) to the LLM; returns their parameter names.
+
+    ``settings`` is a :class:`LoraSettings` or its ``as_dict()`` form (as stored in an adapter config). The
+    model keeps its class, so generation and scoring work unchanged.
+    """
+    from peft import LoraConfig, inject_adapter_in_model
+
+    if isinstance(settings, dict):
+        settings = LoraSettings(r=int(settings["r"]), alpha=int(settings["alpha"]),
+                                dropout=float(settings.get("dropout", 0.0)),
+                                targets=tuple(settings.get("targets", LORA_TARGETS)))
+    config = LoraConfig(r=settings.r, lora_alpha=settings.alpha, lora_dropout=settings.dropout,
+                        target_modules=lora_target_pattern(settings.targets), bias="none")
+    inject_adapter_in_model(config, model)
+    names = [name for name, _ in model.named_parameters() if ".lora_" in name]
+    if not names:
+        raise UsageError(f"LoRA found no {', '.join(settings.targets)} modules in the language model")
+    return names
+
+
+def apply_llava_policy(model, *, tuning: str = "lora", lora: LoraSettings | None = None,
+                       master_dtype=None) -> list[str]:
+    """Freeze a LLaVA model except its projector (and, with ``tuning="lora"``, LoRA layers added to the LLM);
+    returns the trainable parameter names. ``master_dtype`` re-casts what trains (fp32 master weights)."""
+    if getattr(model.config, "model_type", None) != "llava":
+        raise UsageError(f"projector/LoRA tuning needs a LLaVA model, got {model.config.model_type!r}")
+    if tuning not in TUNINGS["llava"]:
+        raise UsageError(f"LLaVA tuning must be one of {', '.join(TUNINGS['llava'])}, got {tuning!r}")
+    model.requires_grad_(False)
+    if tuning == "lora":
+        inject_lora(model, lora or LoraSettings())  # marks only the LoRA matrices trainable
+    trainable = []
+    for name, param in model.named_parameters():
+        keep = LLAVA_PROJECTOR in name or ".lora_" in name
+        param.requires_grad_(keep)
+        if keep:
+            trainable.append(name)
+            if master_dtype is not None and param.dtype != master_dtype:
+                param.data = param.data.to(master_dtype)
+    if not any(LLAVA_PROJECTOR in name for name in trainable):
+        raise UsageError("the LLaVA policy found no multi_modal_projector parameters to train")
+    return trainable
+
+
+def resolve_tuning(model_type: str, tuning: str = "auto") -> str:
+    """The tuning a model type trains with (``auto``: EmoVIT's Q-Former policy for InstructBLIP, LoRA for LLaVA)."""
+    if model_type not in TUNINGS:
+        raise UsageError(f"training supports InstructBLIP (EmoVIT) and LLaVA bases, not {model_type!r}")
+    if tuning == "auto":
+        return TUNINGS[model_type][0]
+    if tuning not in TUNINGS[model_type]:
+        raise UsageError(f"a {model_type} base trains with tuning {' or '.join(TUNINGS[model_type])}, not {tuning!r}")
+    return tuning
+
+
+def load_for_training(base: str | Path, *, tuning: str = "auto", lora: LoraSettings | None = None,
+                      device="auto", dtype="auto", train_vision_layernorm: bool = True, verbose: bool = True,
+                      **kwargs):
+    """``(model, processor, tuning)`` ready to train: EmoVIT's policy for an InstructBLIP base, projector or
+    LoRA tuning for a LLaVA base; frozen towers in ``dtype``, trainable weights in fp32."""
+    import torch
+    from transformers import AutoConfig
+
+    device = resolve_device(device)
+    dtype = resolve_dtype(dtype, device)
+    if looks_like_local_path(base) and not Path(base).expanduser().exists():
+        _load_base(base, device, dtype, **kwargs)  # raises the one-line "model path does not exist"
+    try:
+        model_type = AutoConfig.from_pretrained(str(base), **kwargs).model_type
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"cannot load a model config from {base}: {exc}") from None
+    tuning = resolve_tuning(model_type, tuning)
+    if model_type == "instructblip":
+        model, processor = load_emovit(base, device=device, dtype=dtype, verbose=verbose,
+                                       train_vision_layernorm=train_vision_layernorm, **kwargs)
+        return model, processor, tuning
+    model, processor = _load_base(base, device, dtype, **kwargs)
+    apply_llava_policy(model, tuning=tuning, lora=lora, master_dtype=torch.float32)
+    if verbose:
+        print(parameter_table(model))
+    return model, processor, tuning

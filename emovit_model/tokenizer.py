@@ -129,3 +129,26 @@ def qformer_tokenizer(vocab_size: int = 1024):
         tokenizer_object=backend, cls_token=BOS, sep_token=EOS, bos_token=BOS, eos_token=EOS, pad_token=PAD,
         unk_token=UNK, padding_side="right", model_max_length=512,
     )
+
+
+#: CLIP's end-of-text token. CLIP pools the text at the first end-of-text token, and transformers keeps a
+#: legacy pooling (argmax of the token ids) for configs whose ``eos_token_id`` is 2, which the zoo's ``</s>``
+#: is; the CLIP tokenizer therefore ends every text with this extra special token instead.
+CLIP_EOT = "<|endoftext|>"
+
+
+def clip_tokenizer(vocab_size: int = 1024, *, max_length: int = 77):
+    """The CLIP text tokenizer: ``<s> text <|endoftext|>``, padded with ``<pad>``, at most ``max_length`` tokens."""
+    from tokenizers import AddedToken, processors
+    from transformers import PreTrainedTokenizerFast
+
+    backend = train_bpe(vocab_size)
+    backend.add_special_tokens([AddedToken(CLIP_EOT, special=True, normalized=False)])
+    eot_id = backend.token_to_id(CLIP_EOT)
+    backend.post_processor = processors.TemplateProcessing(
+        single=f"{BOS} $A {CLIP_EOT}", pair=f"{BOS} $A {CLIP_EOT} $B {CLIP_EOT}",
+        special_tokens=[(BOS, BOS_ID), (CLIP_EOT, eot_id)])
+    return PreTrainedTokenizerFast(
+        tokenizer_object=backend, bos_token=BOS, eos_token=CLIP_EOT, pad_token=PAD, unk_token=UNK,
+        padding_side="right", model_max_length=max_length,
+    )

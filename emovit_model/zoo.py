@@ -1,4 +1,4 @@
-"""Tiny random checkpoints (InstructBLIP, BLIP-2, LLaVA) for tests and the offline demo.
+"""Tiny random checkpoints (InstructBLIP, BLIP-2, LLaVA, CLIP) for tests and the offline demo.
 
 Each checkpoint is written with ``save_pretrained`` (model as safetensors, processor, tokenizer), so code
 that loads a tiny model goes through the same ``from_pretrained(path)`` calls as a real checkpoint. The
@@ -17,8 +17,12 @@ From the shell::
 
 Architectures mirror the real checkpoints: InstructBLIP = BLIP-2 ViT + Q-Former (instruction-aware) + Llama
 (like ``Salesforce/instructblip-vicuna-7b``); BLIP-2 = ViT + Q-Former + OPT (like ``Salesforce/blip2-opt-2.7b``);
-LLaVA = CLIP ViT + MLP projector + Llama (like ``llava-hf/llava-1.5-7b-hf``). Vision towers use
+LLaVA = CLIP ViT + MLP projector + Llama (like ``llava-hf/llava-1.5-7b-hf``); CLIP = ViT + text transformer
+(like ``openai/clip-vit-large-patch14``, the zero-shot image-text baseline). Vision towers use
 ``initializer_range=0.02``: the BLIP default (1e-10) would make every image look the same.
+
+LLaVA fine-tuned on the instruction data (the benchmark's ``llava-ft``) needs no extra kind: it is the
+``llava`` checkpoint plus a projector or LoRA adapter written by ``emovit train --base <llava>``.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from pathlib import Path
 from schemas.errors import UsageError
 
 #: Kinds the zoo can build.
-KINDS: tuple[str, ...] = ("instructblip", "blip2", "llava")
+KINDS: tuple[str, ...] = ("instructblip", "blip2", "llava", "clip")
 #: Mean/std used by BLIP-2/InstructBLIP and CLIP image processors (OpenAI CLIP statistics).
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
@@ -197,7 +201,34 @@ def _build_llava(spec: TinySpec):
     return model, processor
 
 
-_BUILDERS = {"instructblip": _build_instructblip, "blip2": _build_blip2, "llava": _build_llava}
+def _build_clip(spec: TinySpec):
+    from transformers import CLIPConfig, CLIPModel, CLIPProcessor, CLIPTextConfig, CLIPVisionConfig
+    from transformers.models.clip.image_processing_pil_clip import CLIPImageProcessorPil
+
+    from emovit_model.tokenizer import BOS_ID, PAD_ID, clip_tokenizer
+
+    tokenizer = clip_tokenizer(spec.vocab_size)
+    text = CLIPTextConfig(
+        vocab_size=len(tokenizer), hidden_size=spec.hidden_size, intermediate_size=spec.intermediate_size,
+        num_hidden_layers=spec.num_layers, num_attention_heads=spec.num_heads, max_position_embeddings=77,
+        projection_dim=spec.hidden_size, bos_token_id=BOS_ID, eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=PAD_ID,
+    )
+    vision = CLIPVisionConfig(
+        hidden_size=spec.hidden_size, intermediate_size=spec.intermediate_size,
+        num_hidden_layers=spec.num_layers, num_attention_heads=spec.num_heads,
+        image_size=spec.image_size, patch_size=spec.patch_size, projection_dim=spec.hidden_size,
+    )
+    config = CLIPConfig(text_config=text.to_dict(), vision_config=vision.to_dict(), projection_dim=spec.hidden_size)
+    model = CLIPModel(config)
+    image_processor = CLIPImageProcessorPil(
+        size={"shortest_edge": spec.image_size}, crop_size={"height": spec.image_size, "width": spec.image_size},
+        image_mean=list(CLIP_MEAN), image_std=list(CLIP_STD), do_convert_rgb=True,
+    )
+    return model, CLIPProcessor(image_processor=image_processor, tokenizer=tokenizer)
+
+
+_BUILDERS = {"instructblip": _build_instructblip, "blip2": _build_blip2, "llava": _build_llava, "clip": _build_clip}
 
 
 def build_tiny_in_memory(spec: TinySpec):
@@ -229,7 +260,15 @@ def build_tiny(kind: str, out: str | Path, *, seed: int = 0, **sizes) -> Path:
     model, processor = build_tiny_in_memory(spec)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(out)
+    from transformers.utils import logging as hf_logging
+
+    shown = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()  # a one-shard "Writing model shards" bar per tiny model is only noise
+    try:
+        model.save_pretrained(out)
+    finally:
+        if shown:
+            hf_logging.enable_progress_bar()
     processor.save_pretrained(out)
     write_json(out / "zoo_spec.json", asdict(spec))
     return out
@@ -256,7 +295,8 @@ def run(args) -> int:
     for kind in kinds:
         out = Path(args.out) / kind if args.kind == "all" else Path(args.out)
         build_tiny(kind, out, seed=args.seed, **sizes)
-        print(f"{kind} -> {out}")
+        files = sorted(p.name for p in out.iterdir() if p.is_file())
+        print(f"{kind} -> {out} (random weights, seed {args.seed}; {len(files)} files: {', '.join(files)})")
     return 0
 
 

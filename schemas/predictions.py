@@ -8,7 +8,11 @@ One JSON object per line::
 
 ``pred`` is null when a generated answer could not be parsed (never a guessed label); ``raw`` holds the
 generated text (null in rank mode); ``scores`` holds one score per candidate label (null in generate mode).
-At least one of ``raw`` and ``scores`` is present. ``id`` is unique per (model, task).
+At least one of ``raw`` and ``scores`` is present. ``id`` is unique per (model, task). One optional field,
+``variant``, names the instruction paraphrase a row answered (the sensitivity task); a line without it reads
+as ``variant: null``.
+
+:class:`LeaderboardRowModel` is the contract of ``leaderboard.json`` rows (one per model and task).
 """
 
 from __future__ import annotations
@@ -27,6 +31,8 @@ from schemas.validation import RowFailure, validate_frame
 
 #: Columns every prediction row has, in file order.
 PREDICTION_FIELDS: tuple[str, ...] = ("id", "image_id", "model", "task", "gold", "pred", "raw", "scores")
+#: Columns a prediction row may have besides those (missing ones read as null).
+OPTIONAL_PREDICTION_FIELDS: tuple[str, ...] = ("variant",)
 
 
 def _scores_ok(value) -> bool:
@@ -48,6 +54,7 @@ class PredictionModel(pa.DataFrameModel):
     pred: Series[str] = pa.Field(nullable=True)
     raw: Series[str] = pa.Field(nullable=True)
     scores: Series[object] = pa.Field(nullable=True)
+    variant: Series[str] = pa.Field(nullable=True)
 
     @pa.check("scores", element_wise=True, name="scores_are_finite_numbers_per_label")
     def scores_are_numbers(cls, value) -> bool:
@@ -110,14 +117,17 @@ def read_predictions(path: str | Path, labels: tuple[str, ...] | None = None) ->
         except ValueError as exc:
             rejected[number] = f"{path}:{number}: not valid JSON ({exc})"
             continue
-        if not isinstance(record, dict) or set(record) != set(PREDICTION_FIELDS):
+        if not isinstance(record, dict) or not (
+                set(PREDICTION_FIELDS) <= set(record) <= set(PREDICTION_FIELDS + OPTIONAL_PREDICTION_FIELDS)):
             have = sorted(record) if isinstance(record, dict) else type(record).__name__
-            rejected[number] = f"{path}:{number}: expected fields {', '.join(PREDICTION_FIELDS)}, got {have}"
+            rejected[number] = (f"{path}:{number}: expected fields {', '.join(PREDICTION_FIELDS)} "
+                                f"(optionally {', '.join(OPTIONAL_PREDICTION_FIELDS)}), got {have}")
             continue
         records.append(record)
         numbers.append(number)
-    frame = pd.DataFrame(records, columns=list(PREDICTION_FIELDS), index=numbers).astype(
-        {"pred": "object", "raw": "object", "scores": "object"})
+    columns = list(PREDICTION_FIELDS + OPTIONAL_PREDICTION_FIELDS)
+    frame = pd.DataFrame(records, columns=columns, index=numbers).astype(
+        {"pred": "object", "raw": "object", "scores": "object", "variant": "object"})
     frame = frame.replace({float("nan"): None})
     outcome = validate_frame(frame, prediction_schema(labels))
     for number, failures in outcome.failures.items():
@@ -125,5 +135,64 @@ def read_predictions(path: str | Path, labels: tuple[str, ...] | None = None) ->
     return PredictionFile(path, outcome.valid, dict(sorted(rejected.items())))
 
 
-__all__ = ["PREDICTION_FIELDS", "PredictionFile", "PredictionModel", "RowFailure", "prediction_schema",
-           "read_predictions"]
+def _unit_interval(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and 0.0 <= value <= 1.0
+
+
+class LeaderboardRowModel(pa.DataFrameModel):
+    """One ``leaderboard.json`` row: a model's figures on one task, recomputed from its predictions.
+
+    ``accuracy_ci`` is ``[low, high]`` around ``accuracy``; ``mcnemar`` maps every other model scored on the
+    same task to the exact McNemar p-value over the ids both scored.
+    """
+
+    model: Series[str] = pa.Field(str_length={"min_value": 1})
+    task: Series[str] = pa.Field(str_length={"min_value": 1})
+    n: Series[int] = pa.Field(ge=1)
+    accuracy: Series[float] = pa.Field(ge=0.0, le=1.0)
+    accuracy_ci: Series[object]
+    macro_f1: Series[float] = pa.Field(ge=0.0, le=1.0)
+    uar: Series[float] = pa.Field(ge=0.0, le=1.0)
+    parse_failure_rate: Series[float] = pa.Field(ge=0.0, le=1.0)
+    mcnemar: Series[object]
+
+    @pa.check("accuracy_ci", element_wise=True, name="ci_is_low_high_in_unit_interval")
+    def ci_pair(cls, value) -> bool:
+        return (isinstance(value, (list, tuple)) and len(value) == 2 and all(_unit_interval(v) for v in value)
+                and value[0] <= value[1])
+
+    @pa.check("mcnemar", element_wise=True, name="mcnemar_maps_models_to_p_values")
+    def p_values(cls, value) -> bool:
+        return isinstance(value, dict) and all(isinstance(k, str) and _unit_interval(v) for k, v in value.items())
+
+    @pa.dataframe_check(name="accuracy_inside_its_ci")
+    def inside(cls, frame: pd.DataFrame) -> pd.Series:
+        return pd.Series([low - 1e-12 <= acc <= high + 1e-12 for acc, (low, high)
+                          in zip(frame["accuracy"], frame["accuracy_ci"])], index=frame.index)
+
+    @pa.dataframe_check(name="one_row_per_model_and_task")
+    def unique_rows(cls, frame: pd.DataFrame) -> pd.Series:
+        return ~frame.duplicated(subset=["model", "task"], keep="first")
+
+    class Config:
+        strict = False  # rows carry more (per-class figures, provenance); these columns are the contract
+        coerce = False
+
+
+def validate_leaderboard_rows(rows: list[dict]) -> None:
+    """Raise ``ValueError`` naming the failures when ``rows`` break :class:`LeaderboardRowModel`."""
+    columns = list(LeaderboardRowModel.to_schema().columns)
+    frame = pd.DataFrame([{k: row.get(k) for k in columns} for row in rows], columns=columns)
+    if frame.empty:
+        return
+    frame = frame.astype({"n": "int64", "accuracy": "float64", "macro_f1": "float64", "uar": "float64",
+                          "parse_failure_rate": "float64"})
+    outcome = validate_frame(frame, LeaderboardRowModel.to_schema())
+    if outcome.failures:
+        details = "; ".join(f"row {index}: " + ", ".join(f.describe() for f in failures)
+                            for index, failures in sorted(outcome.failures.items()))
+        raise ValueError(f"leaderboard rows break the schema: {details}")
+
+
+__all__ = ["OPTIONAL_PREDICTION_FIELDS", "PREDICTION_FIELDS", "LeaderboardRowModel", "PredictionFile",
+           "PredictionModel", "RowFailure", "prediction_schema", "read_predictions", "validate_leaderboard_rows"]

@@ -22,6 +22,12 @@ Outputs in ``--out``::
 optimizer, scheduler, RNG state and the step counter. ``--config run_config.json`` re-reads a saved run's
 options (flags given on the command line win).
 
+The same command trains LLaVA on the instruction data (the benchmark's ``llava-ft``) when ``--base`` is a
+LLaVA checkpoint: the projector (``--tuning projector``) or the projector plus LoRA on the LLM's attention
+(``--tuning lora``, the default for LLaVA; ``--lora-r``, ``--lora-alpha``). Same data pipeline, Trainer,
+adapters and evaluation; the adapter records its LoRA settings. ``--train-fraction`` trains on a seeded share
+of the images of each emotion (the data-scaling curve).
+
 Validation accuracy: each distinct image of the validation split is classified by ranking the eight answers
 ``Predict emotion: <label>`` by likelihood (:class:`emovit_model.scoring.EmotionClassifier`), which always
 yields a label, so the per-epoch figure is stable even when free generation would not parse.

@@ -41,6 +41,15 @@ _FLAGS: dict[str, tuple[str, dict]] = {
     "max_prompt_tokens": ("--max-prompt-tokens", {"type": int, "help": "instruction budget, cut from the left"}),
     "max_answer_tokens": ("--max-answer-tokens", {"type": int, "help": "answer budget"}),
     "lavis_checkpoint": ("--lavis-checkpoint", {"help": "initialise from an original LAVIS/EmoVIT .pth"}),
+    "tuning": ("--tuning", {"choices": ("auto", "qformer", "projector", "lora"),
+                            "help": "what trains: auto = EmoVIT's Q-Former policy on InstructBLIP, LoRA + projector "
+                                    "on LLaVA; projector = LLaVA's projector only"}),
+    "lora_r": ("--lora-r", {"type": int, "help": "LoRA rank (LLaVA, tuning lora)"}),
+    "lora_alpha": ("--lora-alpha", {"type": int, "help": "LoRA alpha"}),
+    "lora_dropout": ("--lora-dropout", {"type": float, "help": "LoRA dropout"}),
+    "train_fraction": ("--train-fraction", {"type": float,
+                                            "help": "train on this seeded share of the images of each emotion"}),
+    "max_length": ("--max-length", {"type": int, "help": "LLaVA: longest sequence in tokens, image tokens included"}),
 }
 _SWITCHES: dict[str, tuple[str, bool, str]] = {
     # field: (flag, value when given, help)
@@ -69,6 +78,8 @@ def add_arguments(parser) -> None:
         parser.add_argument(flag, dest=name, default=argparse.SUPPRESS, help=text, **options)
     parser.add_argument("--kinds", default=argparse.SUPPRESS,
                         help=f"comma-separated instruction kinds to train on (default {','.join(KINDS)})")
+    parser.add_argument("--lora-targets", default=argparse.SUPPRESS,
+                        help="comma-separated LLM modules that get LoRA (default q_proj,k_proj,v_proj,o_proj)")
     for name, (flag, value, text) in _SWITCHES.items():
         parser.add_argument(flag, dest=name, action="store_const", const=value, default=argparse.SUPPRESS,
                             help=text)
@@ -92,7 +103,9 @@ def config_from_args(args) -> TrainConfig:
     values.update(given)
     if isinstance(values.get("kinds"), str):
         values["kinds"] = tuple(k.strip() for k in values["kinds"].split(",") if k.strip())
-    for name in ("kinds", "adam_betas"):
+    if isinstance(values.get("lora_targets"), str):
+        values["lora_targets"] = tuple(t.strip() for t in values["lora_targets"].split(",") if t.strip())
+    for name in ("kinds", "adam_betas", "lora_targets"):
         if name in values:
             values[name] = tuple(values[name])
     known = {f.name for f in dataclasses.fields(TrainConfig)}

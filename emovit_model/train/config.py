@@ -8,6 +8,9 @@ from pathlib import Path
 from schemas.errors import UsageError
 from schemas.protocol import KINDS
 
+#: Tunings a run can ask for (``auto``: EmoVIT's Q-Former policy on InstructBLIP, LoRA on LLaVA).
+TUNING_CHOICES: tuple[str, ...] = ("auto", "qformer", "projector", "lora")
+
 CHECKPOINT_DIR = "checkpoints"
 ADAPTER_DIR = "adapter"
 MERGED_DIR = "merged"
@@ -53,6 +56,13 @@ class TrainConfig:
     lavis_checkpoint: str | None = None
     merge: bool = False
     progress: bool = True
+    tuning: str = "auto"
+    lora_r: int = 8
+    lora_alpha: int = 16
+    lora_dropout: float = 0.05
+    lora_targets: tuple[str, ...] = ("q_proj", "k_proj", "v_proj", "o_proj")
+    train_fraction: float = 1.0
+    max_length: int = 2048
 
     def __post_init__(self) -> None:
         problems = []
@@ -71,6 +81,14 @@ class TrainConfig:
             problems.append(f"kinds must be a non-empty subset of {', '.join(KINDS)}, got {', '.join(self.kinds)}")
         if self.max_prompt_tokens < 2 or self.max_answer_tokens < 1:
             problems.append("max_prompt_tokens must be >= 2 and max_answer_tokens >= 1")
+        if self.tuning not in TUNING_CHOICES:
+            problems.append(f"tuning must be one of {', '.join(TUNING_CHOICES)}, got {self.tuning!r}")
+        if self.lora_r < 1 or self.lora_alpha < 1 or not 0 <= self.lora_dropout < 1 or not self.lora_targets:
+            problems.append("lora_r and lora_alpha must be >= 1, lora_dropout in [0, 1), lora_targets non-empty")
+        if not 0 < self.train_fraction <= 1:
+            problems.append(f"train_fraction must be in (0, 1], got {self.train_fraction}")
+        if self.max_length < 2:
+            problems.append("max_length must be >= 2")
         for name in ("train_limit", "eval_limit", "save_steps", "save_total_limit"):
             value = getattr(self, name)
             if value is not None and value < 1:

@@ -29,6 +29,8 @@ def load_splits(config: TrainConfig):
     wanted = set(config.kinds)
     if set(train.unique("kind")) - wanted:
         train = train.filter(lambda kind: kind in wanted, input_columns="kind")
+    if config.train_fraction < 1:
+        train = image_fraction(train, config.train_fraction, config.seed)
     if config.train_limit is not None:
         train = train.select(range(min(config.train_limit, len(train))))
     if len(train) == 0:
@@ -55,3 +57,23 @@ def gold_labels(split) -> list[str]:
     """The emotion of every row of ``split`` as a label string."""
     names = split.features["emotion"]
     return [names.int2str(v) if isinstance(v, int) else v for v in column(split, "emotion")]
+
+
+def image_fraction(split, fraction: float, seed: int):
+    """The rows of a seeded ``fraction`` of the images of each emotion (every row of a chosen image is kept,
+    in the split's order; at least one image per emotion present). Nested: with the same seed, the images of
+    a smaller fraction are among those of a larger one, so a scaling curve adds data rather than swapping it.
+    """
+    import numpy as np
+
+    images: dict[int, set[str]] = {}
+    for image_id, label in zip(column(split, "image_id"), column(split, "emotion")):
+        images.setdefault(label, set()).add(image_id)
+    chosen: set[str] = set()
+    for label in sorted(images):
+        ids = sorted(images[label])
+        order = np.random.default_rng([seed, label]).permutation(len(ids))
+        keep = max(1, round(fraction * len(ids)))
+        chosen.update(ids[i] for i in order[:keep])
+    keep_rows = [i for i, image_id in enumerate(column(split, "image_id")) if image_id in chosen]
+    return split.select(keep_rows)

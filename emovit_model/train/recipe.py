@@ -1,5 +1,9 @@
 """The training run, top to bottom: data, model, Trainer, outputs.
 
+The same recipe trains EmoVIT (an InstructBLIP base: Q-Former policy, :class:`EmoVITCollator`) and the
+benchmark's ``llava-ft`` (a LLaVA base: projector-only or LoRA tuning, :class:`LlavaCollator`): same data
+loading, Trainer, checkpoints, adapters and per-epoch ranking evaluation.
+
 Read :func:`train` as the recipe. The pieces it calls live beside it: options in
 :mod:`emovit_model.train.config`, rows in :mod:`emovit_model.train.data`, the Trainer subclass and callbacks
 in :mod:`emovit_model.train.trainer`, per-epoch figures in :mod:`emovit_model.train.metrics`.
@@ -76,14 +80,43 @@ def _versions() -> dict:
             "python": sys.version.split()[0]}
 
 
+def lora_settings(config: TrainConfig):
+    """The run's LoRA settings (used only when a LLaVA base trains with ``tuning`` lora)."""
+    from emovit_model.model import LoraSettings
+
+    return LoraSettings(r=config.lora_r, alpha=config.lora_alpha, dropout=config.lora_dropout,
+                        targets=tuple(config.lora_targets))
+
+
+def adapter_extra(config: TrainConfig, tuning: str) -> dict:
+    """What an adapter's config records about how it was trained (LoRA settings, so loading can re-inject)."""
+    extra: dict = {"tuning": tuning}
+    if tuning == "lora":
+        extra["lora"] = lora_settings(config).as_dict()
+    return extra
+
+
+def make_collator(config: TrainConfig, processor, model_type: str):
+    """EmoVIT's InstructBLIP collator, or the LLaVA-1.5 conversation collator, with the run's options."""
+    from emovit_model.collator import EmoVITCollator, RandomResizedCropFlip
+
+    augment = RandomResizedCropFlip() if config.augment else None
+    if model_type == "llava":
+        from emovit_model.llava_collator import LlavaCollator
+
+        return LlavaCollator(processor, max_length=config.max_length, augment=augment)
+    return EmoVITCollator(processor, max_prompt_tokens=config.max_prompt_tokens,
+                          max_answer_tokens=config.max_answer_tokens, normalise=config.normalise,
+                          augment=augment)
+
+
 def train(config: TrainConfig, *, resume: bool | str = False, callbacks=None) -> TrainResult:
     """Run one training job; returns where the outputs went and the metrics document."""
     from transformers import TrainingArguments
     from transformers.trainer_utils import get_last_checkpoint
 
     from emovit_model import checkpoint as ckpt
-    from emovit_model.collator import EmoVITCollator, RandomResizedCropFlip
-    from emovit_model.model import load_emovit, model_summary
+    from emovit_model.model import load_for_training, model_summary
     from emovit_model.train.trainer import EmoVITTrainer, EpochEndLogging, MetricsFile, use_log_lines
     from schemas.runinfo import fingerprint, to_jsonable, write_json
 
@@ -101,8 +134,13 @@ def train(config: TrainConfig, *, resume: bool | str = False, callbacks=None) ->
     train_rows, val_rows = load_splits(config)
     frozen_dtype, precision_flags = _precision(config)
     is_main = is_main_process()
-    model, processor = load_emovit(config.base, device="cpu", dtype=frozen_dtype,
-                                   train_vision_layernorm=config.train_vision_layernorm, verbose=is_main)
+    model, processor, tuning = load_for_training(
+        config.base, tuning=config.tuning, lora=lora_settings(config), device="cpu", dtype=frozen_dtype,
+        train_vision_layernorm=config.train_vision_layernorm, verbose=is_main)
+    model_type = model.config.model_type
+    if model_type != "instructblip" and (config.lavis_checkpoint or config.merge):
+        raise UsageError("--lavis-checkpoint and --merge apply to EmoVIT (InstructBLIP) runs only; a LLaVA run "
+                         "publishes its adapter, which load_model puts on the base")
     if config.lavis_checkpoint:
         report = ckpt.import_lavis(model, config.lavis_checkpoint)
         if is_main:
@@ -125,9 +163,8 @@ def train(config: TrainConfig, *, resume: bool | str = False, callbacks=None) ->
             "world_size": int(os.environ.get("WORLD_SIZE", "1")),
         })
 
-    collator = EmoVITCollator(processor, max_prompt_tokens=config.max_prompt_tokens,
-                              max_answer_tokens=config.max_answer_tokens, normalise=config.normalise,
-                              augment=RandomResizedCropFlip() if config.augment else None)
+    collator = make_collator(config, processor, model_type)
+    extra = adapter_extra(config, tuning)
     save_flags = ({"save_strategy": "steps", "save_steps": config.save_steps} if config.save_steps
                   else {"save_strategy": "epoch"})
     args = TrainingArguments(
@@ -164,7 +201,7 @@ def train(config: TrainConfig, *, resume: bool | str = False, callbacks=None) ->
     )
     trainer = EmoVITTrainer(
         model=model, args=args, train_dataset=train_rows, eval_dataset=val_rows, data_collator=collator,
-        processing_class=processor, emovit_config=config, eval_dir=out / EVAL_DIR,
+        processing_class=processor, emovit_config=config, eval_dir=out / EVAL_DIR, adapter_extra=extra,
         callbacks=[EpochEndLogging(), MetricsFile(out / METRICS, run_fingerprint), *(callbacks or [])],
     )
     use_log_lines(trainer)
@@ -174,7 +211,7 @@ def train(config: TrainConfig, *, resume: bool | str = False, callbacks=None) ->
     document = metrics_document(trainer.state.log_history, run_fingerprint)
     if trainer.is_world_process_zero():
         ckpt.save_adapter(trainer.accelerator.unwrap_model(trainer.model), adapter_dir, base=config.base,
-                          processor=processor, extra={"run_fingerprint": run_fingerprint})
+                          processor=processor, extra={"run_fingerprint": run_fingerprint, **extra})
         write_json(out / METRICS, document)
         if config.merge:
             merged_dir = ckpt.merge_adapter(adapter_dir, out / MERGED_DIR, base=config.base)

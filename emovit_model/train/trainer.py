@@ -33,12 +33,15 @@ class EmoVITTrainer(Trainer):
     Args (besides the Trainer's):
         emovit_config: the run's options (base reference, evaluation batch and prompt settings).
         eval_dir: where ``epoch-<n>.jsonl`` per-sample validation predictions go (None: not written).
+        adapter_extra: recorded in every adapter config written (tuning, LoRA settings).
     """
 
-    def __init__(self, *args, emovit_config: TrainConfig, eval_dir: Path | None = None, **kwargs):
+    def __init__(self, *args, emovit_config: TrainConfig, eval_dir: Path | None = None,
+                 adapter_extra: dict | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         self.emovit_config = emovit_config
         self.eval_dir = eval_dir
+        self.adapter_extra = dict(adapter_extra or {})
 
     def save_model(self, output_dir: str | None = None, _internal_call: bool = False) -> None:
         """Write the trainable tensors as an adapter directory (checkpoints and the final model alike)."""
@@ -51,7 +54,7 @@ class EmoVITTrainer(Trainer):
             state = {k.removeprefix("module."): v for k, v in (full or {}).items()
                      if k.removeprefix("module.") in names}
         if self.args.should_save:
-            ckpt.save_adapter(model, output_dir, base=self.emovit_config.base, state=state)
+            ckpt.save_adapter(model, output_dir, base=self.emovit_config.base, state=state, extra=self.adapter_extra)
 
     def _load_from_checkpoint(self, resume_from_checkpoint, model=None):
         """Private Trainer hook (no public one loads weights on resume): read our adapter checkpoints."""

@@ -39,7 +39,7 @@ def trained(tmp_path_factory, zoo, bench_build) -> dict[str, Path]:
     return {"emovit": emovit.adapter, "llava-ft": llava.adapter}
 
 
-def write_config(path: Path, document: dict) -> Path:
+def _write_config(path: Path, document: dict) -> Path:
     path.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
     return path
 
@@ -55,6 +55,6 @@ def small_config(tmp_path, zoo, bench_build):
                        {"name": "clip", "adapter": "clip", "path": str(zoo["clip"])}],
         }
         document.update(changes)
-        return write_config(tmp_path / "config.yaml", document)
+        return _write_config(tmp_path / "config.yaml", document)
 
     return make

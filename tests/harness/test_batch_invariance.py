@@ -14,7 +14,6 @@ QUESTIONS = [CATEGORICAL_INSTRUCTION, "How does this picture make you feel, and 
 
 def _images(n: int):
     import numpy as np
-    from PIL import Image
 
     from builder.synth import render_image
     from schemas.vocab import EMOTIONS

@@ -6,9 +6,20 @@ import math
 
 import numpy as np
 import pytest
-from sklearn.metrics import balanced_accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
+from sklearn.metrics import (
+    balanced_accuracy_score,
+    confusion_matrix,
+    f1_score,
+    precision_recall_fscore_support,
+)
 
-from benchmarks.metrics import UNPARSED, bootstrap_ci, classification_metrics, mcnemar_exact, variant_agreement
+from benchmarks.metrics import (
+    UNPARSED,
+    bootstrap_ci,
+    classification_metrics,
+    mcnemar_exact,
+    variant_agreement,
+)
 
 LABELS = ["a", "b", "c", "d"]
 GOLD = ["a", "a", "a", "b", "b", "c", "c", "c", "c", "a"]
@@ -34,7 +45,7 @@ def test_equal_to_scikit_learn():
     assert m["macro_f1"] == pytest.approx(f1_score(GOLD, encoded, labels=["a", "b", "c"], average="macro"))
     # UAR is scikit-learn's balanced accuracy restricted to the gold classes
     assert m["uar"] == pytest.approx(balanced_accuracy_score(GOLD, encoded))
-    p, r, f, s = precision_recall_fscore_support(GOLD, encoded, labels=LABELS, zero_division=0)
+    _, _, f, _ = precision_recall_fscore_support(GOLD, encoded, labels=LABELS, zero_division=0)
     assert [m["per_class"][k]["f1"] for k in LABELS] == pytest.approx(list(f))
     expected = confusion_matrix(GOLD, encoded, labels=[*LABELS, UNPARSED])[:4].tolist()
     assert m["confusion"]["matrix"] == expected

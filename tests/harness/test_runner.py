@@ -6,17 +6,23 @@ import hashlib
 import json
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import pytest
 
 from benchmarks.config import load_config
-from benchmarks.runner import Processes, run_bench
+from benchmarks.runner import run_bench
 from schemas.predictions import read_predictions
 from schemas.protocol import ALPHABETICAL_EMOTIONS
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def write_config(path: Path, document: dict) -> Path:
+    import yaml
+
+    path.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
+    return path
 
 
 def _lines(path: Path) -> list[dict]:
@@ -26,8 +32,6 @@ def _lines(path: Path) -> list[dict]:
 @pytest.fixture(scope="module")
 def full_run(tmp_path_factory, zoo, bench_build):
     """instructblip (rank) and clip on every build task; run once, then once more from the cache."""
-    from tests.harness.conftest import write_config
-
     root = tmp_path_factory.mktemp("full_run")
     path = write_config(root / "config.yaml", {
         "name": "full", "out": str(root / "out"), "data": {"build": str(bench_build)},
@@ -43,7 +47,7 @@ def full_run(tmp_path_factory, zoo, bench_build):
 def test_every_model_and_task_has_a_run_directory(full_run, bench_build):
     import datasets
 
-    root, first, _, _ = full_run
+    root, _, _, _ = full_run
     runs = root / "out" / "runs"
     assert sorted(str(p.relative_to(runs)) for p in runs.glob("*/*")) == sorted(
         f"{m}/{t}" for m in ("clip", "instructblip") for t in ("emoset2", "emoset8", "reasoning", "sensitivity"))
@@ -76,7 +80,7 @@ def test_every_model_and_task_has_a_run_directory(full_run, bench_build):
     sensitivity = _lines(runs / "instructblip" / "sensitivity" / "predictions.jsonl")
     assert sorted({r["variant"] for r in sensitivity}) == ["classify", "original", "viewer", "which"]
     original = [r for r in sensitivity if r["variant"] == "original"]
-    assert [r["scores"] for r in original] == pytest.approx([r["scores"] for r in emoset8], abs=1e-4)
+    assert max(abs(a["scores"][k] - b["scores"][k]) for a, b in zip(original, emoset8) for k in a["scores"]) < 1e-4
     reasoning = _lines(runs / "instructblip" / "reasoning" / "predictions.jsonl")
     assert [r["id"] for r in reasoning] == [r["id"] for r in reasoning_rows]
     assert all(r["scores"] is None and isinstance(r["raw"], str) for r in reasoning)  # generation only
@@ -114,7 +118,7 @@ def test_metrics_are_those_of_the_predictions(full_run):
 
 
 def test_a_second_run_scores_nothing(full_run):
-    root, _, second, snapshot = full_run
+    _, _, second, snapshot = full_run
     assert all("cached" in line or line.startswith("leaderboard") for line in second.log), second.log
     for path, data in snapshot.items():
         assert path.read_bytes() == data
@@ -122,10 +126,10 @@ def test_a_second_run_scores_nothing(full_run):
 
 
 def test_leaderboard_rebuilt_from_saved_runs_equals_the_runs_own(full_run, tmp_path):
-    root, first, _, _ = full_run
+    root, _, _, _ = full_run
     result = subprocess.run([sys.executable, "-m", "builder.cli", "bench", "leaderboard", "--runs",
                              str(root / "out" / "runs"), "--out", str(tmp_path / "board")],
-                            capture_output=True, text=True, cwd=ROOT)
+                            capture_output=True, text=True, cwd=ROOT, check=False)
     assert result.returncode == 0, result.stderr
     written = json.loads((root / "out" / "leaderboard" / "leaderboard.json").read_text())
     rebuilt = json.loads((tmp_path / "board" / "leaderboard.json").read_text())
@@ -138,7 +142,6 @@ def test_a_changed_task_file_does_not_reuse_old_results(small_config, tmp_path):
     task = tmp_path / "mytask.yaml"
     task.write_bytes((ROOT / "benchmarks" / "tasks" / "emoset8.yaml").read_bytes().replace(
         b"name: emoset8", b"name: mytask"))
-    config = small_config(tasks=[str(task)], models=small_config.__defaults__ or None) if False else None
     path = small_config(tasks=[str(task)])
     run_bench(load_config(path))
     run_dir = tmp_path / "out" / "runs" / "clip" / "mytask"
@@ -152,12 +155,9 @@ def test_a_changed_task_file_does_not_reuse_old_results(small_config, tmp_path):
     sessions = _lines(run_dir / "run_log.jsonl")
     assert [s["already"] for s in sessions] == [0, 0] and [s["scored"] for s in sessions] == [32, 32]
     assert any("task file, model or data changed" in line for line in second.log)
-    assert config is None
 
 
 def test_a_model_entry_trains_first_and_reuses_its_training(tmp_path, zoo, bench_build):
-    from tests.harness.conftest import write_config
-
     entry = {"name": "emovit", "adapter": "emovit", "base": str(zoo["instructblip"]),
              "train": {"kinds": ["categorical"], "max_steps": 2, "batch_size": 8, "lr": 1e-3, "warmup_steps": 0,
                        "eval_limit": 8, "train_fraction": 0.5, "seed": 3}}
@@ -178,50 +178,105 @@ def test_a_model_entry_trains_first_and_reuses_its_training(tmp_path, zoo, bench
     assert any("run key" in line for line in retrained.log)  # a new adapter: its predictions are redone
 
 
-def test_ranks_split_the_samples_and_the_main_process_merges_their_shards(small_config, tmp_path, monkeypatch):
-    """Two processes (threads standing in for ``accelerate launch`` ranks) give the single-process result."""
-    import benchmarks.runner as runner
-
+@pytest.mark.slow
+def test_two_processes_split_the_samples_and_merge_into_the_single_process_result(small_config, tmp_path):
+    """A real two-process launch (torchrun, gloo on CPU; what ``accelerate launch`` sets up on GPUs)."""
     path = small_config(tasks=["emoset8", "emoset2"], batch_size=4)
-    single = load_config(path, [f"out={tmp_path / 'single'}"])
-    run_bench(single)
-    barrier = threading.Barrier(2)
-    local = threading.local()
-    monkeypatch.setattr(runner, "processes", lambda device: local.procs)
-    errors = []
-
-    def rank(index: int) -> None:
-        local.procs = Processes(index, 2, __import__("torch").device("cpu"), barrier.wait)
-        try:
-            run_bench(load_config(path, [f"out={tmp_path / 'ranks'}"]))
-        except Exception as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
-            barrier.abort()
-
-    threads = [threading.Thread(target=rank, args=(i,)) for i in (0, 1)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
+    run_bench(load_config(path, [f"out={tmp_path / 'single'}", "leaderboard=false"]))
+    torchrun = Path(sys.executable).with_name("torchrun")
+    result = subprocess.run([str(torchrun), "--nproc-per-node", "2", "-m", "benchmarks", "run", "--config", str(path),
+                             f"out={tmp_path / 'ranks'}"], capture_output=True, text=True, cwd=ROOT, timeout=300,
+                            check=False)
+    assert result.returncode == 0, result.stderr[-3000:]
     for model in ("instructblip", "clip"):
         for task in ("emoset8", "emoset2"):
             one = _lines(tmp_path / "single" / "runs" / model / task / "predictions.jsonl")
             two = _lines(tmp_path / "ranks" / "runs" / model / task / "predictions.jsonl")
             assert [(r["id"], r["pred"]) for r in one] == [(r["id"], r["pred"]) for r in two]
-            assert [r["scores"] for r in two] == pytest.approx([r["scores"] for r in one], abs=1e-4)
+            assert max(abs(a["scores"][k] - b["scores"][k]) for a, b in zip(one, two) for k in a["scores"]) < 1e-4
             assert not (tmp_path / "ranks" / "runs" / model / task / "shards").exists()
     log = _lines(tmp_path / "ranks" / "runs" / "clip" / "emoset8" / "run_log.jsonl")
-    assert log[0]["world_size"] == 2 and log[0]["scored"] == 32
+    assert log == [{"already": 0, "scored": 32, "time": log[0]["time"], "world_size": 2}]
+    config = json.loads((tmp_path / "ranks" / "runs" / "clip" / "emoset8" / "config.json").read_text())
+    assert config["world_size"] == 2
+    assert result.stdout.count("clip/emoset8: 32 samples") == 1  # only the main process reports
+    assert (tmp_path / "ranks" / "leaderboard" / "leaderboard.json").is_file()
 
 
 def test_usage_errors_are_one_line(small_config, tmp_path):
     path = small_config(tasks=["folder"])
     result = subprocess.run([sys.executable, "-m", "builder.cli", "bench", "run", "--config", str(path)],
-                            capture_output=True, text=True, cwd=ROOT)
+                            capture_output=True, text=True, cwd=ROOT, check=False)
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
         "emovit bench: error: task folder needs data.folder (<root>/<class>/*.jpg) or data.folder_synth"]
     result = subprocess.run([sys.executable, "-m", "builder.cli", "bench", "run", "--config", "nope"],
-                            capture_output=True, text=True, cwd=ROOT)
+                            capture_output=True, text=True, cwd=ROOT, check=False)
     assert result.returncode == 2 and "unknown config 'nope'" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_zeroshot_config_at_tiny_size_scores_a_generated_folder(tmp_path):
+    from benchmarks.samples import folder_fingerprint
+    from benchmarks.task import load_task
+
+    overrides = ["size=tiny", f"out={tmp_path / 'out'}", "data.synth.per_class=2", "data.folder_synth.per_class=2",
+                 "models.emovit.train.max_steps=1", "models.emovit.train.eval_limit=4", "progress=false",
+                 "tasks=[folder]", "leaderboard=false"]
+    config = load_config("zeroshot", overrides)
+    config.models = [m for m in config.models if m["name"] in ("emovit", "clip")]
+    run_bench(config)
+    folder = tmp_path / "out" / "_data" / "folder"
+    assert sorted(p.name for p in folder.iterdir() if p.is_dir()) == ["anger", "disgust", "fear", "joy", "sadness",
+                                                                      "surprise"]
+    rows = _lines(tmp_path / "out" / "runs" / "emovit" / "folder" / "predictions.jsonl")
+    assert [r["id"] for r in rows[:3]] == ["anger/anger_000", "anger/anger_001", "disgust/disgust_000"]
+    assert rows[0]["image_id"] == "anger_000" and {r["gold"] for r in rows} == {
+        "anger", "disgust", "fear", "joy", "sadness", "surprise"}
+    assert all(set(r["scores"]) == {"anger", "disgust", "fear", "joy", "sadness", "surprise"} for r in rows)
+    task = load_task("folder")
+    before = folder_fingerprint(task, folder)
+    config_json = json.loads((tmp_path / "out" / "runs" / "clip" / "folder" / "config.json").read_text())
+    assert config_json["dataset"] == {"kind": "folder", "path": str(folder), "fingerprint": before}
+    (folder / "joy" / "joy_000.jpg").write_bytes((folder / "fear" / "fear_000.jpg").read_bytes())
+    assert folder_fingerprint(task, folder) != before
+    (folder / "neutral").mkdir()
+    with pytest.raises(Exception, match="class folder\\(s\\) neutral not mapped by task folder"):
+        folder_fingerprint(task, folder)
+
+
+def test_an_original_lavis_emovit_checkpoint_is_imported_once_and_scored(tmp_path, zoo, bench_build):
+    import torch
+
+    from emovit_model.checkpoint import import_lavis
+    from emovit_model.model import load_emovit, load_model
+    from emovit_model.scoring import EmotionClassifier
+
+    model, processor = load_emovit(zoo["instructblip"], device="cpu", verbose=False)
+    generator = torch.Generator().manual_seed(1)
+    state = {"query_tokens": torch.randn(model.query_tokens.shape, generator=generator) * 0.5,
+             "llm_proj.weight": torch.randn(model.language_projection.weight.shape, generator=generator) * 0.2,
+             "llm_proj.bias": torch.zeros_like(model.language_projection.bias)}
+    pth = tmp_path / "emovit.pth"
+    torch.save({"model": state}, pth)  # a partial LAVIS checkpoint: the rest stays as in the base
+    path = write_config(tmp_path / "c.yaml", {
+        "out": str(tmp_path / "out"), "data": {"build": str(bench_build)}, "tasks": ["emoset8"], "progress": False,
+        "leaderboard": False,
+        "models": [{"name": "emovit", "adapter": "emovit", "lavis": str(pth), "base": str(zoo["instructblip"])}]})
+    run_bench(load_config(path))
+    adapter = tmp_path / "out" / "_train" / "emovit" / "lavis-adapter"
+    assert (adapter / "adapter.safetensors").is_file()
+    config = json.loads((tmp_path / "out" / "runs" / "emovit" / "emoset8" / "config.json").read_text())
+    assert config["model"]["reference"] == str(adapter)
+    reference, _ = load_model(zoo["instructblip"], device="cpu")
+    import_lavis(reference, pth, strict=False)
+    assert torch.equal(reference.query_tokens, state["query_tokens"])
+    rows = _lines(tmp_path / "out" / "runs" / "emovit" / "emoset8" / "predictions.jsonl")
+    import datasets
+
+    test = datasets.load_from_disk(str(bench_build))["test"]
+    first = {}
+    for row in test:
+        first.setdefault(row["image_id"], row["image"])
+    expected = EmotionClassifier(reference, processor, batch_size=8).score(list(first.values()))
+    assert [r["id"] for r in rows] == list(first)
+    assert max(abs(r["scores"][k] - e[k]) for r, e in zip(rows, expected) for k in e) < 1e-4

@@ -18,7 +18,7 @@ from emovit_model.scoring import EmotionClassifier, Generation, accuracy, parse_
 @pytest.mark.parametrize("text, label", [
     ("Predict emotion: awe", "awe"),
     ("predict emotion: Sadness.", "sadness"),
-    ("Predict emotion: fear, not anger", "fear"),
+    ("Predict emotion: fear, not anger", None),  # two labels: never "the first one"
     ("It feels like contentment to me", "contentment"),
     ("anger or disgust, hard to say", None),
     ("Predict emotion: happiness", None),
@@ -67,6 +67,34 @@ def test_instructblip_ranking_equals_the_training_loss(tiny_instructblip):
     assert classifier.predict(images) == [max(s, key=s.get) for s in scores]
     normalised = EmotionClassifier(model, classifier.processor, length_normalise=True).score(images[:1])[0]
     assert all(math.isfinite(v) for v in normalised.values())
+
+
+def test_clip_ranks_by_prompt_ensembled_similarity(tmp_path):
+    """CLIP scores are logit_scale * cos(image, mean of the normalised prompt embeddings), computed here by hand."""
+    import torch
+    from transformers import CLIPModel, CLIPProcessor
+
+    from emovit_model.scoring import CLIP_PROMPTS
+    from emovit_model.zoo import build_tiny
+
+    path = build_tiny("clip", tmp_path / "clip")
+    classifier = EmotionClassifier.from_pretrained(path, device="cpu", batch_size=2)
+    images = _images(3)
+    scores = classifier.score(images)
+    model, processor = CLIPModel.from_pretrained(path).eval(), CLIPProcessor.from_pretrained(path)
+    with torch.no_grad():
+        texts = [p.format(label=label) for label in ALPHABETICAL_EMOTIONS for p in CLIP_PROMPTS]
+        tokens = processor.tokenizer(texts, padding=True, return_tensors="pt")
+        text = model.get_text_features(**tokens).pooler_output
+        text = torch.nn.functional.normalize(text, dim=-1).view(8, len(CLIP_PROMPTS), -1).mean(1)
+        text = torch.nn.functional.normalize(text, dim=-1)
+        image = model.get_image_features(**processor.image_processor(images, return_tensors="pt")).pooler_output
+        expected = model.logit_scale.exp() * torch.nn.functional.normalize(image, dim=-1) @ text.T
+    for row, values in zip(scores, expected.tolist()):
+        assert list(row.values()) == pytest.approx(values, abs=1e-4)
+    answers = classifier.generate(images)  # no decoder: the answer is the best-ranked label
+    assert [a.label for a in answers] == classifier.predict(images)
+    assert all(a.text == f"Predict emotion: {a.label}" for a in answers)
 
 
 @pytest.mark.parametrize("kind", ["blip2", "llava"])

@@ -30,7 +30,29 @@ def zoo(tmp_path_factory):
     return {kind: build_tiny(kind, root / kind, seed=0) for kind in KINDS}
 
 
-@pytest.mark.parametrize("kind", KINDS)
+GENERATIVE = tuple(kind for kind in KINDS if kind != "clip")
+
+
+def test_clip_checkpoint_loads_with_plain_transformers_and_pools_at_end_of_text(zoo):
+    """CLIP pools each text at its end-of-text token, which must not be id 2 (transformers' legacy argmax path)."""
+    import torch
+    from transformers import AutoProcessor, CLIPModel
+
+    path = zoo["clip"]
+    assert (path / "model.safetensors").is_file() and not list(path.glob("*.bin"))
+    model, processor = CLIPModel.from_pretrained(path).eval(), AutoProcessor.from_pretrained(path)
+    eot = processor.tokenizer.eos_token_id
+    assert model.config.text_config.eos_token_id == eot != 2
+    inputs = processor(images=_images(2), text=["a photo that evokes awe", "an image"], return_tensors="pt",
+                       padding=True)
+    assert [ids[mask.bool()][-1].item() for ids, mask in zip(inputs["input_ids"], inputs["attention_mask"])] == [eot] * 2
+    with torch.no_grad():
+        out = model(**inputs)
+    assert out.logits_per_image.shape == (2, 2) and torch.isfinite(out.logits_per_image).all()
+    assert (out.image_embeds[0] - out.image_embeds[1]).abs().mean() > 1e-3  # the tower tells images apart
+
+
+@pytest.mark.parametrize("kind", GENERATIVE)
 def test_checkpoint_loads_with_plain_transformers(zoo, kind):
     import torch
     import transformers

@@ -15,7 +15,7 @@ def run_cli(*args, cwd=None):
 
 
 @pytest.mark.parametrize("argv", [["--help"], ["validate", "--help"], ["synth", "--help"], ["build", "--help"],
-                                  ["train", "--help"], ["zoo", "--help"]])
+                                  ["train", "--help"], ["zoo", "--help"], ["bench", "--help"]])
 def test_help_does_not_import_heavy_libraries(argv):
     code = (
         "import sys\n"

@@ -1,0 +1,61 @@
+"""What every adapter does: find its checkpoint, load it as an :class:`EmotionClassifier`, check its type."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from schemas.errors import UsageError
+
+#: Classifier options a model entry may set (``options:`` in a run config).
+CLASSIFIER_OPTIONS = ("normalise", "length_normalise", "prompt_template", "clip_prompts", "max_prompt_tokens")
+
+
+@dataclass(frozen=True)
+class Adapter:
+    """A family of models the harness can score.
+
+    Args:
+        name: registry name.
+        description: one line for listings.
+        model_types: ``config.model_type`` values this adapter accepts.
+        checkpoint: the real checkpoint used when a model entry names none.
+        zoo_kind: the tiny zoo kind standing in for it offline.
+        trainable: whether a model entry may ask for training (EmoVIT, LLaVA-ft).
+        train_defaults: :class:`~emovit_model.train.TrainConfig` values this adapter trains with by default.
+    """
+
+    name: str
+    description: str
+    model_types: tuple[str, ...]
+    checkpoint: str
+    zoo_kind: str
+    trainable: bool = False
+    train_defaults: dict = field(default_factory=dict)
+
+    def prepare(self, entry: dict, workdir: Path) -> str | None:
+        """The reference to load for ``entry`` before any training (``path`` as given); ``None`` when the
+        entry must be trained first."""
+        return entry.get("path")
+
+    def load(self, reference: str, *, device="auto", dtype="auto", options: dict | None = None):
+        """An :class:`~emovit_model.scoring.EmotionClassifier` on the checkpoint (or adapter) ``reference``."""
+        from emovit_model.scoring import EmotionClassifier
+
+        options = dict(options or {})
+        unknown = sorted(set(options) - set(CLASSIFIER_OPTIONS))
+        if unknown:
+            raise UsageError(f"adapter {self.name}: unknown option(s) {', '.join(unknown)}; "
+                             f"allowed: {', '.join(CLASSIFIER_OPTIONS)}")
+        if "clip_prompts" in options:
+            options["clip_prompts"] = tuple(options["clip_prompts"])
+        classifier = EmotionClassifier.from_pretrained(reference, device=device, dtype=dtype, **options)
+        self.check(classifier.model, reference)
+        return classifier
+
+    def check(self, model, reference: str) -> None:
+        """Refuse a checkpoint of the wrong family (e.g. a BLIP-2 path given to the ``llava`` adapter)."""
+        model_type = model.config.model_type
+        if model_type not in self.model_types:
+            raise UsageError(f"adapter {self.name} expects a {' or '.join(self.model_types)} checkpoint; "
+                             f"{reference} is {model_type!r}")

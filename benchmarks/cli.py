@@ -1,0 +1,96 @@
+"""``emovit bench``: ``run`` (models x tasks into run directories), ``leaderboard`` (rebuild from run
+directories alone) and ``list`` (packaged tasks, configs and adapters). Imports nothing heavy until a
+subcommand runs, so ``emovit bench --help`` stays fast."""
+
+from __future__ import annotations
+
+import argparse
+
+from schemas.errors import UsageError
+
+EPILOG = """examples:
+  emovit bench run --config main size=tiny out=runs/tiny-main        # offline, tiny models, synthetic data
+  emovit bench run --config main data.build=BUILD out=runs/main      # real checkpoints (GPU)
+  emovit bench run --config main models.emovit.path=RUN/adapter data.build=BUILD out=runs/main
+  accelerate launch --num-processes 4 -m benchmarks run --config main data.build=BUILD out=runs/main
+  emovit bench leaderboard --runs runs/main/runs other-tool/preds --out board
+  emovit bench list"""
+
+
+def add_arguments(parser) -> None:
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.epilog = EPILOG
+    actions = parser.add_subparsers(dest="action", required=True, metavar="{run,leaderboard,list}")
+    run = actions.add_parser("run", help="score models on tasks (training first where a model entry asks)",
+                             description="Score every model of a run config on every task; cached and resumable "
+                                         "per sample. Overrides are key=value (dotted keys, YAML values; models "
+                                         "by name: models.emovit.path=DIR; size=tiny picks the tiny profile).")
+    run.add_argument("--config", required=True, help="a packaged config name (main, ablation, scaling, "
+                                                      "sensitivity, zeroshot, demo) or a YAML path")
+    run.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides")
+    run.add_argument("--quiet", action="store_true", help="no progress bars")
+    board = actions.add_parser("leaderboard", help="rebuild the leaderboard from run directories alone",
+                               description="Recompute every figure from predictions.jsonl files (never the models, "
+                                           "never a stored metrics.json); writes leaderboard.md/.csv/.json and plots.")
+    board.add_argument("--runs", nargs="+", required=True, metavar="DIR",
+                       help="run directories, folders holding them, or predictions.jsonl files")
+    board.add_argument("--out", required=True, help="folder for leaderboard.md, .csv, .json and plots/")
+    board.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+    board.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+    actions.add_parser("list", help="packaged tasks, run configs and model adapters")
+
+
+def _list() -> int:
+    from benchmarks.adapters import REGISTRY, get_adapter
+    from benchmarks.config import packaged_configs, read_config_document
+    from benchmarks.task import load_task, packaged_tasks
+
+    print("tasks:")
+    for name in sorted(packaged_tasks()):
+        task = load_task(name)
+        print(f"  {name:<12} {task.description} [hash {task.hash[:12]}]")
+    print("configs:")
+    for name in sorted(packaged_configs()):
+        document, _ = read_config_document(name)
+        print(f"  {name:<12} {str(document.get('description', '')).strip().splitlines()[0] if document.get('description') else ''}")
+    print("adapters:")
+    for name in REGISTRY:
+        adapter = get_adapter(name)
+        print(f"  {name:<12} {adapter.description} (default {adapter.checkpoint}; tiny: zoo:{adapter.zoo_kind})")
+    return 0
+
+
+def run(args) -> int:
+    if args.action == "list":
+        return _list()
+    if args.action == "leaderboard":
+        from benchmarks.leaderboard import write_leaderboard
+
+        rows = write_leaderboard(args.runs, args.out, seed=args.seed, plots=not args.no_plots)
+        print(f"{len(rows)} rows -> {args.out}/leaderboard.md, leaderboard.csv, leaderboard.json")
+        return 0
+    from benchmarks.config import load_config
+    from benchmarks.runner import run_bench
+
+    overrides = list(args.overrides)
+    if args.quiet:
+        overrides.append("progress=false")
+    config = load_config(args.config, overrides)
+    result = run_bench(config)
+    if result.leaderboard is not None:
+        print((result.out / "leaderboard" / "leaderboard.md").read_text(encoding="utf-8"))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m benchmarks`` (what ``accelerate launch -m benchmarks`` runs)."""
+    import sys
+
+    parser = argparse.ArgumentParser(prog="emovit bench", description="benchmark harness and leaderboard")
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    try:
+        return run(args)
+    except UsageError as exc:
+        print(f"emovit bench: error: {exc}", file=sys.stderr)
+        return 2

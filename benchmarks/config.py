@@ -1,0 +1,260 @@
+"""Run configs of ``emovit bench run``: YAML files (``benchmarks/configs/*.yaml`` or any path), ``key=value``
+overrides and size profiles.
+
+A config names the models, the tasks and the data::
+
+    name: main
+    out: runs/bench/main            # run directories, training runs, leaderboard
+    data:
+      build: BUILD                  # an 'emovit build' output (emoset8/emoset2/sensitivity/reasoning)
+      folder: DIR                   # <root>/<class>/*.jpg (the folder task)
+    tasks: [emoset8, emoset2]       # packaged task names or task-file paths
+    mode: rank                      # rank | generate (a model entry or a task may say otherwise)
+    batch_size: 8                   # images per forward pass (results do not depend on it)
+    models:
+      - name: emovit                # results are filed under this name
+        adapter: emovit             # see benchmarks.adapters
+        base: Salesforce/instructblip-vicuna-7b
+        train: {kinds: [categorical], epochs: 4, train_fraction: 1.0, seed: 42}
+      - {name: llava, adapter: llava, path: llava-hf/llava-1.5-7b-hf}
+
+**Overrides** (``key=value`` after ``--config``) set any key by its dotted path; values are YAML
+(``tasks=[emoset8]``, ``batch_size=16``); list entries with a ``name`` are addressed by it
+(``models.emovit.path=runs/emovit/adapter``). ``size=tiny`` applies the config's ``sizes.tiny`` profile
+(deep-merged, models by name) before the other overrides, so the command line always wins.
+
+**References** in ``path``/``base``: a local folder, a Hub id, or ``zoo:<kind>`` (a tiny random checkpoint
+written under ``OUT/_zoo``). Data: ``data.synth: {per_class, seed}`` makes a synthetic build under
+``OUT/_data``; ``data.folder_synth: {paint: {class: emotion}, per_class, seed}`` a synthetic image folder.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+from schemas.errors import UsageError
+
+MODES = ("rank", "generate")
+_TOP = {"name", "description", "out", "data", "tasks", "mode", "batch_size", "device", "dtype", "models", "sizes",
+        "size", "seed", "judge", "progress", "leaderboard"}
+_MODEL = {"name", "adapter", "path", "base", "lavis", "train", "mode", "options", "series"}
+_DATA = {"build", "split", "folder", "synth", "folder_synth"}
+_JUDGE = {"model", "base_url", "api_key_env", "max_retries", "timeout_s", "temperature", "backoff_base_s"}
+
+
+@dataclass
+class BenchConfig:
+    """A resolved run config (what ``config.json`` of every run records, with the run's specifics)."""
+
+    name: str
+    out: str
+    models: list[dict]
+    tasks: list[str]
+    data: dict = field(default_factory=dict)
+    mode: str = "rank"
+    batch_size: int = 8
+    device: str = "auto"
+    dtype: str = "auto"
+    seed: int = 0
+    judge: dict = field(default_factory=dict)
+    progress: bool = True
+    leaderboard: bool = True
+    description: str = ""
+    size: str | None = None
+    source: str = ""
+
+    def as_dict(self) -> dict:
+        from dataclasses import asdict
+
+        return asdict(self)
+
+
+def packaged_configs() -> dict[str, str]:
+    """``{name: file name}`` of the run configs shipped with the package."""
+    folder = resources.files("benchmarks") / "configs"
+    return {entry.name.removesuffix(".yaml"): entry.name for entry in folder.iterdir()
+            if entry.name.endswith(".yaml")}
+
+
+def read_config_document(reference: str | Path) -> tuple[dict, str]:
+    """The YAML mapping of a config path or packaged config name, and where it came from."""
+    import yaml
+
+    path = Path(reference)
+    if path.suffix in (".yaml", ".yml") or path.exists():
+        try:
+            text, where = path.read_text(encoding="utf-8"), str(path)
+        except OSError as exc:
+            raise UsageError(f"{path}: cannot read config ({exc.strerror})") from None
+    else:
+        known = packaged_configs()
+        if str(reference) not in known:
+            raise UsageError(f"unknown config {reference!r}; packaged configs: {', '.join(sorted(known))} "
+                             "(or give a .yaml path)")
+        text = (resources.files("benchmarks") / "configs" / known[str(reference)]).read_text(encoding="utf-8")
+        where = f"benchmarks/configs/{known[str(reference)]}"
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise UsageError(f"{where}: not valid YAML ({exc})") from None
+    if not isinstance(document, dict):
+        raise UsageError(f"{where}: a run config is a mapping")
+    return document, where
+
+
+def parse_override(text: str) -> tuple[list[str], object]:
+    """``"a.b=value"`` -> ``(["a", "b"], value parsed as YAML)``."""
+    import yaml
+
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise UsageError(f"override {text!r} is not key=value")
+    try:
+        parsed = yaml.safe_load(value) if value.strip() else None
+    except yaml.YAMLError:
+        parsed = value
+    return [part for part in key.strip().split(".") if part], parsed
+
+
+def _child(node, key: str, where: str, *, create: bool):
+    if isinstance(node, list):
+        for item in node:
+            if isinstance(item, dict) and item.get("name") == key:
+                return item
+        raise UsageError(f"{where}: no entry named {key!r} (have {', '.join(str(i.get('name')) for i in node)})")
+    if not isinstance(node, dict):
+        raise UsageError(f"{where}: cannot set a key inside a {type(node).__name__}")
+    if key not in node or node[key] is None:
+        if not create:
+            raise UsageError(f"{where}: no key {key!r}")
+        node[key] = {}
+    return node[key]
+
+
+def apply_override(document: dict, path: list[str], value) -> None:
+    """Set ``value`` at the dotted ``path`` of ``document`` (list entries addressed by their ``name``)."""
+    node = document
+    for depth, key in enumerate(path[:-1]):
+        node = _child(node, key, ".".join(path[: depth + 1]), create=True)
+    last = path[-1]
+    if isinstance(node, list):
+        raise UsageError(f"{'.'.join(path)}: name a field of the entry, e.g. {'.'.join(path)}.path=...")
+    if not isinstance(node, dict):
+        raise UsageError(f"{'.'.join(path)}: cannot set a key inside a {type(node).__name__}")
+    node[last] = value
+
+
+def merge_profile(document: dict, profile: dict) -> None:
+    """Deep-merge a size profile into ``document``; ``models`` in a profile is ``{name: fields}``."""
+    for key, value in profile.items():
+        if key == "models":
+            if not isinstance(value, dict):
+                raise UsageError("a size profile's 'models' maps model names to fields")
+            for name, fields in value.items():
+                target = _child(document.get("models") or [], name, f"sizes: models.{name}", create=False)
+                _merge(target, fields or {})
+        elif isinstance(value, dict) and isinstance(document.get(key), dict):
+            _merge(document[key], value)
+        else:
+            document[key] = copy.deepcopy(value)
+
+
+def _merge(target: dict, patch: dict) -> None:
+    for key, value in patch.items():
+        if isinstance(value, dict) and isinstance(target.get(key), dict):
+            _merge(target[key], value)
+        else:
+            target[key] = copy.deepcopy(value)
+
+
+def load_config(reference: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> BenchConfig:
+    """Read a config, apply its size profile (``size=...``) and the overrides, and validate it."""
+    document, where = read_config_document(reference)
+    document = copy.deepcopy(document)
+    parsed = [parse_override(text) for text in overrides]
+    size = next((value for path, value in parsed if path == ["size"]), document.get("size"))
+    if size is not None:
+        sizes = document.get("sizes") or {}
+        if size not in sizes:
+            raise UsageError(f"{where}: no size {size!r} (sizes: {', '.join(sizes) or 'none'})")
+        merge_profile(document, sizes[size])
+        document["size"] = size
+    for path, value in parsed:
+        if path != ["size"]:
+            apply_override(document, path, value)
+    document.pop("sizes", None)
+    return validate(document, where)
+
+
+def validate(document: dict, where: str) -> BenchConfig:
+    """Check every field; one :class:`UsageError` lists all problems."""
+    from benchmarks.adapters import REGISTRY
+
+    problems = []
+    unknown = sorted(set(document) - _TOP)
+    if unknown:
+        problems.append(f"unknown key(s) {', '.join(unknown)}")
+    models = document.get("models") or []
+    if not isinstance(models, list) or not models:
+        problems.append("'models' must be a non-empty list")
+        models = []
+    names = []
+    for index, entry in enumerate(models):
+        if not isinstance(entry, dict):
+            problems.append(f"models[{index}] must be a mapping")
+            continue
+        label = entry.get("name", f"models[{index}]")
+        names.append(entry.get("name"))
+        extra = sorted(set(entry) - _MODEL)
+        if extra:
+            problems.append(f"model {label}: unknown key(s) {', '.join(extra)}")
+        if not isinstance(entry.get("name"), str) or not entry["name"] or "/" in entry["name"]:
+            problems.append(f"{label}: 'name' must be a non-empty string without '/'")
+        if entry.get("adapter") not in REGISTRY:
+            problems.append(f"model {label}: 'adapter' must be one of {', '.join(REGISTRY)}")
+        if entry.get("mode") is not None and entry["mode"] not in MODES:
+            problems.append(f"model {label}: 'mode' must be rank or generate")
+        if entry.get("train") is not None and not isinstance(entry["train"], dict):
+            problems.append(f"model {label}: 'train' must be a mapping of training options")
+        if entry.get("options") is not None and not isinstance(entry["options"], dict):
+            problems.append(f"model {label}: 'options' must be a mapping")
+    duplicates = sorted({n for n in names if names.count(n) > 1 and n})
+    if duplicates:
+        problems.append(f"model names must be unique: {', '.join(duplicates)}")
+    tasks = document.get("tasks") or []
+    if not isinstance(tasks, list) or not tasks or not all(isinstance(t, str) for t in tasks):
+        problems.append("'tasks' must be a non-empty list of task names or task-file paths")
+        tasks = []
+    data = document.get("data") or {}
+    if not isinstance(data, dict) or set(data) - _DATA:
+        problems.append(f"'data' keys are {', '.join(sorted(_DATA))}")
+        data = {}
+    judge = document.get("judge") or {}
+    if not isinstance(judge, dict) or set(judge) - _JUDGE:
+        problems.append(f"'judge' keys are {', '.join(sorted(_JUDGE))}")
+        judge = {}
+    mode = document.get("mode", "rank")
+    if mode not in MODES:
+        problems.append("'mode' must be rank or generate")
+    batch_size = document.get("batch_size", 8)
+    if not isinstance(batch_size, int) or batch_size < 1:
+        problems.append("'batch_size' must be a positive integer")
+    if not document.get("out"):
+        problems.append("'out' (the output folder) is required: add out=DIR")
+    if problems:
+        raise UsageError(f"{where}: " + "; ".join(problems))
+    return BenchConfig(
+        name=str(document.get("name") or Path(where).stem), out=str(document["out"]), models=models,
+        tasks=list(tasks), data=dict(data), mode=mode, batch_size=batch_size,
+        device=str(document.get("device", "auto")), dtype=str(document.get("dtype", "auto")),
+        seed=int(document.get("seed", 0)), judge=dict(judge), progress=bool(document.get("progress", True)),
+        leaderboard=bool(document.get("leaderboard", True)), description=str(document.get("description", "")),
+        size=document.get("size"), source=where,
+    )
+
+
+__all__ = ["BenchConfig", "apply_override", "load_config", "packaged_configs", "parse_override",
+           "read_config_document"]

@@ -1,0 +1,126 @@
+"""The figures of a leaderboard, computed with scikit-learn, SciPy and statsmodels.
+
+* **accuracy** (= weighted accuracy, WA): share of samples whose prediction equals the gold label; a parse
+  failure (``pred`` null) is wrong. ``sklearn.metrics.accuracy_score``.
+* **macro-F1**: unweighted mean of per-class F1 over the task's labels that occur in the gold labels or the
+  predictions (a label nobody used is not averaged in as a zero). ``sklearn.metrics.f1_score``.
+* **UAR** (unweighted average recall): mean per-class recall over the labels present in the gold labels.
+  ``sklearn.metrics.recall_score``.
+* **per-class** precision, recall, F1 and support (``precision_recall_fscore_support``) and the **confusion
+  matrix** (rows gold, columns predicted, a last column for parse failures; ``confusion_matrix``).
+* **parse-failure rate**: share of samples whose answer could not be read.
+* **95% CI of accuracy**: percentile bootstrap (``scipy.stats.bootstrap``, 2,000 resamples of the per-sample
+  correctness, a seeded NumPy generator): the same predictions and seed give the same interval.
+* **McNemar**: exact test (``statsmodels.stats.contingency_tables.mcnemar(exact=True)``, a two-sided binomial
+  test on the discordant pairs) between two models over the ids both scored.
+* **agreement across instruction variants**: share of images answered identically (and readably) under every
+  variant, and Fleiss' kappa (``statsmodels.stats.inter_rater``) with the variants as raters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+#: Column name of parse failures in confusion matrices.
+UNPARSED = "(unparsed)"
+BOOTSTRAP_RESAMPLES = 2000
+CONFIDENCE = 0.95
+
+
+def _encoded(pred: Sequence[str | None]) -> list[str]:
+    return [UNPARSED if p is None else p for p in pred]
+
+
+def classification_metrics(gold: Sequence[str], pred: Sequence[str | None], labels: Sequence[str]) -> dict:
+    """Accuracy, macro-F1, UAR, per-class figures, confusion matrix and parse failures of one run."""
+    from sklearn.metrics import (
+        accuracy_score,
+        confusion_matrix,
+        f1_score,
+        precision_recall_fscore_support,
+        recall_score,
+    )
+
+    gold, pred, labels = list(gold), list(pred), list(labels)
+    if len(gold) != len(pred):
+        raise ValueError(f"{len(pred)} predictions for {len(gold)} gold labels")
+    if not gold:
+        raise ValueError("no samples to score")
+    encoded = _encoded(pred)
+    used = [label for label in labels if label in set(gold) | set(encoded)]
+    present = [label for label in labels if label in set(gold)]
+    precision, recall, f1, support = precision_recall_fscore_support(
+        gold, encoded, labels=labels, zero_division=0)
+    matrix = confusion_matrix(gold, encoded, labels=[*labels, UNPARSED])[: len(labels)]
+    failures = sum(p is None for p in pred)
+    return {
+        "n": len(gold),
+        "accuracy": float(accuracy_score(gold, encoded)),
+        "macro_f1": float(f1_score(gold, encoded, labels=used, average="macro", zero_division=0)),
+        "uar": float(recall_score(gold, encoded, labels=present, average="macro", zero_division=0)),
+        "parse_failures": failures,
+        "parse_failure_rate": failures / len(gold),
+        "per_class": {label: {"precision": float(p), "recall": float(r), "f1": float(f), "support": int(s)}
+                      for label, p, r, f, s in zip(labels, precision, recall, f1, support)},
+        "confusion": {"labels": labels, "columns": [*labels, UNPARSED], "matrix": matrix.tolist()},
+    }
+
+
+def bootstrap_ci(correct: Sequence[bool | int | float], *, seed: int = 0, resamples: int = BOOTSTRAP_RESAMPLES,
+                 confidence: float = CONFIDENCE) -> tuple[float, float]:
+    """Percentile-bootstrap confidence interval of the mean of ``correct`` (0/1 per sample)."""
+    import numpy as np
+    from scipy.stats import bootstrap
+
+    values = np.asarray(correct, dtype=float)
+    if values.size == 0:
+        raise ValueError("no samples to bootstrap")
+    if values.size == 1 or np.all(values == values[0]):
+        return float(values[0]), float(values[0])  # every resample has the same mean
+    result = bootstrap((values,), np.mean, n_resamples=resamples, confidence_level=confidence,
+                       method="percentile", vectorized=True, rng=np.random.default_rng(seed))
+    low, high = result.confidence_interval
+    return float(low), float(high)
+
+
+def mcnemar_exact(first_correct: Sequence[bool], second_correct: Sequence[bool]) -> dict:
+    """Exact McNemar test of two models on the same samples: the 2x2 table and its two-sided p-value."""
+    from statsmodels.stats.contingency_tables import mcnemar
+
+    first, second = [bool(x) for x in first_correct], [bool(x) for x in second_correct]
+    if len(first) != len(second):
+        raise ValueError("McNemar needs both models' results on the same samples")
+    both = sum(a and b for a, b in zip(first, second))
+    only_first = sum(a and not b for a, b in zip(first, second))
+    only_second = sum(b and not a for a, b in zip(first, second))
+    neither = len(first) - both - only_first - only_second
+    table = [[both, only_first], [only_second, neither]]
+    p_value = 1.0 if only_first + only_second == 0 else float(mcnemar(table, exact=True).pvalue)
+    return {"table": table, "p_value": min(1.0, p_value), "n": len(first)}
+
+
+def variant_agreement(answers: dict[str, dict[str, str | None]]) -> dict:
+    """Agreement of the answers to several instruction variants.
+
+    ``answers`` maps each image to ``{variant: predicted label or None}``; only images answered under every
+    variant count. Returns the share of images with one readable answer under all variants, Fleiss' kappa
+    (parse failures a category of their own) and the number of images.
+    """
+    import numpy as np
+    from statsmodels.stats.inter_rater import aggregate_raters, fleiss_kappa
+
+    variants = sorted({v for per_image in answers.values() for v in per_image})
+    complete = [per_image for per_image in answers.values() if set(per_image) == set(variants)]
+    if len(variants) < 2 or not complete:
+        return {"images": len(complete), "variants": variants, "agreement": None, "fleiss_kappa": None}
+    same = sum(len({p[v] for v in variants}) == 1 and p[variants[0]] is not None for p in complete)
+    categories = sorted({UNPARSED if p[v] is None else p[v] for p in complete for v in variants})
+    coded = np.array([[categories.index(UNPARSED if p[v] is None else p[v]) for v in variants] for p in complete])
+    counts, _ = aggregate_raters(coded, n_cat=len(categories))
+    kappa = float(fleiss_kappa(counts, method="fleiss")) if len(categories) > 1 else 1.0
+    return {"images": len(complete), "variants": variants, "agreement": same / len(complete),
+            "fleiss_kappa": None if np.isnan(kappa) else kappa}
+
+
+__all__ = ["BOOTSTRAP_RESAMPLES", "CONFIDENCE", "UNPARSED", "bootstrap_ci", "classification_metrics",
+           "mcnemar_exact", "variant_agreement"]

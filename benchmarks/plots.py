@@ -1,0 +1,139 @@
+"""Leaderboard plots (PNG, matplotlib's Agg backend): per task, a confusion matrix per model, per-class F1
+bars, accuracy with its 95% CI per model, and the data-scaling curve when runs carry training fractions."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_") or "x"
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def confusion_plot(row: dict, path: Path) -> Path:
+    """Row-normalised confusion matrix of one run (counts written in the cells; last column: unparsed)."""
+    import numpy as np
+
+    plt = _pyplot()
+    confusion = row["confusion"]
+    counts = np.array(confusion["matrix"], dtype=float)
+    shares = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
+    size = max(5.0, 0.6 * len(confusion["columns"]) + 2)
+    fig, ax = plt.subplots(figsize=(size + 1, size))
+    image = ax.imshow(shares, cmap="Blues", vmin=0, vmax=1)
+    ax.set_xticks(range(len(confusion["columns"])), confusion["columns"], rotation=45, ha="right")
+    ax.set_yticks(range(len(confusion["labels"])), confusion["labels"])
+    for i in range(counts.shape[0]):
+        for j in range(counts.shape[1]):
+            if counts[i, j]:
+                ax.text(j, i, int(counts[i, j]), ha="center", va="center", fontsize=8,
+                        color="white" if shares[i, j] > 0.5 else "black")
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("gold")
+    ax.set_title(f"{row['model']} on {row['task']}\naccuracy {row['accuracy']:.3f} (n={row['n']})", fontsize=10)
+    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="share of gold row")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def f1_plot(rows: list[dict], path: Path) -> Path:
+    """Per-class F1, one bar group per label and one bar per model."""
+    import numpy as np
+
+    plt = _pyplot()
+    labels = rows[0]["labels"]
+    width = 0.8 / len(rows)
+    fig, ax = plt.subplots(figsize=(max(6.0, 1.1 * len(labels) + 2), 4.2))
+    for k, row in enumerate(rows):
+        values = [row["per_class"].get(label, {}).get("f1", 0.0) for label in labels]
+        ax.bar(np.arange(len(labels)) + (k - (len(rows) - 1) / 2) * width, values, width, label=row["model"])
+    ax.set_xticks(range(len(labels)), labels, rotation=30, ha="right")
+    ax.set_ylim(0, 1.22)  # headroom for the legend above the bars
+    ax.set_yticks([0, 0.2, 0.4, 0.6, 0.8, 1.0])
+    ax.set_ylabel("F1")
+    ax.set_title(f"Per-class F1 on {rows[0]['task']}")
+    ax.legend(fontsize=8, ncol=min(len(rows), 6), loc="upper center", frameon=False)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def accuracy_plot(rows: list[dict], path: Path) -> Path:
+    """Accuracy per model with its 95% bootstrap CI, and the chance level of the task."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(max(5.0, 1.0 * len(rows) + 2), 4.0))
+    accuracy = [row["accuracy"] for row in rows]
+    lower = [row["accuracy"] - row["accuracy_ci"][0] for row in rows]
+    upper = [row["accuracy_ci"][1] - row["accuracy"] for row in rows]
+    ax.bar(range(len(rows)), accuracy, color="#4C72B0")
+    ax.errorbar(range(len(rows)), accuracy, yerr=[lower, upper], fmt="none", ecolor="black", capsize=4)
+    chance = 1 / len(rows[0]["labels"])
+    ax.axhline(chance, color="grey", linestyle="--", linewidth=1, label=f"chance ({chance:.3f})")
+    ax.set_xticks(range(len(rows)), [row["model"] for row in rows], rotation=20, ha="right")
+    ax.set_ylim(0, 1.05)
+    ax.set_ylabel("accuracy (95% CI)")
+    ax.set_title(f"Accuracy on {rows[0]['task']}")
+    ax.legend(fontsize=8, loc="upper right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def scaling_plot(rows: list[dict], path: Path) -> Path | None:
+    """Accuracy (with CI) against the share of instruction data, one line per model series."""
+    plt = _pyplot()
+    points = [row for row in rows if row.get("train_fraction") is not None]
+    if len({row["train_fraction"] for row in points}) < 2:
+        return None
+    fig, ax = plt.subplots(figsize=(6.0, 4.0))
+    for series in sorted({row.get("series") or row["model"] for row in points}):
+        chosen = sorted((row for row in points if (row.get("series") or row["model"]) == series),
+                        key=lambda row: row["train_fraction"])
+        x = [100 * row["train_fraction"] for row in chosen]
+        y = [row["accuracy"] for row in chosen]
+        ax.plot(x, y, marker="o", label=series)
+        ax.fill_between(x, [row["accuracy_ci"][0] for row in chosen], [row["accuracy_ci"][1] for row in chosen],
+                        alpha=0.2)
+    ax.set_xlabel("instruction data used for training (%)")
+    ax.set_ylabel("accuracy (95% CI)")
+    ax.set_ylim(0, 1.05)
+    ax.set_title(f"Data scaling on {rows[0]['task']}")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def write_plots(rows: list[dict], folder: str | Path) -> dict[str, list[str]]:
+    """Every plot of the leaderboard into ``folder``; returns ``{task: [png paths]}``."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    written: dict[str, list[str]] = {}
+    for task in dict.fromkeys(row["task"] for row in rows):
+        group = [row for row in rows if row["task"] == task]
+        paths = [accuracy_plot(group, folder / f"accuracy-{_slug(task)}.png"),
+                 f1_plot(group, folder / f"f1-{_slug(task)}.png")]
+        scaling = scaling_plot(group, folder / f"scaling-{_slug(task)}.png")
+        if scaling is not None:
+            paths.append(scaling)
+        paths += [confusion_plot(row, folder / f"confusion-{_slug(task)}-{_slug(row['model'])}.png") for row in group]
+        written[task] = [str(p) for p in paths]
+    return written
+
+
+__all__ = ["accuracy_plot", "confusion_plot", "f1_plot", "scaling_plot", "write_plots"]
