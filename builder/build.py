@@ -101,12 +101,22 @@ def is_build_dir(path: Path) -> bool:
     return (path / "report.json").is_file() and (path / "dataset_dict.json").is_file()
 
 
+def record_batches(dataset, columns: list[str] | None = None):
+    """The rows of a split loaded from disk, as Arrow record batches read from its files (not memory-mapped,
+    so pages read are not kept resident: a whole-split pass costs one batch of memory)."""
+    import pyarrow as pa
+
+    for file in dataset.cache_files:
+        with pa.OSFile(file["filename"]) as source:
+            for batch in pa.ipc.open_stream(source):
+                yield batch.select(columns) if columns else batch
+
+
 def content_hash(dataset) -> str:
     """sha256 over a split's rows and features: its Arrow IPC stream in batches of ``HASH_BATCH_ROWS`` rows,
     written into the hash as they are made (memory stays flat). Equal rows and features, equal hashes."""
     import pyarrow as pa
 
-    table = dataset.with_format("arrow")[:]
     digest = hashlib.sha256()
 
     class Sink:
@@ -119,9 +129,16 @@ def content_hash(dataset) -> str:
         def flush(self) -> None:
             pass
 
-    with pa.ipc.new_stream(pa.PythonFile(Sink(), mode="w"), table.schema) as writer:
-        for start in range(0, table.num_rows, HASH_BATCH_ROWS):
-            writer.write_table(table.slice(start, HASH_BATCH_ROWS).combine_chunks())
+    schema = dataset.data.schema
+    with pa.ipc.new_stream(pa.PythonFile(Sink(), mode="w"), schema) as writer:
+        pending = pa.Table.from_batches([], schema)
+        for batch in record_batches(dataset):
+            pending = pa.concat_tables([pending, pa.Table.from_batches([batch])])
+            while pending.num_rows >= HASH_BATCH_ROWS:
+                writer.write_table(pending.slice(0, HASH_BATCH_ROWS).combine_chunks())
+                pending = pending.slice(HASH_BATCH_ROWS)
+        if pending.num_rows:
+            writer.write_table(pending.combine_chunks())
     return digest.hexdigest()[:16]
 
 
@@ -226,6 +243,8 @@ def build_dataset(config: BuildConfig, out: str | Path, *, cache_dir: str | Path
 def _report(config: BuildConfig, built, builder, out: Path) -> dict:
     from collections import Counter
 
+    import pyarrow as pa
+
     from builder.generation.base import GenerationUsage
 
     tallies = builder.tallies()
@@ -244,13 +263,14 @@ def _report(config: BuildConfig, built, builder, out: Path) -> dict:
             split_usage = GenerationUsage(**tally["usage"]) if tally.get("usage") else GenerationUsage()
             usage.add(split_usage)
             names = dataset.features["emotion"].names
-            groups = dataset.select_columns(["kind", "emotion"]).with_format("arrow")[:] \
-                .group_by(["kind", "emotion"]).aggregate([([], "count_all")]).to_pylist()
             per_kind: Counter = Counter()
-            per_kind_emotion: dict[str, dict[str, int]] = {}
-            for group in groups:
-                per_kind[group["kind"]] += group["count_all"]
-                per_kind_emotion.setdefault(group["kind"], {})[names[group["emotion"]]] = group["count_all"]
+            per_kind_emotion: dict[str, Counter] = {}
+            for batch in record_batches(dataset, ["kind", "emotion"]):
+                groups = pa.Table.from_batches([batch]).group_by(["kind", "emotion"]).aggregate([([], "count_all")])
+                for group in groups.to_pylist():
+                    per_kind[group["kind"]] += group["count_all"]
+                    per_kind_emotion.setdefault(group["kind"], Counter())[names[group["emotion"]]] += \
+                        group["count_all"]
             kept, quarantined, curated = count("images_kept"), count("images_quarantined") + \
                 count("source_quarantined"), count("curated")
             inputs = count("entries") - count("not_selected")

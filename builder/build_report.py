@@ -1,7 +1,8 @@
 """The Markdown build report and its plots (class balance, attribute histograms, answer lengths).
 
-Counts come from the report and from Arrow aggregations over the built splits (no Python list per row),
-so writing the report stays cheap and flat in memory on large builds.
+Counts come from the report and from Arrow aggregations over the built splits, read batch by batch
+(:func:`builder.build.record_batches`), so writing the report stays flat in memory on large builds. The
+attribute plot counts each image once using the builder's row order: the rows of one image are consecutive.
 """
 
 from __future__ import annotations
@@ -22,10 +23,6 @@ def _figure():
     import matplotlib.pyplot as plt
 
     return plt
-
-
-def _arrow(dataset, columns: list[str]):
-    return dataset.select_columns(columns).with_format("arrow")[:]
 
 
 def plot_class_balance(report: dict, emotions: list[str], path: Path) -> None:
@@ -56,26 +53,29 @@ def plot_class_balance(report: dict, emotions: list[str], path: Path) -> None:
 def attribute_counts(built) -> tuple[list[str], dict[str, dict[str, dict[float, int]]]]:
     """Images (each counted once, all splits) per emotion and brightness / colorfulness level."""
     import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from builder.build import record_batches
 
     emotions: list[str] = []
     counts: dict[str, dict[str, dict[float, int]]] = {"brightness": {}, "colorfulness": {}}
-    tables = []
     for dataset in built.values():
         emotions = dataset.features["emotion"].names
-        table = _arrow(dataset, ["image_id", "emotion", "attributes"])
-        tables.append(pa.table({"image_id": table["image_id"], "emotion": table["emotion"],
-                                "brightness": table["attributes"].combine_chunks().field("brightness"),
-                                "colorfulness": table["attributes"].combine_chunks().field("colorfulness")}))
-    if not tables:
-        return emotions, counts
-    images = pa.concat_tables(tables).group_by("image_id", use_threads=False).aggregate(
-        [("emotion", "first"), ("brightness", "first"), ("colorfulness", "first")])
-    for key in counts:
-        levels = images.group_by(["emotion_first", f"{key}_first"]).aggregate([([], "count_all")]).to_pylist()
-        for row in levels:
-            if row[f"{key}_first"] is not None:
-                counts[key].setdefault(emotions[row["emotion_first"]], {})[round(row[f"{key}_first"], 1)] = \
-                    row["count_all"]
+        previous = None  # the last image id of the previous batch
+        for batch in record_batches(dataset, ["image_id", "emotion", "attributes"]):
+            ids = batch.column("image_id")
+            shifted = pa.concat_arrays([pa.array([previous], pa.string()), ids.slice(0, len(ids) - 1)])
+            first = pc.fill_null(pc.not_equal(ids, shifted), True)  # the first row of each image
+            previous = ids[-1].as_py() if len(ids) else previous
+            attributes = batch.column("attributes")
+            images = pa.table({"emotion": batch.column("emotion"), "brightness": attributes.field("brightness"),
+                               "colorfulness": attributes.field("colorfulness")}).filter(first)
+            for key in counts:
+                for row in images.group_by(["emotion", key]).aggregate([([], "count_all")]).to_pylist():
+                    if row[key] is not None:
+                        per_level = counts[key].setdefault(emotions[row["emotion"]], {})
+                        level = round(row[key], 1)
+                        per_level[level] = per_level.get(level, 0) + row["count_all"]
     return emotions, counts
 
 
@@ -99,24 +99,27 @@ def plot_attributes(built, path: Path) -> None:
 
 
 def answer_lengths(built) -> dict[str, np.ndarray]:
-    """Words per gpt turn, grouped by kind."""
+    """Per kind, how many gpt turns have each length in words (``counts[n]`` answers of ``n`` words)."""
     import pyarrow.compute as pc
 
-    parts: dict[str, list[np.ndarray]] = {}
+    from builder.build import record_batches
+
+    totals: dict[str, np.ndarray] = {}
     for dataset in built.values():
-        table = _arrow(dataset, ["kind", "conversations"])
-        conversations = table["conversations"].combine_chunks()
-        turns = pc.list_flatten(conversations)
-        owner = pc.list_parent_indices(conversations)
-        is_answer = pc.equal(turns.field("from"), "gpt")
-        words = pc.list_value_length(pc.utf8_split_whitespace(turns.field("value")))
-        kinds = pc.take(table["kind"].combine_chunks(), owner)
-        for kind in KINDS:
-            mask = pc.and_(is_answer, pc.equal(kinds, kind))
-            selected = pc.filter(words, mask).to_numpy(zero_copy_only=False)
-            if len(selected):
-                parts.setdefault(kind, []).append(selected.astype(np.int64))
-    return {kind: np.concatenate(arrays) for kind, arrays in parts.items()}
+        for batch in record_batches(dataset, ["kind", "conversations"]):
+            conversations = batch.column("conversations")
+            turns = pc.list_flatten(conversations)
+            is_answer = pc.equal(turns.field("from"), "gpt")
+            words = pc.list_value_length(pc.utf8_split_whitespace(turns.field("value")))
+            kinds = pc.take(batch.column("kind"), pc.list_parent_indices(conversations))
+            for kind in KINDS:
+                selected = pc.filter(words, pc.and_(is_answer, pc.equal(kinds, kind))).to_numpy(zero_copy_only=False)
+                if len(selected):
+                    counts = np.bincount(selected.astype(np.int64))
+                    total = totals.get(kind, np.zeros(0, dtype=np.int64))
+                    size = max(len(total), len(counts))
+                    totals[kind] = np.pad(total, (0, size - len(total))) + np.pad(counts, (0, size - len(counts)))
+    return totals
 
 
 def plot_answer_lengths(lengths: dict[str, np.ndarray], path: Path) -> None:
@@ -124,16 +127,19 @@ def plot_answer_lengths(lengths: dict[str, np.ndarray], path: Path) -> None:
     plt = _figure()
     from matplotlib.ticker import MaxNLocator
 
-    kinds = [kind for kind in KINDS if len(lengths.get(kind, ()))]
+    kinds = [kind for kind in KINDS if lengths.get(kind) is not None and lengths[kind].sum()]
     fig, axes = plt.subplots(1, max(len(kinds), 1), figsize=(4.2 * max(len(kinds), 1), 3.6), squeeze=False)
     for axis, kind in zip(axes[0], kinds):
-        values = lengths[kind]
-        bins = np.arange(values.min(), values.max() + 2) - 0.5 if values.max() - values.min() < 30 else 30
-        axis.hist(values, bins=bins, color=_COLOURS[kind])
+        counts = lengths[kind]
+        used = np.flatnonzero(counts)
+        low, high = int(used[0]), int(used[-1])
+        bins = np.arange(low, high + 2) - 0.5 if high - low < 30 else 30
+        axis.hist(np.arange(len(counts)), bins=bins, weights=counts, range=(low - 0.5, high + 0.5),
+                  color=_COLOURS[kind])
         axis.xaxis.set_major_locator(MaxNLocator(integer=True))
-        if values.max() - values.min() < 6:
-            axis.set_xlim(values.min() - 3, values.max() + 3)
-        axis.set_title(f"{kind} ({len(values)} answers)")
+        if high - low < 6:
+            axis.set_xlim(low - 3, high + 3)
+        axis.set_title(f"{kind} ({int(counts.sum())} answers)")
         axis.set_xlabel("words per answer")
     axes[0][0].set_ylabel("answers")
     fig.tight_layout()
@@ -156,7 +162,11 @@ def write_build_report(out: str | Path, built, report: dict) -> Path:
     split_rows = [[split, s["entries"], s["images_in_dataset"], s["images_quarantined"], s["images_curated"],
                    s["not_selected"], s["samples"], ", ".join(f"{k} {v}" for k, v in s["samples_per_kind"].items())]
                   for split, s in report["splits"].items()]
-    length_rows = [[kind, len(v), int(v.min()), int(np.median(v)), int(v.max())] for kind, v in lengths.items()]
+    length_rows = []
+    for kind, counts in lengths.items():
+        used = np.flatnonzero(counts)
+        middle = int(np.searchsorted(np.cumsum(counts), counts.sum() // 2, side="right"))  # sorted[n // 2]
+        length_rows.append([kind, int(counts.sum()), int(used[0]), middle, int(used[-1])])
     usage = report["generation"]
     config = report["config"]
     lines = [
