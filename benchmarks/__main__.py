@@ -2,6 +2,6 @@
 
 import sys
 
-from benchmarks.cli import main
+from builder.cli import main
 
-sys.exit(main())
+sys.exit(main(["bench", *sys.argv[1:]]))

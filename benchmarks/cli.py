@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import argparse
 
-from schemas.errors import UsageError
-
 EPILOG = """examples:
   emovit bench run --config main size=tiny out=runs/tiny-main        # offline, tiny models, synthetic data
   emovit bench run --config main data.build=BUILD out=runs/main      # real checkpoints (GPU)
@@ -80,17 +78,3 @@ def run(args) -> int:
     if result.leaderboard is not None:
         print((result.out / "leaderboard" / "leaderboard.md").read_text(encoding="utf-8"))
     return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m benchmarks`` (what ``accelerate launch -m benchmarks`` runs)."""
-    import sys
-
-    parser = argparse.ArgumentParser(prog="emovit bench", description="benchmark harness and leaderboard")
-    add_arguments(parser)
-    args = parser.parse_args(argv)
-    try:
-        return run(args)
-    except UsageError as exc:
-        print(f"emovit bench: error: {exc}", file=sys.stderr)
-        return 2

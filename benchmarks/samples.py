@@ -37,15 +37,10 @@ class Sample:
 
 def load_split(build: str | Path, split: str):
     """A split of a built dataset (``datasets.load_from_disk``), with one clear error when it is not there."""
-    import datasets
+    from builder.build import load_built
 
     path = Path(build)
-    if not path.is_dir():
-        raise UsageError(f"{path}: build directory not found (make one with 'emovit build', or set data.build)")
-    try:
-        built = datasets.load_from_disk(str(path))
-    except (FileNotFoundError, ValueError) as exc:
-        raise UsageError(f"{path}: not a datasets save_to_disk directory: {exc}") from None
+    built = load_built(path)
     if split not in built:
         raise UsageError(f"{path}: no split {split!r} (have {', '.join(built)})")
     return built[split]

@@ -101,6 +101,23 @@ def is_build_dir(path: Path) -> bool:
     return (path / "report.json").is_file() and (path / "dataset_dict.json").is_file()
 
 
+def load_built(path: str | Path):
+    """The ``DatasetDict`` a build directory (any ``save_to_disk`` folder of splits) holds; one clear
+    :class:`UsageError` when there is none."""
+    import datasets
+
+    path = Path(path)
+    if not path.is_dir():
+        raise UsageError(f"{path}: dataset directory not found (build one with 'emovit build')")
+    try:
+        built = datasets.load_from_disk(str(path))
+    except (FileNotFoundError, ValueError) as exc:
+        raise UsageError(f"{path}: not a datasets save_to_disk directory: {exc}") from None
+    if not isinstance(built, datasets.DatasetDict):
+        raise UsageError(f"{path}: expected a DatasetDict of splits, as 'emovit build' writes")
+    return built
+
+
 def record_batches(dataset, columns: list[str] | None = None):
     """The rows of a split loaded from disk, as Arrow record batches read from its files (not memory-mapped,
     so pages read are not kept resident: a whole-split pass costs one batch of memory)."""
@@ -252,7 +269,10 @@ def _report(config: BuildConfig, built, builder, out: Path) -> dict:
     with open(out / "quarantine.jsonl", "w", encoding="utf-8") as handle:
         for split, dataset in built.items():
             tally = tallies.get(split, {})
-            count = lambda key: int(tally.get(key, 0))  # noqa: E731 - a split without shards has no tally
+
+            def count(key: str, tally: dict = tally) -> int:  # a split without shards has no tally
+                return int(tally.get(key, 0))
+
             codes: Counter = Counter()
             lines = 0
             for entry in builder.quarantine(split):

@@ -20,8 +20,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from schemas.errors import UsageError
 from builder.records import QuarantineEntry, SourceRecord
+from schemas.errors import UsageError
 
 FORMAT = "emovit-curation/1"
 STAGE = "curation"
@@ -36,7 +36,7 @@ class CurationDecisions:
     source: str = "<memory>"
 
     @classmethod
-    def load(cls, path: str | Path, emotions: tuple[str, ...]) -> "CurationDecisions":
+    def load(cls, path: str | Path, emotions: tuple[str, ...]) -> CurationDecisions:
         """Read and check a decisions file; errors name the file and the field."""
         path = Path(path)
         try:

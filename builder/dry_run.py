@@ -43,13 +43,12 @@ def _completion_estimates(count) -> dict[str, int]:
 def dry_run(config: BuildConfig, *, cache_dir: str | Path | None = None, token_estimate: str = "chars") -> dict:
     """The estimate for building ``config``: per split and kind, generations, cached, requests and tokens."""
     from builder.captions.base import CaptionOutcome
+    from builder.dataset_builder import EmoVITBuilderConfig, shard_settings
     from builder.generation.base import GenerationItem
     from builder.generation.pricing import estimate_prompt_tokens, estimate_tokens, tiktoken_counter
     from builder.plan import plan_splits
     from builder.shard import ShardWorker
     from builder.source import EmoSetSource
-
-    from builder.dataset_builder import EmoVITBuilderConfig, shard_settings
 
     try:
         builder_config = EmoVITBuilderConfig(name=config.config, **config.builder_kwargs())

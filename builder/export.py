@@ -60,12 +60,12 @@ def _write_marker(folder: Path, export_format: str, report: dict) -> None:
 
 def load_build(build_dir: str | Path):
     """The ``DatasetDict`` and ``report.json`` of a build directory (UsageError when it is not one)."""
-    import datasets
+    from builder.build import is_build_dir, load_built
 
     build_dir = Path(build_dir)
-    if not (build_dir / "report.json").is_file() or not (build_dir / "dataset_dict.json").is_file():
+    if not is_build_dir(build_dir):
         raise UsageError(f"{build_dir}: not a build directory (run 'emovit build' first)")
-    return datasets.load_from_disk(str(build_dir)), json.loads((build_dir / "report.json").read_text())
+    return load_built(build_dir), json.loads((build_dir / "report.json").read_text())
 
 
 def export_configs(built, build_config: str) -> dict[str, object]:
@@ -75,7 +75,7 @@ def export_configs(built, build_config: str) -> dict[str, object]:
     configs = {build_config: built}
     if build_config == "all":
         for kind in KINDS:
-            subset = datasets.DatasetDict({split: ds.filter(lambda k: k == kind, input_columns="kind")
+            subset = datasets.DatasetDict({split: ds.filter(lambda k, kind=kind: k == kind, input_columns="kind")
                                            for split, ds in built.items()})
             if any(len(ds) for ds in subset.values()):
                 configs[kind] = subset

@@ -89,6 +89,12 @@ class _IdDigests:
         return found
 
 
+def _write_shard(plan_dir: Path, split: str, index: int, lines: list) -> ShardRef:
+    path = plan_dir / f"{split}-{index:05d}.json"
+    path.write_text(json.dumps(lines, ensure_ascii=False), encoding="utf-8")
+    return ShardRef(split, index, str(path), len(lines))
+
+
 def plan_splits(source: EmoSetSource, splits: tuple[str, ...], plan_dir: str | Path, *, shard_size: int,
                 class_positions: bool) -> dict[str, SplitPlan]:
     """Cut ``splits`` of ``source`` into shards of ``shard_size`` entries, writing plan files to ``plan_dir``.
@@ -104,12 +110,6 @@ def plan_splits(source: EmoSetSource, splits: tuple[str, ...], plan_dir: str | P
         refs: list[ShardRef] = []
         lines: list = []
         position = -1
-
-        def flush() -> None:
-            path = plan_dir / f"{split}-{len(refs):05d}.json"
-            path.write_text(json.dumps(lines, ensure_ascii=False), encoding="utf-8")
-            refs.append(ShardRef(split, len(refs), str(path), len(lines)))
-
         for position, entry in enumerate(source.entries(split)):
             if isinstance(entry, QuarantineEntry):
                 lines.append({"quarantine": asdict(entry)})
@@ -124,10 +124,10 @@ def plan_splits(source: EmoSetSource, splits: tuple[str, ...], plan_dir: str | P
                     digests.add(entry.id, split_index, position)
                 lines.append([position, class_index, entry.emotion, entry.id, entry.image, entry.annotation])
             if len(lines) == shard_size:
-                flush()
+                refs.append(_write_shard(plan_dir, split, len(refs), lines))
                 lines = []
         if lines:
-            flush()
+            refs.append(_write_shard(plan_dir, split, len(refs), lines))
         plans[split] = SplitPlan(split, position + 1, refs)
     for split_index, position, first in digests.repeats():
         split = splits[split_index]

@@ -16,7 +16,6 @@ from pathlib import Path
 
 from schemas.errors import UsageError
 
-
 #: Hub files an export owns: removed from the repo when the pushed folder no longer has them.
 OWNED_PATTERNS: list[str] = ["README.md", "data/**"]
 

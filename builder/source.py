@@ -20,15 +20,15 @@ import math
 import os
 import re
 import stat
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator
 
 import pandas as pd
 
-from schemas.errors import UsageError
 from builder.records import QuarantineEntry, SourceRecord
 from schemas.annotations import annotation_schema
+from schemas.errors import UsageError
 from schemas.validation import validate_frame
 from schemas.vocab import Vocabulary, VocabularyError, normalise_scene
 

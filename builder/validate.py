@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from builder.records import write_jsonl
-from schemas.runinfo import SplitTally, fingerprint, summary_table, write_json
 from builder.source import EmoSetSource
+from schemas.runinfo import SplitTally, fingerprint, summary_table, write_json
 
 
 @dataclass(frozen=True)

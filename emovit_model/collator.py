@@ -26,7 +26,8 @@ import io
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from schemas.protocol import IMAGE_TOKEN, normalise_text, strip_image_token
+from builder.generation.turns import conversation_pairs
+from schemas.protocol import IMAGE_TOKEN, normalise_text
 
 IGNORE_INDEX = -100
 
@@ -57,19 +58,11 @@ def load_image(value):
 
 def qa_turns(conversations) -> list[tuple[str, str]]:
     """Every (question, answer) pair of a conversation, the first question without ``<image>``."""
-    turns = list(conversations or [])
-    if len(turns) < 2 or len(turns) % 2:
-        raise SampleError(f"conversation must hold human/gpt turn pairs, got {len(turns)} turn(s)")
-    pairs = []
-    for index in range(0, len(turns), 2):
-        human, gpt = turns[index], turns[index + 1]
-        if human.get("from") != "human" or gpt.get("from") != "gpt":
-            raise SampleError(f"turns {index} and {index + 1} are not a human turn followed by a gpt turn")
-        question = human["value"]
-        if index == 0:
-            question = strip_image_token(question).replace(IMAGE_TOKEN, "")
-        pairs.append((question.strip(), gpt["value"].strip()))
-    return pairs
+    try:
+        pairs = conversation_pairs(list(conversations or []))
+    except ValueError as exc:
+        raise SampleError(str(exc)) from None
+    return [(question.replace(IMAGE_TOKEN, "").strip(), answer.strip()) for question, answer in pairs]
 
 
 @dataclass

@@ -32,8 +32,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from schemas.errors import UsageError
 from emovit_model.checkpoint import ADAPTER_CONFIG
+from schemas.errors import UsageError
 
 #: Parameter-name prefixes EmoVIT trains (everything else is frozen).
 TRAINABLE_PREFIXES: tuple[str, ...] = ("qformer.", "query_tokens", "language_projection.")

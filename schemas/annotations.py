@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
 import pandas as pd
 import pandera.pandas as pa
 from pandera.typing import Series
@@ -28,7 +26,7 @@ class AnnotationModel(pa.DataFrameModel):
     image: Series[str]
     brightness: Series[float] = pa.Field(nullable=True, ge=0.0, le=1.0)
     colorfulness: Series[float] = pa.Field(nullable=True, ge=0.0, le=1.0)
-    scene: Optional[Series[str]] = pa.Field(nullable=True)
+    scene: Series[str] | None = pa.Field(nullable=True)
     objects: Series[object]
     facial_expression: Series[str] = pa.Field(nullable=True)
     human_action: Series[str] = pa.Field(nullable=True)

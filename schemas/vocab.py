@@ -47,7 +47,7 @@ class Vocabulary:
     source: str
 
     @classmethod
-    def from_info(cls, info: dict, source: str) -> "Vocabulary":
+    def from_info(cls, info: dict, source: str) -> Vocabulary:
         """Build from a parsed ``info.json``; raises :class:`VocabularyError` naming ``source`` and the key."""
         missing = [k for k in INFO_KEYS if k not in info or "label2idx" not in info[k]]
         if missing:
@@ -64,7 +64,7 @@ class Vocabulary:
         )
 
     @classmethod
-    def from_file(cls, path: str | Path) -> "Vocabulary":
+    def from_file(cls, path: str | Path) -> Vocabulary:
         """Read an ``info.json`` file."""
         path = Path(path)
         try:
@@ -76,7 +76,7 @@ class Vocabulary:
         return cls.from_info(info, str(path))
 
     @classmethod
-    def default(cls) -> "Vocabulary":
+    def default(cls) -> Vocabulary:
         """The vocabulary of EmoSet's released ``info.json``, shipped with this package."""
         return _default_vocabulary()
 

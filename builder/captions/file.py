@@ -17,8 +17,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from builder.captions.base import CachingCaptioner, missing_entry
-from schemas.errors import UsageError
 from builder.records import QuarantineEntry, SourceRecord
+from schemas.errors import UsageError
 
 
 class CaptionFileError(UsageError):

@@ -8,8 +8,9 @@ multi-turn answer is split into single QA samples).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol, Sequence
+from typing import Protocol
 
 from builder.records import QuarantineEntry, SourceRecord
 
@@ -81,7 +82,7 @@ class GenerationUsage:
     completion_tokens: int = 0
     cost_usd: float = 0.0
 
-    def add(self, other: "GenerationUsage") -> None:
+    def add(self, other: GenerationUsage) -> None:
         for name in self.__dataclass_fields__:
             setattr(self, name, getattr(self, name) + getattr(other, name))
 

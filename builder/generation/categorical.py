@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from builder.generation.base import GeneratorInfo, InstructionRecord
 from builder.generation.samples import content_hash, make_record
-from schemas.protocol import CATEGORICAL_INSTRUCTION, categorical_answer, with_image_token
 from builder.records import SourceRecord
+from schemas.protocol import CATEGORICAL_INSTRUCTION, categorical_answer, with_image_token
 
 #: Provenance of every categorical sample: no model, the protocol string's hash as prompt version.
 CATEGORICAL_INFO = GeneratorInfo(backend="protocol", model="", prompt_version=content_hash(CATEGORICAL_INSTRUCTION),

@@ -11,8 +11,8 @@ import re
 from collections.abc import Sequence
 
 from builder.generation.turns import QAPair
-from schemas.protocol import IMAGE_TOKEN
 from schemas import instructions
+from schemas.protocol import IMAGE_TOKEN
 
 #: Phrases that reveal the prompt behind an answer, matched case-insensitively anywhere in the text: the
 #: dataset schema's list plus a few more that only generation needs to catch.

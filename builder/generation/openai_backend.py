@@ -35,7 +35,6 @@ from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 
 from builder.context import render_context
-from schemas.errors import UsageError
 from builder.generation.base import (
     GenerationItem,
     GenerationOutcome,
@@ -51,6 +50,7 @@ from builder.generation.parse import ParseError, parse_qa
 from builder.generation.prompts import LLM_KINDS, QA_RESPONSE_FORMAT, PromptSet, load_prompt, render_messages
 from builder.generation.samples import content_hash, generation_quarantine, qa_records, sample_id
 from builder.records import QuarantineEntry
+from schemas.errors import UsageError
 
 log = logging.getLogger(__name__)
 

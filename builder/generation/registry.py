@@ -5,9 +5,9 @@ Backends are imported only when asked for, so the offline path never imports ``o
 
 from __future__ import annotations
 
-from schemas.errors import UsageError
 from builder.generation.base import InstructionGenerator
 from builder.generation.config import GenerationConfig
+from schemas.errors import UsageError
 
 #: spec prefix -> one-line description.
 GENERATORS: dict[str, str] = {

@@ -2,6 +2,6 @@
 
 import sys
 
-from emovit_model.train.cli import main
+from builder.cli import main
 
-sys.exit(main())
+sys.exit(main(["train", *sys.argv[1:]]))

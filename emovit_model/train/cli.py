@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import sys
 from pathlib import Path
 
 from emovit_model.train.config import ADAPTER_DIR, MERGED_DIR, TrainConfig
@@ -147,16 +146,3 @@ def run(args) -> int:
             print(f"epoch {row['epoch']}: step {row['step']} train_loss {loss} eval_accuracy {accuracy}")
         print(f"adapter -> {result.adapter}" + (f"; merged -> {result.merged}" if result.merged else ""))
     return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Entry point for ``python -m emovit_model.train`` (and ``accelerate launch -m``)."""
-    parser = argparse.ArgumentParser(prog="emovit train", description="train EmoVIT (InstructBLIP Q-Former) on a built dataset")
-    add_arguments(parser)
-    args = parser.parse_args(argv)
-    try:
-        return run(args)
-    except UsageError as exc:
-        print(f"emovit train: error: {exc}", file=sys.stderr)
-        return 2
-

@@ -11,16 +11,11 @@ from schemas.features import column
 
 def load_splits(config: TrainConfig):
     """``(train, val)`` from the built dataset (``val`` is ``None`` when the split is absent)."""
-    import datasets
+    from builder.build import load_built
 
     path = Path(config.dataset)
-    if not path.is_dir():
-        raise UsageError(f"{path}: dataset directory not found (build one with 'emovit build')")
-    try:
-        built = datasets.load_from_disk(str(path))
-    except (FileNotFoundError, ValueError) as exc:
-        raise UsageError(f"{path}: not a datasets save_to_disk directory: {exc}") from None
-    if not isinstance(built, datasets.DatasetDict) or "train" not in built:
+    built = load_built(path)
+    if "train" not in built:
         raise UsageError(f"{path}: expected a DatasetDict with a 'train' split")
     train = built["train"]
     missing = {"image", "conversations", "emotion", "kind"} - set(train.column_names)

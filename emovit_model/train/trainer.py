@@ -96,9 +96,8 @@ class EmoVITTrainer(Trainer):
         self.eval_dir.mkdir(parents=True, exist_ok=True)
         epoch = round(self.state.epoch or 0.0)
         with open(self.eval_dir / f"epoch-{epoch}.jsonl", "w", encoding="utf-8") as handle:
-            for image_id, gold, predicted in scored:
-                handle.write(json.dumps({"image_id": image_id, "gold": gold, "pred": predicted,
-                                         "step": self.state.global_step}) + "\n")
+            handle.writelines(json.dumps({"image_id": image_id, "gold": gold, "pred": predicted,
+                                         "step": self.state.global_step}) + "\n" for image_id, gold, predicted in scored)
 
 
 class EpochEndLogging(TrainerCallback):

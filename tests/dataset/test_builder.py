@@ -7,10 +7,10 @@ import pytest
 
 from builder.build import BuildConfig, build_dataset
 from builder.dataset_builder import EmoVITBuilderConfig, shard_settings
-from schemas.features import instruction_features
 from builder.generation.base import GenerationOutcome, GeneratorInfo, InstructionRecord
-from schemas.protocol import CATEGORICAL_INSTRUCTION, categorical_answer, with_image_token
 from builder.records import read_quarantine
+from schemas.features import instruction_features
+from schemas.protocol import CATEGORICAL_INSTRUCTION, categorical_answer, with_image_token
 from schemas.vocab import EMOTIONS
 
 

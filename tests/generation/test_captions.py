@@ -12,8 +12,8 @@ from builder.captions import get_captioner
 from builder.captions.attributes import attribute_caption
 from builder.captions.base import CachingCaptioner
 from builder.captions.file import CaptionFileError
-from schemas.errors import UsageError
 from builder.records import SourceRecord
+from schemas.errors import UsageError
 
 
 def _record(**attributes) -> SourceRecord:

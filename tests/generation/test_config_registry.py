@@ -7,10 +7,10 @@ import pickle
 
 import pytest
 
-from schemas.errors import UsageError
 from builder.generation import GenerationConfig, get_generator
 from builder.generation.openai_backend import OpenAIGenerator
 from builder.generation.template import TemplateGenerator
+from schemas.errors import UsageError
 
 
 def test_defaults_serialise_to_json_without_a_key(tmp_path):

@@ -6,8 +6,8 @@ import io
 
 import pytest
 
-from schemas.protocol import CATEGORICAL_INSTRUCTION, categorical_answer, normalise_text, with_image_token
 from emovit_model.collator import IGNORE_INDEX, EmoVITCollator, RandomResizedCropFlip, SampleError
+from schemas.protocol import CATEGORICAL_INSTRUCTION, categorical_answer, normalise_text, with_image_token
 
 
 @pytest.fixture(scope="module")

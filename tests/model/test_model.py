@@ -6,7 +6,6 @@ import math
 
 import pytest
 
-from schemas.errors import UsageError
 from emovit_model.model import (
     is_trainable_name,
     load_emovit,
@@ -16,6 +15,7 @@ from emovit_model.model import (
     resolve_device,
     resolve_dtype,
 )
+from schemas.errors import UsageError
 
 
 def test_freeze_policy_trains_only_qformer_queries_projection_and_vision_layernorm(tiny_instructblip, capsys):
@@ -92,9 +92,9 @@ def test_mixed_precision_model_trains_and_scores_under_autocast(tiny_instructbli
     import torch
     from PIL import Image
 
-    from schemas.protocol import CATEGORICAL_INSTRUCTION, categorical_answer, with_image_token
     from emovit_model.collator import EmoVITCollator
     from emovit_model.scoring import EmotionClassifier, autocast_for
+    from schemas.protocol import CATEGORICAL_INSTRUCTION, categorical_answer, with_image_token
 
     model, processor = load_emovit(tiny_instructblip, device="cpu", dtype="bfloat16", verbose=False)
     image = Image.new("RGB", (32, 32), (40, 160, 90))

@@ -6,13 +6,13 @@ import math
 
 import pytest
 
+from emovit_model.scoring import EmotionClassifier, Generation, accuracy, parse_emotion
 from schemas.protocol import (
     ALPHABETICAL_EMOTIONS,
     CATEGORICAL_INSTRUCTION,
     categorical_answer,
     with_image_token,
 )
-from emovit_model.scoring import EmotionClassifier, Generation, accuracy, parse_emotion
 
 
 @pytest.mark.parametrize("text, label", [

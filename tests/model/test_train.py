@@ -7,9 +7,9 @@ import time
 
 import pytest
 
-from schemas.errors import UsageError
 from emovit_model.train import TrainConfig, train
 from emovit_model.train.metrics import epoch_metrics
+from schemas.errors import UsageError
 
 
 def _config(dataset, base, out, **overrides) -> TrainConfig:

@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
-from schemas.protocol import ALPHABETICAL_EMOTIONS, CATEGORICAL_INSTRUCTION, categorical_answer
 from emovit_model.zoo import KINDS, TinySpec, build_tiny
+from schemas.protocol import ALPHABETICAL_EMOTIONS, CATEGORICAL_INSTRUCTION, categorical_answer
 
 
 def _digest(path) -> str:

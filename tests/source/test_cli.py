@@ -7,7 +7,7 @@ import pytest
 from builder.cli import main
 from builder.records import read_quarantine
 
-HEAVY = ("torch", "transformers", "fiftyone", "openai", "datasets")
+HEAVY = ("torch", "transformers", "fiftyone", "openai", "datasets", "bson", "pymongo")
 
 
 def run_cli(*args, cwd=None):
@@ -15,7 +15,9 @@ def run_cli(*args, cwd=None):
 
 
 @pytest.mark.parametrize("argv", [["--help"], ["validate", "--help"], ["synth", "--help"], ["build", "--help"],
-                                  ["train", "--help"], ["zoo", "--help"], ["bench", "--help"]])
+                                  ["train", "--help"], ["zoo", "--help"], ["bench", "--help"], ["curate", "--help"],
+                                  ["curate", "load", "--help"], ["curate", "app", "--help"],
+                                  ["curate", "decisions", "--help"]])
 def test_help_does_not_import_heavy_libraries(argv):
     code = (
         "import sys\n"

@@ -6,8 +6,8 @@ import pytest
 
 from builder.pixels import pixel_attributes
 from builder.source import EmoSetSource
-from schemas.errors import UsageError
 from builder.synth import ATTRIBUTE_POOLS, SynthConfig, synthesise
+from schemas.errors import UsageError
 from schemas.vocab import EMOTIONS, Vocabulary
 
 
