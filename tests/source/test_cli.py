@@ -34,6 +34,14 @@ def test_help_does_not_import_heavy_libraries(argv):
     assert result.stdout.strip().splitlines()[-1] == "HEAVY []"
 
 
+def test_top_level_help_lists_every_command():
+    from builder.cli import COMMANDS
+
+    result = run_cli("--help")
+    listed = [line.split()[0] for line in result.stdout.split("commands:")[1].splitlines() if line.startswith("  ")]
+    assert listed == list(COMMANDS) and {"curate", "bench"} <= set(listed)
+
+
 def test_version_is_the_installed_distributions():
     from importlib.metadata import version
 
