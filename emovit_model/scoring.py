@@ -113,18 +113,6 @@ def _canonical(word: str, labels) -> str:
     return next(label for label in labels if label.lower() == word)
 
 
-def sequence_logprobs(logits, labels):
-    """Summed log-probability of the non-ignored ``labels`` (shifted: position t is predicted at t-1),
-    and the number of tokens summed, per row."""
-    import torch
-
-    logits = logits[:, :-1].float()
-    target = labels[:, 1:]
-    mask = target != -100
-    picked = torch.log_softmax(logits, dim=-1).gather(-1, target.clamp(min=0).unsqueeze(-1)).squeeze(-1)
-    return (picked * mask).sum(-1), mask.sum(-1)
-
-
 def vision_dtype(model):
     """The dtype of the vision tower's weights (what ``pixel_values`` should be cast to)."""
     for name, param in model.named_parameters():

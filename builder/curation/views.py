@@ -18,8 +18,6 @@ PIXEL_MISMATCH = "pixel-mismatch"
 NEAR_DUPLICATES = "near-duplicates"
 INSTRUCTION_FLAGS = "instruction-flags"
 LIKELY_LABEL_ERRORS = "likely-label-errors"
-#: Every saved view curation writes, in the order the README lists them.
-VIEW_NAMES: tuple[str, ...] = (PIXEL_MISMATCH, NEAR_DUPLICATES, INSTRUCTION_FLAGS, LIKELY_LABEL_ERRORS)
 
 
 def _in_build(dataset):
