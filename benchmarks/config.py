@@ -32,9 +32,9 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 
+from benchmarks.packaged import packaged, read_reference
 from schemas.errors import UsageError
 
 MODES = ("rank", "generate")
@@ -74,31 +74,17 @@ class BenchConfig:
 
 def packaged_configs() -> dict[str, str]:
     """``{name: file name}`` of the run configs shipped with the package."""
-    folder = resources.files("benchmarks") / "configs"
-    return {entry.name.removesuffix(".yaml"): entry.name for entry in folder.iterdir()
-            if entry.name.endswith(".yaml")}
+    return packaged("configs")
 
 
 def read_config_document(reference: str | Path) -> tuple[dict, str]:
     """The YAML mapping of a config path or packaged config name, and where it came from."""
     import yaml
 
-    path = Path(reference)
-    if path.suffix in (".yaml", ".yml") or path.exists():
-        try:
-            text, where = path.read_text(encoding="utf-8"), str(path)
-        except OSError as exc:
-            raise UsageError(f"{path}: cannot read config ({exc.strerror})") from None
-    else:
-        known = packaged_configs()
-        if str(reference) not in known:
-            raise UsageError(f"unknown config {reference!r}; packaged configs: {', '.join(sorted(known))} "
-                             "(or give a .yaml path)")
-        text = (resources.files("benchmarks") / "configs" / known[str(reference)]).read_text(encoding="utf-8")
-        where = f"benchmarks/configs/{known[str(reference)]}"
+    data, where = read_reference(reference, "configs", "config")
     try:
-        document = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
+        document = yaml.safe_load(data.decode("utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
         raise UsageError(f"{where}: not valid YAML ({exc})") from None
     if not isinstance(document, dict):
         raise UsageError(f"{where}: a run config is a mapping")

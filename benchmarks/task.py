@@ -30,9 +30,9 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 
+from benchmarks.packaged import packaged, read_reference
 from schemas.errors import UsageError
 
 SOURCES = ("build", "folder", "derived")
@@ -87,31 +87,14 @@ class Task:
 
 def packaged_tasks() -> dict[str, str]:
     """``{name: file name}`` of the task files shipped with the package."""
-    folder = resources.files("benchmarks") / "tasks"
-    return {entry.name.removesuffix(".yaml"): entry.name for entry in folder.iterdir()
-            if entry.name.endswith(".yaml")}
-
-
-def _read(reference: str | Path) -> tuple[bytes, str]:
-    path = Path(reference)
-    if path.suffix in (".yaml", ".yml") or path.exists():
-        try:
-            return path.read_bytes(), str(path)
-        except OSError as exc:
-            raise UsageError(f"{path}: cannot read task file ({exc.strerror})") from None
-    known = packaged_tasks()
-    if str(reference) not in known:
-        raise UsageError(f"unknown task {reference!r}; packaged tasks: {', '.join(sorted(known))} "
-                         "(or give a .yaml path)")
-    resource = resources.files("benchmarks") / "tasks" / known[str(reference)]
-    return resource.read_bytes(), f"benchmarks/tasks/{known[str(reference)]}"
+    return packaged("tasks")
 
 
 def load_task(reference: str | Path) -> Task:
     """Load a packaged task by name (``emoset8``) or a task file by path; validates every field."""
     import yaml
 
-    data, where = _read(reference)
+    data, where = read_reference(reference, "tasks", "task")
     try:
         document = yaml.safe_load(data.decode("utf-8"))
     except (yaml.YAMLError, UnicodeDecodeError) as exc:

@@ -165,17 +165,26 @@ def looks_like_local_path(reference: str | Path) -> bool:
         or os.sep != "/" and os.sep in text
 
 
-def _load_base(base: str | Path, device, dtype, **kwargs):
-    from transformers import AutoConfig, AutoProcessor
+def _read_config(base: str | Path, **kwargs):
+    """``(reference, config)``: a local folder (which must exist) or a Hub id, and its model config; a
+    missing folder or an unreadable config is one :class:`UsageError`."""
+    from transformers import AutoConfig
 
-    if looks_like_local_path(base) and not Path(base).expanduser().exists():
-        raise UsageError(f"{base}: model path does not exist (give a checkpoint folder or a Hub id like "
-                         "Salesforce/instructblip-vicuna-7b)")
-    base = Path(base).expanduser() if looks_like_local_path(base) else base
+    if looks_like_local_path(base):
+        if not Path(base).expanduser().exists():
+            raise UsageError(f"{base}: model path does not exist (give a checkpoint folder or a Hub id like "
+                             "Salesforce/instructblip-vicuna-7b)")
+        base = Path(base).expanduser()
     try:
-        config = AutoConfig.from_pretrained(str(base), **kwargs)
+        return base, AutoConfig.from_pretrained(str(base), **kwargs)
     except (OSError, ValueError) as exc:
         raise UsageError(f"cannot load a model config from {base}: {exc}") from None
+
+
+def _load_base(base: str | Path, device, dtype, **kwargs):
+    from transformers import AutoProcessor
+
+    base, config = _read_config(base, **kwargs)
     cls = model_class(config.model_type)
     # straight onto a GPU (no full copy in host memory); on CPU no device map, so Trainer/accelerate may move it
     placement = {"device_map": {"": device}} if device.type == "cuda" else {}
@@ -327,16 +336,11 @@ def load_for_training(base: str | Path, *, tuning: str = "auto", lora: LoraSetti
     """``(model, processor, tuning)`` ready to train: EmoVIT's policy for an InstructBLIP base, projector or
     LoRA tuning for a LLaVA base; frozen towers in ``dtype``, trainable weights in fp32."""
     import torch
-    from transformers import AutoConfig
 
     device = resolve_device(device)
     dtype = resolve_dtype(dtype, device)
-    if looks_like_local_path(base) and not Path(base).expanduser().exists():
-        _load_base(base, device, dtype, **kwargs)  # raises the one-line "model path does not exist"
-    try:
-        model_type = AutoConfig.from_pretrained(str(base), **kwargs).model_type
-    except (OSError, ValueError) as exc:
-        raise UsageError(f"cannot load a model config from {base}: {exc}") from None
+    base, config = _read_config(base, **kwargs)
+    model_type = config.model_type
     tuning = resolve_tuning(model_type, tuning)
     if model_type == "instructblip":
         model, processor = load_emovit(base, device=device, dtype=dtype, verbose=verbose,

@@ -78,6 +78,7 @@ def read_build(build_dir: str | Path, *, progress: bool = True) -> CurationSourc
     import datasets
     from tqdm.auto import tqdm
 
+    from builder.build import load_built
     from schemas.features import column
 
     build_dir = Path(build_dir)
@@ -89,7 +90,7 @@ def read_build(build_dir: str | Path, *, progress: bool = True) -> CurationSourc
         else None
     if not progress:
         datasets.disable_progress_bars()
-    built = datasets.load_from_disk(str(build_dir))
+    built = load_built(build_dir)
     images: dict[str, ImageEntry] = {}
     rows: list[InstructionRow] = []
     generators: dict[str, dict[str, None]] = {}

@@ -1,0 +1,31 @@
+"""YAML files shipped with the package (``benchmarks/tasks``, ``benchmarks/configs``): by name or by path."""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+from schemas.errors import UsageError
+
+
+def packaged(folder: str) -> dict[str, str]:
+    """``{name: file name}`` of the ``.yaml`` files in the package folder ``folder``."""
+    entries = (resources.files("benchmarks") / folder).iterdir()
+    return {entry.name.removesuffix(".yaml"): entry.name for entry in entries if entry.name.endswith(".yaml")}
+
+
+def read_reference(reference: str | Path, folder: str, what: str) -> tuple[bytes, str]:
+    """The bytes of a ``.yaml`` path, or of the packaged file named ``reference`` in ``folder``, and where
+    they came from. ``what`` names the kind of file in errors (``task``, ``config``)."""
+    path = Path(reference)
+    if path.suffix in (".yaml", ".yml") or path.exists():
+        try:
+            return path.read_bytes(), str(path)
+        except OSError as exc:
+            raise UsageError(f"{path}: cannot read {what} file ({exc.strerror})") from None
+    known = packaged(folder)
+    if str(reference) not in known:
+        raise UsageError(f"unknown {what} {reference!r}; packaged {what}s: {', '.join(sorted(known))} "
+                         "(or give a .yaml path)")
+    return (resources.files("benchmarks") / folder / known[str(reference)]).read_bytes(), \
+        f"benchmarks/{folder}/{known[str(reference)]}"
