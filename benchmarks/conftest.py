@@ -15,7 +15,7 @@ def scaled(count: int) -> int:
 @pytest.fixture(scope="session")
 def bench_tree(tmp_path_factory):
     """A synthetic EmoSet tree of 20,000 train images (2,500 per class), 8 px JPEGs."""
-    from builder.synth import SynthConfig, synthesise
+    from builder.sources.synth import SynthConfig, synthesise
 
     root = tmp_path_factory.mktemp("bench") / "emoset"
     synthesise(root, SynthConfig(per_class=scaled(2500), seed=0, splits=("train",), image_size=8), progress=False)

@@ -99,10 +99,10 @@ def run_demo(out: str | Path, config: DemoConfig = DemoConfig()) -> dict:
 
 
 def _run_demo(out: str | Path, config: DemoConfig) -> dict:
-    from builder.build import BuildConfig, build_dataset
-    from builder.export import export_hub, export_llava
-    from builder.synth import SynthConfig, synthesise
-    from builder.validate import ValidateConfig, validate_tree
+    from builder.dataset.build import BuildConfig, build_dataset
+    from builder.publish.export import export_hub, export_llava
+    from builder.sources.synth import SynthConfig, synthesise
+    from builder.sources.validate import ValidateConfig, validate_tree
     from schemas.runinfo import summary_table
 
     began = time.perf_counter()

@@ -31,8 +31,8 @@ def _mark(out: Path, spec: dict) -> None:
 
 def synthetic_build(out: str | Path, *, per_class: int = 16, seed: int = 0, image_size: int = 32) -> Path:
     """A synthetic EmoSet tree built with every instruction kind into ``out/build``; returns the build path."""
-    from builder.build import BuildConfig, build_dataset
-    from builder.synth import SynthConfig, synthesise
+    from builder.dataset.build import BuildConfig, build_dataset
+    from builder.sources.synth import SynthConfig, synthesise
 
     out = Path(out)
     spec = {"kind": "synthetic_build", "per_class": per_class, "seed": seed, "image_size": image_size}
@@ -54,7 +54,7 @@ def synthetic_folder(root: str | Path, *, paint: dict[str, str], per_class: int 
     signal of ``paint[class]`` (an EmoSet emotion); returns ``root``."""
     import numpy as np
 
-    from builder.synth import render_image
+    from builder.sources.synth import render_image
 
     root = Path(root)
     spec = {"kind": "synthetic_folder", "paint": dict(sorted(paint.items())), "per_class": per_class, "seed": seed,

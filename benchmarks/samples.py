@@ -37,7 +37,7 @@ class Sample:
 
 def load_split(build: str | Path, split: str):
     """A split of a built dataset (``datasets.load_from_disk``), with one clear error when it is not there."""
-    from builder.build import load_built
+    from builder.dataset.stored import load_built
 
     path = Path(build)
     built = load_built(path)

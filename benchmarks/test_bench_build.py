@@ -27,7 +27,7 @@ import sys
 import time
 
 from benchmarks.conftest import scaled
-from builder.build import BuildConfig, build_dataset
+from builder.dataset.build import BuildConfig, build_dataset
 from schemas.protocol import CATEGORICAL_INSTRUCTION, categorical_answer, with_image_token
 
 
@@ -98,7 +98,7 @@ def test_build_throughput(benchmark, bench_tree, tmp_path):
 
 _MEASURE = """
 import json, resource, sys
-from builder.build import BuildConfig, build_dataset
+from builder.dataset.build import BuildConfig, build_dataset
 root, out, cache = sys.argv[1:4]
 build_dataset(BuildConfig(emoset_root=root, config="categorical", sampling="all", verify_images=False), out,
               cache_dir=cache, progress=False, plots=True)
@@ -107,7 +107,7 @@ print(json.dumps({"max_rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxr
 
 
 def _synth(root, per_class: int):
-    from builder.synth import SynthConfig, synthesise
+    from builder.sources.synth import SynthConfig, synthesise
 
     synthesise(root, SynthConfig(per_class=per_class, seed=0, splits=("train",), image_size=8), progress=False)
 

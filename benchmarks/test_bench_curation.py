@@ -24,8 +24,8 @@ def fiftyone_bench(tmp_path_factory):
 @pytest.fixture(scope="module")
 def build_10k(tmp_path_factory):
     """A build of 10,000 synthetic train images (1,250 per class, 8 px), ``all`` config, EmoVIT sampling."""
-    from builder.build import BuildConfig, build_dataset
-    from builder.synth import SynthConfig, synthesise
+    from builder.dataset.build import BuildConfig, build_dataset
+    from builder.sources.synth import SynthConfig, synthesise
 
     base = tmp_path_factory.mktemp("bench-curation")
     synthesise(base / "emoset", SynthConfig(per_class=scaled(1250), seed=0, splits=("train",), image_size=8),

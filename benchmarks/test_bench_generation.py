@@ -1,6 +1,6 @@
 """Generation throughput against a loopback chat-completions server with a fixed 200 ms latency.
 
-The server runs in its own process (``python -m builder.generation.fake_server``), as a real endpoint
+The server runs in its own process (``python -m tests.support.fake_openai``), as a real endpoint
 would. With 32 requests in flight the ideal is 32 / 0.2 s = 160 requests/s; the backend must reach 80% of
 that (128/s). The one-at-a-time baseline (how the original scripts worked) is ideally 5 requests/s.
 
@@ -14,11 +14,12 @@ import statistics
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
 from builder.generation import GenerationConfig, GenerationItem, get_generator
-from builder.records import SourceRecord
+from builder.sources.records import SourceRecord
 
 LATENCY_S = 0.2
 IN_FLIGHT = 32
@@ -26,6 +27,8 @@ CONCURRENT_REQUESTS = 320
 SEQUENTIAL_REQUESTS = 25
 ROUNDS = 5
 KEY_ENV = "EMOVIT_BENCH_API_KEY"
+#: The checkout root, from which ``python -m tests.support.fake_openai`` runs.
+REPOSITORY = Path(__file__).resolve().parents[1]
 
 
 def _items(prefix: str, count: int) -> list[GenerationItem]:
@@ -38,8 +41,8 @@ def _items(prefix: str, count: int) -> list[GenerationItem]:
 
 @pytest.fixture(scope="module")
 def server_url():
-    process = subprocess.Popen([sys.executable, "-m", "builder.generation.fake_server", "--latency", str(LATENCY_S)],
-                               stdout=subprocess.PIPE, text=True)
+    process = subprocess.Popen([sys.executable, "-m", "tests.support.fake_openai", "--latency", str(LATENCY_S)],
+                               stdout=subprocess.PIPE, text=True, cwd=REPOSITORY)
     try:
         url = process.stdout.readline().strip()
         assert url.startswith("http://127.0.0.1:"), "fake server did not start"

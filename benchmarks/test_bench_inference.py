@@ -47,7 +47,7 @@ def classifiers(tmp_path_factory):
 def images():
     import numpy as np
 
-    from builder.synth import render_image
+    from builder.sources.synth import render_image
     from schemas.vocab import EMOTIONS
 
     rng = np.random.default_rng(0)

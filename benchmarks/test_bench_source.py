@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from builder.validate import ValidateConfig, validate_tree
+from builder.sources.validate import ValidateConfig, validate_tree
 
 
 @pytest.mark.parametrize("verify_images", [False, True], ids=["no-verify", "verify"])

@@ -24,7 +24,7 @@ def _categorical_dataset(out, per_class: int = 8):
     import datasets
     import numpy as np
 
-    from builder.synth import render_image
+    from builder.sources.synth import render_image
     from schemas.features import instruction_features
     from schemas.protocol import CATEGORICAL_INSTRUCTION, categorical_answer, with_image_token
     from schemas.vocab import EMOTIONS

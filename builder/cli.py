@@ -16,11 +16,11 @@ from schemas.errors import UsageError
 
 #: name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
-    "synth": ("builder.synth", "write a synthetic EmoSet-format tree (images, annotations, splits)"),
-    "validate": ("builder.validate", "read and validate an EmoSet-style tree; write report and quarantine"),
-    "build": ("builder.build", "build the instruction dataset (datasets save_to_disk) with report and quarantine"),
-    "export": ("builder.export", "export a built dataset as a Hub-ready folder (parquet + card) or LLaVA JSON"),
-    "push": ("builder.push", "publish an exported dataset to the Hugging Face Hub"),
+    "synth": ("builder.sources.synth", "write a synthetic EmoSet-format tree (images, annotations, splits)"),
+    "validate": ("builder.sources.validate", "read and validate an EmoSet-style tree; write report and quarantine"),
+    "build": ("builder.dataset.build", "build the instruction dataset (datasets save_to_disk) with report and quarantine"),
+    "export": ("builder.publish.export", "export a built dataset as a Hub-ready folder (parquet + card) or LLaVA JSON"),
+    "push": ("builder.publish.push", "publish an exported dataset to the Hugging Face Hub"),
     "curate": ("builder.curation.cli", "curate a build visually with FiftyOne: load, signals, App, decisions"),
     "zoo": ("emovit_model.zoo", "write tiny random checkpoints (instructblip, blip2, llava, clip) for tests and demos"),
     "train": ("emovit_model.train.cli", "train EmoVIT (InstructBLIP Q-Former) on a built dataset"),

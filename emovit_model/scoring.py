@@ -490,11 +490,3 @@ class EmotionClassifier:
         inputs = {k: v.to(self.device) for k, v in inputs.items()}
         inputs["pixel_values"] = inputs["pixel_values"].to(vision_dtype(self.model))
         return inputs
-
-
-def accuracy(predicted, gold) -> float:
-    """Share of positions where ``predicted`` equals ``gold`` (``None`` predictions count as wrong)."""
-    predicted, gold = list(predicted), list(gold)
-    if len(predicted) != len(gold):
-        raise ValueError(f"{len(predicted)} predictions for {len(gold)} gold labels")
-    return sum(p is not None and p == g for p, g in zip(predicted, gold)) / max(len(gold), 1)

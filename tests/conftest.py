@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from builder.synth import SynthConfig, synthesise
+from builder.sources.synth import SynthConfig, synthesise
 
 #: EmoSet's real split lists, compressed, with their licence note (tests/fixtures/emoset/README.md).
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "emoset"

@@ -1,4 +1,6 @@
-"""The four packages form layers that only point down: schemas <- builder <- emovit_model <- benchmarks.
+"""The four packages form layers that only point down: schemas <- builder <- emovit_model <- benchmarks;
+inside ``builder`` the stage sub-packages point down the pipeline too, and no modules import each other in
+a circle.
 
 Every module of the installed packages is parsed (imports inside functions included) and each import of a
 sibling package is checked against the layer order. The ``emovit`` command names subcommand modules of any
@@ -25,8 +27,8 @@ def _modules(package: str):
             yield ".".join((package, *parts)).removesuffix(".__init__"), path
 
 
-def _imported(module: str, path: Path) -> set[str]:
-    """Top-level package names ``module`` imports, relative imports resolved."""
+def _imported_names(module: str, path: Path) -> set[str]:
+    """Dotted names ``module`` imports (``from a.b import c`` gives ``a.b.c``), relative imports resolved."""
     names = set()
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
         if isinstance(node, ast.Import):
@@ -37,10 +39,18 @@ def _imported(module: str, path: Path) -> set[str]:
                 if path.name != "__init__.py":
                     package = package[:-1]
                 package = package[: len(package) - node.level + 1]
-                names.add(".".join([*package, node.module] if node.module else package))
+                base = ".".join([*package, node.module] if node.module else package)
             elif node.module:
-                names.add(node.module)
-    return {name.split(".")[0] for name in names}
+                base = node.module
+            else:
+                continue
+            names.update(f"{base}.{alias.name}" for alias in node.names)
+    return names
+
+
+def _imported(module: str, path: Path) -> set[str]:
+    """Top-level package names ``module`` imports."""
+    return {name.split(".")[0] for name in _imported_names(module, path)}
 
 
 def upward_imports() -> list[str]:
@@ -75,3 +85,98 @@ _real = importlib.util.find_spec
 @pytest.mark.parametrize("package", LAYERS)
 def test_every_layer_is_found(package):
     assert list(_modules(package))
+
+
+# ------------------------------------------------------------------------------------ module graph
+#: ``builder``'s stage sub-packages in pipeline order; a stage imports only from the stages before it.
+#: ``storage`` (cache locations) sits below them all, ``cli`` (the command table) above.
+BUILDER_STAGES = ("storage", "sources", "captions", "generation", "dataset", "publish", "curation", "cli")
+
+
+def module_graph() -> dict[str, set[str]]:
+    """Module -> the package modules it imports (a name imported from a package that is not a module of its
+    own counts as an import of the package's ``__init__``)."""
+    paths = {module: path for package in LAYERS for module, path in _modules(package)}
+
+    def resolve(name: str) -> str | None:
+        while name and name not in paths:
+            name = name.rpartition(".")[0]
+        return name or None
+
+    graph = {}
+    for module, path in paths.items():
+        targets = {resolve(name) for name in _imported_names(module, path)}
+        graph[module] = {target for target in targets if target and target != module}
+    return graph
+
+
+def import_circles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components of more than one module (Tarjan's algorithm, iterative)."""
+    index, low, on_stack, stack, circles = {}, {}, set(), [], []
+    for root in graph:
+        if root in index:
+            continue
+        work = [(root, iter(sorted(graph[root])))]
+        index[root] = low[root] = len(index)
+        stack.append(root)
+        on_stack.add(root)
+        while work:
+            node, children = work[-1]
+            child = next(children, None)
+            if child is not None:
+                if child not in index:
+                    index[child] = low[child] = len(index)
+                    stack.append(child)
+                    on_stack.add(child)
+                    work.append((child, iter(sorted(graph[child]))))
+                elif child in on_stack:
+                    low[node] = min(low[node], index[child])
+                continue
+            work.pop()
+            if work:
+                low[work[-1][0]] = min(low[work[-1][0]], low[node])
+            if low[node] == index[node]:
+                component = []
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    component.append(member)
+                    if member == node:
+                        break
+                if len(component) > 1:
+                    circles.append(sorted(component))
+    return circles
+
+
+def test_no_modules_import_each_other_in_a_circle():
+    assert import_circles(module_graph()) == []
+
+
+def test_the_circle_check_sees_a_circle_through_a_lazy_import():
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}, "e": set()}
+    assert import_circles(graph) == [["a", "b", "c"]]
+
+
+def _stage(module: str) -> str | None:
+    parts = module.split(".")
+    return parts[1] if parts[0] == "builder" and len(parts) > 1 else None
+
+
+def test_builder_stages_import_only_from_earlier_stages():
+    upward = []
+    for module, targets in module_graph().items():
+        stage = _stage(module)
+        if stage is None:
+            continue
+        assert stage in BUILDER_STAGES, f"{module}: builder/{stage} is not a known stage; add it to BUILDER_STAGES"
+        for target in sorted(targets):
+            other = _stage(target)
+            if other is not None and BUILDER_STAGES.index(other) > BUILDER_STAGES.index(stage):
+                upward.append(f"{module} imports {target}")
+    assert upward == []
+
+
+def test_builder_top_level_holds_only_the_package_init_the_cli_and_storage():
+    spec = importlib.util.find_spec("builder")
+    top = sorted(path.name for location in spec.submodule_search_locations for path in Path(location).glob("*.py"))
+    assert top == ["__init__.py", "cli.py", "storage.py"]

@@ -14,13 +14,13 @@ from schemas.errors import UsageError
 class EmoVITAdapter(Adapter):
     """EmoVIT: an adapter directory written by ``emovit train`` (or the harness), a merged checkpoint, or an
     original LAVIS EmoVIT ``.pth`` (model entry ``lavis: FILE.pth`` with ``base:``), imported once into an
-    adapter with :func:`emovit_model.checkpoint.convert_lavis_checkpoint`."""
+    adapter with :func:`emovit_model.lavis.convert_lavis_checkpoint`."""
 
     def prepare(self, entry: dict, workdir: Path) -> str | None:
         lavis = entry.get("lavis")
         if not lavis:
             return entry.get("path")
-        from emovit_model.checkpoint import convert_lavis_checkpoint
+        from emovit_model.lavis import convert_lavis_checkpoint
 
         base = entry.get("base") or self.checkpoint
         out = workdir / "lavis-adapter"

@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from builder.captions.base import CachingCaptioner
-from builder.context import noun_list, readable_scene, with_article
-from builder.records import QuarantineEntry, SourceRecord
+from builder.sources.context import noun_list, readable_scene, with_article
+from builder.sources.records import QuarantineEntry, SourceRecord
 
 _EXPRESSION_ADJECTIVES = {"angry": "angry", "disgust": "disgusted", "fear": "frightened", "happy": "happy",
                           "sad": "sad", "surprise": "surprised"}

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from builder.records import QuarantineEntry, SourceRecord
+from builder.sources.records import QuarantineEntry, SourceRecord
 
 STAGE = "caption"
 
@@ -47,7 +47,7 @@ class CaptionCache:
     """
 
     def __init__(self, cache_dir: str | Path):
-        from builder.generation.cache import connect
+        from builder.storage import connect
 
         self.path = Path(cache_dir) / "captions.sqlite"
         self._db = connect(self.path)

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from builder.captions.base import CachingCaptioner, missing_entry
-from builder.records import QuarantineEntry, SourceRecord
+from builder.sources.records import QuarantineEntry, SourceRecord
 
 
 def _local_fingerprint(path: Path) -> str:

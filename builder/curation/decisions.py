@@ -16,7 +16,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-from builder.curation_file import CurationDecisions
+from builder.dataset.curation_file import CurationDecisions
 from schemas.errors import UsageError
 from schemas.runinfo import write_json
 

@@ -42,11 +42,6 @@ def tiny_image(image: Image.Image) -> np.ndarray:
     return (values / np.sqrt(values.size)).astype(np.float32)
 
 
-def rms_distance(a: np.ndarray, b: np.ndarray) -> float:
-    """Euclidean distance of two embeddings (for tiny images: the thumbnails' RMS difference, 0-1)."""
-    return float(np.linalg.norm(a.astype(np.float64) - b.astype(np.float64)))
-
-
 def _vision_state(checkpoint: Path) -> dict:
     """The ``vision_model.*`` tensors of a safetensors checkpoint (single file or sharded), prefix removed."""
     from safetensors import safe_open

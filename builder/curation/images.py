@@ -78,7 +78,7 @@ def read_build(build_dir: str | Path, *, progress: bool = True) -> CurationSourc
     import datasets
     from tqdm.auto import tqdm
 
-    from builder.build import load_built
+    from builder.dataset.stored import load_built
     from schemas.features import column
 
     build_dir = Path(build_dir)
@@ -129,7 +129,7 @@ def read_tree(root: str | Path, *, progress: bool = True) -> CurationSource:
     included: images are verified) are counted as skipped."""
     from tqdm.auto import tqdm
 
-    from builder.source import EmoSetSource
+    from builder.sources.emoset import EmoSetSource
 
     source = EmoSetSource(root, verify_images=True)
     images: list[ImageEntry] = []

@@ -37,10 +37,6 @@ class ModelPredictions:
     opinions: dict[str, Opinion] = field(default_factory=dict)
     unparsed: int = 0
 
-    @property
-    def has_scores(self) -> bool:
-        return any(opinion.logits is not None for opinion in self.opinions.values())
-
 
 @dataclass
 class PredictionsLoad:

@@ -2,7 +2,7 @@
 
 Fields written (on images still in the build; other samples get None):
 
-* ``pixel_brightness``, ``pixel_colorfulness`` -- :mod:`builder.pixels` on the image file (0.1 grid), and
+* ``pixel_brightness``, ``pixel_colorfulness`` -- :mod:`builder.sources.pixels` on the image file (0.1 grid), and
   ``brightness_diff``, ``colorfulness_diff`` -- their absolute differences from the annotation;
 * ``file_sha256``; ``duplicate_group`` (the smallest image id of the group), ``duplicate_kind``
   (``byte-identical`` when another member has the same bytes, else ``near-identical``) and
@@ -33,7 +33,7 @@ from PIL import Image
 from builder.curation.embeddings import METRIC, TINY_IMAGE, tiny_image, vision_encoder_embeddings
 from builder.curation.loader import INFO_KEY
 from builder.curation.predictions import PredictionsLoad
-from builder.pixels import pixel_attributes_of_array
+from builder.sources.pixels import pixel_attributes_of_array
 from schemas.errors import UsageError
 from schemas.runinfo import to_jsonable
 

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from builder.records import QuarantineEntry, SourceRecord
+from builder.sources.records import QuarantineEntry, SourceRecord
 
 
 @dataclass(frozen=True)

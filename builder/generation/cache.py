@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
+
+from builder.storage import connect
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS responses (
@@ -29,21 +29,6 @@ CREATE TABLE IF NOT EXISTS responses (
     created REAL NOT NULL
 )
 """
-
-
-def default_cache_dir() -> Path:
-    """Where captions and LLM responses are cached unless told otherwise: ``$EMOVIT_CACHE`` or
-    ``~/.cache/emovit``."""
-    return Path(os.environ.get("EMOVIT_CACHE") or Path.home() / ".cache" / "emovit")
-
-
-def connect(path: str | Path) -> sqlite3.Connection:
-    """Open (creating) a SQLite database in WAL mode, safe to kill at any point between commits."""
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    connection = sqlite3.connect(str(path), timeout=30.0)
-    connection.execute("PRAGMA journal_mode=WAL")
-    connection.execute("PRAGMA synchronous=NORMAL")
-    return connection
 
 
 def endpoint_id(base_url: str | None) -> str:

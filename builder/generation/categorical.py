@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from builder.generation.base import GeneratorInfo, InstructionRecord
 from builder.generation.samples import content_hash, make_record
-from builder.records import SourceRecord
+from builder.sources.records import SourceRecord
 from schemas.protocol import CATEGORICAL_INSTRUCTION, categorical_answer, with_image_token
 
 #: Provenance of every categorical sample: no model, the protocol string's hash as prompt version.

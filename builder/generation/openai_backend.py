@@ -34,7 +34,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 
-from builder.context import render_context
 from builder.generation.base import (
     GenerationItem,
     GenerationOutcome,
@@ -49,7 +48,8 @@ from builder.generation.config import GenerationConfig
 from builder.generation.parse import ParseError, parse_qa
 from builder.generation.prompts import LLM_KINDS, QA_RESPONSE_FORMAT, PromptSet, load_prompt, render_messages
 from builder.generation.samples import content_hash, generation_quarantine, qa_records, sample_id
-from builder.records import QuarantineEntry
+from builder.sources.context import render_context
+from builder.sources.records import QuarantineEntry
 from schemas.errors import UsageError
 
 log = logging.getLogger(__name__)

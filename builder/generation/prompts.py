@@ -1,4 +1,4 @@
-"""Prompt sets for LLM-generated kinds, read from the package data under ``builder/prompts/<kind>/``.
+"""Prompt sets for LLM-generated kinds, read from the package data under ``builder/generation/prompt_files/<kind>/``.
 
 A :class:`PromptSet` holds the system prompt and the in-context examples of one kind; its ``version`` is a
 short content hash of the files, the context format and the response schema, recorded with every sample
@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 
-from builder.context import CONTEXT_VERSION, render_context
 from builder.generation.samples import content_hash
 from builder.generation.turns import QAPair
-from builder.records import SourceRecord
+from builder.sources.context import CONTEXT_VERSION, render_context
+from builder.sources.records import SourceRecord
 
 #: Kinds whose samples a language model writes (categorical is fixed by the protocol).
 LLM_KINDS: tuple[str, ...] = ("conversation", "reasoning")
@@ -62,7 +62,7 @@ class PromptSet:
 
 
 def _prompt_file(kind: str, name: str) -> str:
-    return resources.files("builder").joinpath("prompts", kind, name).read_text(encoding="utf-8")
+    return resources.files("builder.generation").joinpath("prompt_files", kind, name).read_text(encoding="utf-8")
 
 
 def _example(raw: dict, kind: str, number: int) -> PromptExample:
@@ -72,7 +72,7 @@ def _example(raw: dict, kind: str, number: int) -> PromptExample:
     )
     pairs = tuple(QAPair(p["question"], p["answer"]) for p in raw["qa"])
     if not pairs:
-        raise ValueError(f"prompts/{kind}/examples.json: example {number} has no QA pairs")
+        raise ValueError(f"prompt_files/{kind}/examples.json: example {number} has no QA pairs")
     return PromptExample(render_context(record, raw["caption"]), pairs)
 
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from builder.generation.base import GenerationItem, GeneratorInfo, InstructionRecord
 from builder.generation.turns import QAPair, qa_conversation, split_record
-from builder.records import QuarantineEntry, SourceRecord
+from builder.sources.records import QuarantineEntry, SourceRecord
 
 STAGE = "generation"
 

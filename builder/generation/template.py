@@ -1,6 +1,6 @@
 """The offline template backend: attribute-grounded conversation and reasoning samples in fixed phrasings.
 
-Questions and answers are assembled from the phrase tables in ``builder/prompts/template/phrases.json``,
+Questions and answers are assembled from the phrase tables in ``builder/generation/prompt_files/template/phrases.json``,
 filled with the image's attributes and caption. Which question types and phrasings are used is drawn from a
 random generator seeded by ``(seed, image id, kind)``, so the output varies across images but is identical
 on every run and independent of item order or sharding. The generator holds only plain values: it pickles,
@@ -18,7 +18,13 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 
-from builder.context import (
+from builder.generation.base import GenerationItem, GenerationOutcome, GeneratorInfo
+from builder.generation.categorical import categorical_record
+from builder.generation.checks import check_pairs
+from builder.generation.config import GenerationConfig
+from builder.generation.samples import content_hash, generation_quarantine, qa_records
+from builder.generation.turns import QAPair
+from builder.sources.context import (
     CONTEXT_VERSION,
     brightness_word,
     colorfulness_word,
@@ -26,13 +32,7 @@ from builder.context import (
     readable_scene,
     with_article,
 )
-from builder.generation.base import GenerationItem, GenerationOutcome, GeneratorInfo
-from builder.generation.categorical import categorical_record
-from builder.generation.checks import check_pairs
-from builder.generation.config import GenerationConfig
-from builder.generation.samples import content_hash, generation_quarantine, qa_records
-from builder.generation.turns import QAPair
-from builder.records import SourceRecord
+from builder.sources.records import SourceRecord
 
 #: Question types of the simple turns, in a fixed order (the RNG picks among those an image supports).
 SIMPLE_TYPES: tuple[str, ...] = ("scene", "objects", "action", "expression", "brightness", "colorfulness", "describe")
@@ -41,7 +41,7 @@ _PHOTO_OF = re.compile(r"^(?:a|an|the)\s+(?:photo|photograph|picture|image)(?:\s
 
 @lru_cache(maxsize=1)
 def _phrases_text() -> str:
-    return resources.files("builder").joinpath("prompts", "template", "phrases.json").read_text(encoding="utf-8")
+    return resources.files("builder.generation").joinpath("prompt_files", "template", "phrases.json").read_text(encoding="utf-8")
 
 
 @lru_cache(maxsize=1)

@@ -11,7 +11,7 @@ import dataclasses
 from collections.abc import Sequence
 from typing import NamedTuple
 
-from schemas.protocol import IMAGE_TOKEN, strip_image_token, with_image_token
+from schemas.protocol import strip_image_token, with_image_token
 
 
 class QAPair(NamedTuple):
@@ -58,8 +58,3 @@ def split_record(record):
         return [record]
     return [dataclasses.replace(record, id=f"{record.image_id}-{record.kind}-{n}", conversations=conversation)
             for n, conversation in enumerate(split_conversation(record.conversations))]
-
-
-def image_token_count(conversation: Sequence[dict]) -> int:
-    """How many times the image placeholder occurs across all turns (1 in a well-formed sample)."""
-    return sum(turn["value"].count(IMAGE_TOKEN) for turn in conversation)

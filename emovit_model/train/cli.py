@@ -116,7 +116,8 @@ def config_from_args(args) -> TrainConfig:
 
 
 def _merge_only(args) -> int:
-    from emovit_model.checkpoint import convert_lavis_checkpoint, merge_adapter
+    from emovit_model.checkpoint import merge_adapter
+    from emovit_model.lavis import convert_lavis_checkpoint
 
     if not getattr(args, "out", None):
         raise UsageError("--merge-only needs --out (the run directory holding adapter/)")

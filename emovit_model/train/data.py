@@ -11,7 +11,7 @@ from schemas.features import column
 
 def load_splits(config: TrainConfig):
     """``(train, val)`` from the built dataset (``val`` is ``None`` when the split is absent)."""
-    from builder.build import load_built
+    from builder.dataset.stored import load_built
 
     path = Path(config.dataset)
     built = load_built(path)

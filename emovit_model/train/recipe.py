@@ -116,6 +116,7 @@ def train(config: TrainConfig, *, resume: bool | str = False, callbacks=None) ->
     from transformers.trainer_utils import get_last_checkpoint
 
     from emovit_model import checkpoint as ckpt
+    from emovit_model.lavis import import_lavis
     from emovit_model.model import load_for_training, model_summary
     from emovit_model.train.trainer import EmoVITTrainer, EpochEndLogging, MetricsFile, use_log_lines
     from schemas.runinfo import fingerprint, to_jsonable, write_json
@@ -142,7 +143,7 @@ def train(config: TrainConfig, *, resume: bool | str = False, callbacks=None) ->
         raise UsageError("--lavis-checkpoint and --merge apply to EmoVIT (InstructBLIP) runs only; a LLaVA run "
                          "publishes its adapter, which load_model puts on the base")
     if config.lavis_checkpoint:
-        report = ckpt.import_lavis(model, config.lavis_checkpoint)
+        report = import_lavis(model, config.lavis_checkpoint)
         if is_main:
             print(f"LAVIS checkpoint {config.lavis_checkpoint}: {report.summary()}")
     model.config.use_cache = False

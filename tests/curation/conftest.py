@@ -31,8 +31,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from builder.build import BuildConfig, build_dataset
-from builder.synth import SynthConfig, synthesise
+from builder.dataset.build import BuildConfig, build_dataset
+from builder.sources.synth import SynthConfig, synthesise
 from schemas.vocab import EMOTIONS
 
 DARK = "amusement_00000"
@@ -55,12 +55,12 @@ def _paths(root: Path, image_id: str) -> tuple[Path, Path]:
 
 
 def quantised(value: float) -> float:
-    """Half-up rounding onto the 0.1 grid, written out independently of builder.pixels."""
+    """Half-up rounding onto the 0.1 grid, written out independently of builder.sources.pixels."""
     return float(np.floor(value * 10 + 0.5) / 10)
 
 
 def mean_hsv_value(path: Path) -> float:
-    """Mean over pixels of max(R, G, B) / 255, computed here from the JPEG (independent of builder.pixels)."""
+    """Mean over pixels of max(R, G, B) / 255, computed here from the JPEG (independent of builder.sources.pixels)."""
     with Image.open(path) as image:
         rgb = np.asarray(image.convert("RGB"), dtype=np.float64)
     return float(rgb.max(axis=2).mean() / 255.0)
@@ -73,7 +73,7 @@ def _jpeg(image: Image.Image, quality: int) -> bytes:
 
 
 def _plant_tree(root: Path) -> None:
-    from builder.pixels import pixel_attributes
+    from builder.sources.pixels import pixel_attributes
 
     image, annotation = _paths(root, DARK)
     with Image.open(image) as opened:

@@ -9,9 +9,8 @@ import sys
 
 import pytest
 
-from builder.build import BuildConfig, build_dataset
-from builder.curation_file import CurationDecisions
-from builder.records import read_quarantine
+from builder.dataset.build import BuildConfig, build_dataset
+from builder.dataset.curation_file import CurationDecisions
 from schemas.vocab import EMOTIONS
 from tests.curation.conftest import (
     BYTE_TWIN,
@@ -21,6 +20,7 @@ from tests.curation.conftest import (
     NEAR_TWIN,
     WRONG_CATEGORICAL,
 )
+from tests.support.reading import read_quarantine
 
 REVIEWED = "awe_00004"
 

@@ -11,9 +11,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from builder.curation.embeddings import rms_distance, tiny_image, vision_encoder_embeddings
+from builder.curation.embeddings import tiny_image, vision_encoder_embeddings
 from schemas.errors import UsageError
 from tests.curation.conftest import BYTE_TWIN, DARK, DUPLICATE_SOURCE, NEAR_TWIN
+
+
+def rms_distance(a: np.ndarray, b: np.ndarray) -> float:
+    """Euclidean distance of two tiny images: the thumbnails' RMS difference on a 0-1 scale."""
+    return float(np.linalg.norm(a.astype(np.float64) - b.astype(np.float64)))
 
 
 def emovit(*args: str) -> subprocess.CompletedProcess:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from builder.build import BuildConfig, build_dataset
+from builder.dataset.build import BuildConfig, build_dataset
 
 
 @pytest.fixture

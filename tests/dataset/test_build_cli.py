@@ -7,8 +7,8 @@ import sys
 import datasets
 import pytest
 
-from builder.generation.fake_server import FakeChatServer, default_answer
-from builder.records import read_quarantine
+from tests.support.fake_openai import FakeChatServer, default_answer
+from tests.support.reading import read_quarantine
 
 SECRET = "sk-test-SECRET-build-4242"
 

@@ -5,13 +5,13 @@ from pathlib import Path
 import datasets
 import pytest
 
-from builder.build import BuildConfig, build_dataset
-from builder.dataset_builder import EmoVITBuilderConfig, shard_settings
+from builder.dataset.build import BuildConfig, build_dataset
+from builder.dataset.builder import EmoVITBuilderConfig, shard_settings
 from builder.generation.base import GenerationOutcome, GeneratorInfo, InstructionRecord
-from builder.records import read_quarantine
 from schemas.features import instruction_features
 from schemas.protocol import CATEGORICAL_INSTRUCTION, categorical_answer, with_image_token
 from schemas.vocab import EMOTIONS
+from tests.support.reading import read_quarantine
 
 
 def test_all_config_has_every_kind_and_the_declared_features(built_all):
@@ -154,7 +154,7 @@ class PlantedGenerator:
 
 
 def test_planted_bad_generator_outputs_are_quarantined_with_reasons(build, small_tree_template, tmp_path, monkeypatch):
-    from builder.shard import ShardSettings
+    from builder.dataset.shard import ShardSettings
 
     monkeypatch.setattr(ShardSettings, "make_generator", lambda self: PlantedGenerator())
     report = build(small_tree_template, tmp_path / "out", tmp_path / "cache", config="conversation",
@@ -199,7 +199,7 @@ def test_refuses_to_overwrite_a_directory_that_is_not_a_build(small_tree_templat
 def test_parallel_generation_gives_the_same_dataset(build, small_tree_template, tmp_path):
     options = dict(config="all", sampling="all", splits=("train",), shard_images=5)
     serial = build(small_tree_template, tmp_path / "serial", tmp_path / "cache", **options)
-    from builder.build import BuildConfig, build_dataset
+    from builder.dataset.build import BuildConfig, build_dataset
 
     parallel = build_dataset(BuildConfig(emoset_root=str(small_tree_template), **options), tmp_path / "parallel",
                              cache_dir=tmp_path / "cache", progress=False, plots=False, num_proc=2)
@@ -221,7 +221,7 @@ def test_images_by_path_or_embedded(build, small_tree_template, tmp_path):
 
 def test_the_builder_stands_alone_and_accounts_for_every_source_entry(small_tree, tmp_path, monkeypatch):
     """Plain ``datasets`` use, no ``emovit build``: every split entry ends as a row or a quarantine line."""
-    from builder.dataset_builder import LOG_DIR, EmoVITInstructions
+    from builder.dataset.builder import LOG_DIR, EmoVITInstructions
 
     monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", tmp_path / "hf")
     monkeypatch.setenv("EMOVIT_CACHE", str(tmp_path / "emovit-cache"))
@@ -253,7 +253,7 @@ def test_the_builder_stands_alone_and_accounts_for_every_source_entry(small_tree
 
 def test_report_figures_equal_a_row_by_row_count(built_all):
     """The plots' numbers come from Arrow aggregations; recount them from plain rows."""
-    from builder.build_report import answer_lengths, attribute_counts
+    from builder.dataset.report import answer_lengths, attribute_counts
 
     out, report = built_all
     built = datasets.load_from_disk(str(out))

@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from builder.curation_file import CurationDecisions
+from builder.dataset.curation_file import CurationDecisions
 from schemas.errors import UsageError
 from schemas.vocab import EMOTIONS
 

@@ -8,8 +8,8 @@ import datasets
 import pytest
 import yaml
 
-from builder.export import export_hub, export_llava
-from builder.outputs import safe_child
+from builder.dataset.outputs import safe_child
+from builder.publish.export import export_hub, export_llava
 from schemas.errors import UsageError
 
 
@@ -165,7 +165,7 @@ def test_writers_refuse_ids_that_would_leave_their_folder(build, small_tree_temp
 def test_push_mirrors_the_files_an_export_owns(hub_folder, monkeypatch):
     import huggingface_hub
 
-    from builder.push import push_folder
+    from builder.publish.push import push_folder
 
     calls = []
 
@@ -185,7 +185,7 @@ def test_push_mirrors_the_files_an_export_owns(hub_folder, monkeypatch):
 
 
 def test_the_packaged_card_template_is_the_projects_datasets_card():
-    from builder.export import card_template
+    from builder.publish.export import card_template
 
     top_level = Path(__file__).resolve().parents[2] / "datasets_card.md"
     assert card_template() == top_level.read_text(encoding="utf-8")

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from collections import Counter
 
-from builder.plan import plan_splits, read_shard
-from builder.records import QuarantineEntry
-from builder.source import EmoSetSource
+from builder.dataset.plan import plan_splits, read_shard
+from builder.sources.emoset import EmoSetSource
+from builder.sources.records import QuarantineEntry
 
 
 def test_shards_hold_every_entry_once_with_class_positions_and_duplicates(small_tree, tmp_path):

@@ -8,9 +8,9 @@ from typing import NamedTuple
 
 import pytest
 
-from builder.generation.fake_server import FakeChatServer
-from builder.records import SourceRecord
-from builder.source import EmoSetSource
+from builder.sources.emoset import EmoSetSource
+from builder.sources.records import SourceRecord
+from tests.support.fake_openai import FakeChatServer
 
 #: A distinctive fake key: no file written by a run and no log line may contain it.
 FAKE_KEY = "sk-test-SECRET-123"

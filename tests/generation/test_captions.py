@@ -12,7 +12,7 @@ from builder.captions import get_captioner
 from builder.captions.attributes import attribute_caption
 from builder.captions.base import CachingCaptioner
 from builder.captions.file import CaptionFileError
-from builder.records import SourceRecord
+from builder.sources.records import SourceRecord
 from schemas.errors import UsageError
 
 
@@ -91,8 +91,8 @@ def _mean_colour_captioner():
 
 
 def test_two_trees_with_the_same_ids_and_different_images_get_different_captions(tmp_path, tiny_blip2):
-    from builder.source import EmoSetSource
-    from builder.synth import SynthConfig, synthesise
+    from builder.sources.emoset import EmoSetSource
+    from builder.sources.synth import SynthConfig, synthesise
 
     trees = []
     for seed in (1, 2):  # same layout and ids, different pixels

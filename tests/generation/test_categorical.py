@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from builder.generation.categorical import categorical_record
 from builder.generation.samples import content_hash
-from builder.generation.turns import image_token_count
 from schemas.protocol import CATEGORICAL_INSTRUCTION
+from tests.support.reading import image_token_count
 
 # The instruction a released EmoVIT checkpoint was trained with, exactly (note "options:amusement" without a
 # space and two spaces before "Predict emotion:"): EmoVIT's public training data, stated here as the fact.

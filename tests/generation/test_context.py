@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from builder.context import brightness_word, colorfulness_word, render_context
-from builder.records import SourceRecord
+from builder.sources.context import brightness_word, colorfulness_word, render_context
+from builder.sources.records import SourceRecord
 
 
 def _record(**attributes) -> SourceRecord:

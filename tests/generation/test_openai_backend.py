@@ -1,6 +1,6 @@
 """The OpenAI-compatible backend against a loopback chat-completions server with injected faults.
 
-The real ``openai`` client talks HTTP to :class:`~builder.generation.fake_server.FakeChatServer` on
+The real ``openai`` client talks HTTP to :class:`~tests.support.fake_openai.FakeChatServer` on
 127.0.0.1; every item carries ``item=<key>`` in its caption so the server can count requests per item and
 serve that item's fault script.
 """
@@ -18,8 +18,8 @@ import pytest
 from builder.generation import GenerationConfig, GenerationItem, get_generator
 from builder.generation.cache import endpoint_id
 from builder.generation.openai_backend import GenerationError, retry_after_seconds
-from builder.generation.turns import image_token_count
-from builder.records import write_jsonl
+from builder.sources.records import write_jsonl
+from tests.support.reading import image_token_count
 
 TRUNCATED_JSON = '{"qa": [{"question": "Where is'
 TEXT_ANSWER = ("Question: What is in the picture?\nAnswer: A small dog on a rug.\n"

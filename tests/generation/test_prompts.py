@@ -7,10 +7,10 @@ import re
 
 import pytest
 
-from builder.context import render_context
 from builder.generation.checks import check_pairs
 from builder.generation.parse import parse_qa
 from builder.generation.prompts import QA_RESPONSE_FORMAT, load_prompt, render_messages
+from builder.sources.context import render_context
 
 
 @pytest.mark.parametrize("kind, pairs_per_example", [("conversation", 3), ("reasoning", 1)])

@@ -19,7 +19,7 @@ KILL_AFTER = 10  # answered requests
 # Shared by the subprocess and the rerun, so both build the very same items and config.
 SETUP = f"""
 from builder.generation import GenerationConfig, GenerationItem
-from builder.records import SourceRecord
+from builder.sources.records import SourceRecord
 
 def make_items():
     return [GenerationItem(SourceRecord(id=f"r{{i:03d}}", split="train", emotion="awe", image_path=f"/img/r{{i:03d}}.jpg",

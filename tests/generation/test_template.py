@@ -10,10 +10,10 @@ import pytest
 from builder.generation import GenerationConfig, GenerationItem, get_generator
 from builder.generation.checks import find_leakage
 from builder.generation.template import TemplateGenerator, template_version
-from builder.generation.turns import image_token_count
-from builder.records import SourceRecord
-from builder.source import EmoSetSource
-from builder.synth import SynthConfig, synthesise
+from builder.sources.emoset import EmoSetSource
+from builder.sources.records import SourceRecord
+from builder.sources.synth import SynthConfig, synthesise
+from tests.support.reading import image_token_count
 
 KINDS = ("categorical", "conversation", "reasoning")
 

@@ -9,11 +9,11 @@ from builder.generation.samples import qa_records
 from builder.generation.template import TemplateGenerator
 from builder.generation.turns import (
     QAPair,
-    image_token_count,
     qa_conversation,
     split_conversation,
     split_record,
 )
+from tests.support.reading import image_token_count
 
 PAIRS = [QAPair("Where is this?", "At a beach."), QAPair("What is there?", "A dog."), QAPair("Mood?", "Calm.")]
 

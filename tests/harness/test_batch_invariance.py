@@ -15,7 +15,7 @@ QUESTIONS = [CATEGORICAL_INSTRUCTION, "How does this picture make you feel, and 
 def _images(n: int):
     import numpy as np
 
-    from builder.synth import render_image
+    from builder.sources.synth import render_image
     from schemas.vocab import EMOTIONS
 
     rng = np.random.default_rng(11)

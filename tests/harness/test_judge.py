@@ -7,8 +7,8 @@ import json
 import pytest
 
 from benchmarks.judge import judge_reasoning, read_verdict
-from builder.generation.fake_server import FakeChatServer
 from schemas.errors import UsageError
+from tests.support.fake_openai import FakeChatServer
 
 KEY = "sk-judge-test-0123456789"
 

@@ -247,7 +247,7 @@ def test_zeroshot_config_at_tiny_size_scores_a_generated_folder(tmp_path):
 def test_an_original_lavis_emovit_checkpoint_is_imported_once_and_scored(tmp_path, zoo, bench_build):
     import torch
 
-    from emovit_model.checkpoint import import_lavis
+    from emovit_model.lavis import import_lavis
     from emovit_model.model import load_emovit, load_model
     from emovit_model.scoring import EmotionClassifier
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from builder.build import BuildConfig, build_dataset
-from builder.synth import SynthConfig, synthesise
+from builder.dataset.build import BuildConfig, build_dataset
+from builder.sources.synth import SynthConfig, synthesise
 
 
 def build_categorical_dataset(root: Path, *, per_class: int, seed: int, splits=("train", "val")) -> Path:

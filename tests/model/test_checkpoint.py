@@ -11,12 +11,11 @@ from emovit_model.checkpoint import (
     ADAPTER_CONFIG,
     ADAPTER_WEIGHTS,
     CheckpointError,
-    convert_lavis_checkpoint,
-    import_lavis,
     load_adapter,
     merge_adapter,
     save_adapter,
 )
+from emovit_model.lavis import convert_lavis_checkpoint, import_lavis
 from emovit_model.model import load_emovit, load_model
 
 

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from emovit_model.scoring import EmotionClassifier, Generation, accuracy, parse_emotion
+from emovit_model.scoring import EmotionClassifier, Generation, parse_emotion
 from schemas.protocol import (
     ALPHABETICAL_EMOTIONS,
     CATEGORICAL_INSTRUCTION,
@@ -27,12 +27,6 @@ from schemas.protocol import (
 ])
 def test_parse_emotion(text, label):
     assert parse_emotion(text) == label
-
-
-def test_accuracy_counts_unparsed_as_wrong():
-    assert accuracy(["awe", None, "fear"], ["awe", "awe", "anger"]) == pytest.approx(1 / 3)
-    with pytest.raises(ValueError):
-        accuracy(["awe"], [])
 
 
 def _images(n):

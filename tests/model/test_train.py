@@ -82,8 +82,8 @@ def test_epoch_validation_equals_the_classifier_on_the_same_images_sample_by_sam
     import datasets
     from transformers import AutoProcessor
 
-    from builder.build import BuildConfig, build_dataset
-    from builder.synth import SynthConfig, synthesise
+    from builder.dataset.build import BuildConfig, build_dataset
+    from builder.sources.synth import SynthConfig, synthesise
     from emovit_model.scoring import EmotionClassifier
 
     tree, built = tmp_path / "tree", tmp_path / "built"

@@ -7,8 +7,8 @@ Layout::
     <root>/annotation/<emotion>/<id>.json
     <root>/image/<emotion>/<id>.jpg
 
-Every split entry ends either as a :class:`~builder.records.SourceRecord` or as a
-:class:`~builder.records.QuarantineEntry` whose reason names the file and the field. Entries are streamed
+Every split entry ends either as a :class:`~builder.sources.records.SourceRecord` or as a
+:class:`~builder.sources.records.QuarantineEntry` whose reason names the file and the field. Entries are streamed
 (``ijson`` for split files, ``os.scandir`` for split-less trees) and validated in chunks, so memory does not
 grow with the number of entries beyond one id per entry kept for duplicate detection.
 """
@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from builder.records import QuarantineEntry, SourceRecord
+from builder.sources.records import QuarantineEntry, SourceRecord
 from schemas.annotations import annotation_schema
 from schemas.errors import UsageError
 from schemas.validation import validate_frame

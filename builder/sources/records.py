@@ -68,9 +68,3 @@ def write_jsonl(path: str | Path | IO[str], entries: Iterable[QuarantineEntry]) 
         path.write(entry.to_json() + "\n")
         count += 1
     return count
-
-
-def read_quarantine(path: str | Path) -> list[dict]:
-    """Read a ``quarantine.jsonl`` file back as dicts."""
-    with open(path, encoding="utf-8") as handle:
-        return [json.loads(line) for line in handle if line.strip()]

@@ -12,72 +12,23 @@ API keys are checked before any work starts.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 
-from builder.outputs import check_output_folder, staging_folder, swap_into_place
+from builder.dataset.config import BuildConfig, generator_prices
+from builder.dataset.outputs import check_output_folder, staging_folder, swap_into_place
+from builder.dataset.stored import content_hash, is_build_dir, record_batches
 from schemas.errors import UsageError
 from schemas.protocol import KINDS
 from schemas.runinfo import fingerprint, write_json
 
-#: Rows per record batch of the content hash (fixed, so the hash does not depend on how files were chunked).
-HASH_BATCH_ROWS = 8192
-
-
-@dataclass(frozen=True)
-class BuildConfig:
-    """Everything that determines a build (saved as ``build_config.json`` beside the dataset).
-
-    ``source_name`` is how published files (the dataset card) name the source; default: the root folder's
-    name, never its local path. ``max_failure_rate``: share of conversation/reasoning generations allowed
-    to fail before the build counts as failed (the report is still written).
-    """
-
-    emoset_root: str
-    config: str = "all"
-    generator: str = "template"
-    captioner: str = "attributes"
-    splits: tuple[str, ...] | None = None
-    sampling: str = "emovit"
-    conversation_per_class: int = 1000
-    reasoning_per_class: int = 100
-    categorical_range: tuple[int, int] = (0, 4600)
-    split_turns: bool = True
-    embed_images: bool = False
-    curation: str | None = None
-    verify_images: bool = True
-    generation: dict = field(default_factory=dict)
-    seed: int = 42
-    shard_images: int = 2500
-    source_name: str | None = None
-    max_failure_rate: float = 0.05
-
-    def __post_init__(self) -> None:
-        if not self.source_name:
-            object.__setattr__(self, "source_name", Path(self.emoset_root).resolve().name)
-        if not 0.0 <= self.max_failure_rate <= 1.0:
-            raise UsageError(f"max_failure_rate must be between 0 and 1, got {self.max_failure_rate}")
-
-    def builder_kwargs(self) -> dict:
-        """Keyword arguments of :class:`builder.dataset_builder.EmoVITBuilderConfig`."""
-        generation = {"split_turns": self.split_turns, "seed": self.seed, **self.generation}
-        return {
-            "data_dir": str(Path(self.emoset_root).resolve()), "sampling": self.sampling,
-            "conversation_per_class": self.conversation_per_class, "reasoning_per_class": self.reasoning_per_class,
-            "categorical_range": tuple(self.categorical_range), "generator": self.generator,
-            "captioner": self.captioner, "generation": generation, "embed_images": self.embed_images,
-            "splits": self.splits, "curation": self.curation, "verify_images": self.verify_images,
-            "shard_images": self.shard_images,
-        }
-
 
 def make_builder(config: BuildConfig, *, cache_dir=None, hf_cache_dir=None, progress: bool = False):
     """The ``datasets`` builder of ``config``; invalid options are a :class:`UsageError`."""
-    from builder.dataset_builder import EmoVITInstructions
+    from builder.dataset.builder import EmoVITInstructions
 
     try:
         return EmoVITInstructions(cache_dir=None if hf_cache_dir is None else str(hf_cache_dir),
@@ -95,68 +46,6 @@ def user_error(exc: BaseException) -> UsageError | None:
             return seen
         seen = seen.__cause__ or seen.__context__
     return None
-
-
-def is_build_dir(path: Path) -> bool:
-    return (path / "report.json").is_file() and (path / "dataset_dict.json").is_file()
-
-
-def load_built(path: str | Path):
-    """The ``DatasetDict`` a build directory (any ``save_to_disk`` folder of splits) holds; one clear
-    :class:`UsageError` when there is none."""
-    import datasets
-
-    path = Path(path)
-    if not path.is_dir():
-        raise UsageError(f"{path}: dataset directory not found (build one with 'emovit build')")
-    try:
-        built = datasets.load_from_disk(str(path))
-    except (FileNotFoundError, ValueError) as exc:
-        raise UsageError(f"{path}: not a datasets save_to_disk directory: {exc}") from None
-    if not isinstance(built, datasets.DatasetDict):
-        raise UsageError(f"{path}: expected a DatasetDict of splits, as 'emovit build' writes")
-    return built
-
-
-def record_batches(dataset, columns: list[str] | None = None):
-    """The rows of a split loaded from disk, as Arrow record batches read from its files (not memory-mapped,
-    so pages read are not kept resident: a whole-split pass costs one batch of memory)."""
-    import pyarrow as pa
-
-    for file in dataset.cache_files:
-        with pa.OSFile(file["filename"]) as source:
-            for batch in pa.ipc.open_stream(source):
-                yield batch.select(columns) if columns else batch
-
-
-def content_hash(dataset) -> str:
-    """sha256 over a split's rows and features: its Arrow IPC stream in batches of ``HASH_BATCH_ROWS`` rows,
-    written into the hash as they are made (memory stays flat). Equal rows and features, equal hashes."""
-    import pyarrow as pa
-
-    digest = hashlib.sha256()
-
-    class Sink:
-        closed = False
-
-        def write(self, data) -> int:
-            digest.update(data)
-            return len(data)
-
-        def flush(self) -> None:
-            pass
-
-    schema = dataset.data.schema
-    with pa.ipc.new_stream(pa.PythonFile(Sink(), mode="w"), schema) as writer:
-        pending = pa.Table.from_batches([], schema)
-        for batch in record_batches(dataset):
-            pending = pa.concat_tables([pending, pa.Table.from_batches([batch])])
-            while pending.num_rows >= HASH_BATCH_ROWS:
-                writer.write_table(pending.slice(0, HASH_BATCH_ROWS).combine_chunks())
-                pending = pending.slice(HASH_BATCH_ROWS)
-        if pending.num_rows:
-            writer.write_table(pending.combine_chunks())
-    return digest.hexdigest()[:16]
 
 
 def _adopt_prepared(builder, out: Path) -> None:
@@ -198,18 +87,6 @@ def _set_fingerprints(out: Path, hashes: dict[str, str]) -> None:
         path.write_text(json.dumps(state, indent=2, sort_keys=True))
 
 
-def generator_prices(config: BuildConfig) -> dict | None:
-    """The prices an OpenAI-compatible generator bills at, and where they came from (None otherwise)."""
-    name, _, model = config.generator.partition(":")
-    if name != "openai":
-        return None
-    from builder.generation.pricing import resolve_prices
-
-    prices = resolve_prices(model.strip(), config.generation.get("price_per_million_input"),
-                            config.generation.get("price_per_million_output"))
-    return asdict(prices) | {"unit": "USD per 1M tokens"}
-
-
 def build_dataset(config: BuildConfig, out: str | Path, *, cache_dir: str | Path | None = None,
                   num_proc: int | None = None, progress: bool = True, plots: bool = True) -> dict:
     """Build the dataset of ``config`` into ``out``; returns the report (also written as ``report.json``).
@@ -248,7 +125,7 @@ def build_dataset(config: BuildConfig, out: str | Path, *, cache_dir: str | Path
         write_json(ready / "build_config.json", config)
         write_json(ready / "report.json", report)
         if plots:
-            from builder.build_report import write_build_report
+            from builder.dataset.report import write_build_report
 
             write_build_report(ready, built, report)
         swap_into_place(ready, out)
@@ -338,7 +215,7 @@ def _parse_range(text: str) -> tuple[int, int]:
 
 
 def add_arguments(parser) -> None:
-    from builder.generation.cache import default_cache_dir
+    from builder.storage import default_cache_dir
 
     parser.add_argument("--emoset-root", required=True, help="EmoSet-style root directory")
     parser.add_argument("--out", help="required (except with --dry-run): build directory (new, empty, or an "
@@ -355,7 +232,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--keep-conversations", action="store_true",
                         help="keep multi-turn answers as one conversation (default: one sample per QA pair)")
     parser.add_argument("--embed-images", action="store_true", help="store image bytes instead of paths")
-    parser.add_argument("--curation", help="curation decisions file (see builder/curation_file.py)")
+    parser.add_argument("--curation", help="curation decisions file (see builder/dataset/curation_file.py)")
     parser.add_argument("--no-verify-images", action="store_true")
     parser.add_argument("--source-name", help="how the dataset card names the source (default: the root's folder name)")
     parser.add_argument("--base-url", help="OpenAI-compatible server URL (openai generator)")
@@ -408,7 +285,7 @@ def run(args) -> int:
     if not args.dry_run and not args.out:
         raise UsageError("--out is required (unless --dry-run)")
     if args.dry_run:
-        from builder.dry_run import dry_run, print_estimate
+        from builder.dataset.dry_run import dry_run, print_estimate
 
         print_estimate(dry_run(config, cache_dir=args.cache_dir, token_estimate=args.token_estimate))
         return 0

@@ -13,9 +13,9 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from builder.plan import ShardRef, read_shard
-from builder.records import QuarantineEntry, SourceRecord
-from builder.source import SplitEntry
+from builder.dataset.plan import ShardRef, read_shard
+from builder.sources.emoset import SplitEntry
+from builder.sources.records import QuarantineEntry, SourceRecord
 from schemas.errors import UsageError
 from schemas.protocol import KINDS
 
@@ -107,9 +107,9 @@ class ShardWorker:
     """Runs shards of one build (one instance per process)."""
 
     def __init__(self, settings: ShardSettings):
-        from builder.curation_file import CurationDecisions
-        from builder.instruction_checks import InstructionChecker
-        from builder.source import EmoSetSource
+        from builder.dataset.curation_file import CurationDecisions
+        from builder.dataset.instruction_checks import InstructionChecker
+        from builder.sources.emoset import EmoSetSource
         from schemas.features import instruction_features
 
         self.settings = settings

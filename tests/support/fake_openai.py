@@ -14,7 +14,7 @@ normally but only after ``s`` seconds), ``{"content": text}`` (answer with this 
 ``{"refusal": text}`` (a refusal message), ``{"body": text}`` (a raw, possibly malformed, 200 body),
 ``{"drop": true}`` (close the connection without any answer, as a dead endpoint would).
 
-Run ``python -m builder.generation.fake_server --latency 0.2`` to serve from a separate process; it prints
+Run ``python -m tests.support.fake_openai --latency 0.2`` to serve from a separate process; it prints
 the base URL on its first line.
 """
 

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from builder.pixels import COLORFULNESS_SCALE, colorfulness_raw, pixel_attributes, quantise_level
+from builder.sources.pixels import COLORFULNESS_SCALE, colorfulness_raw, pixel_attributes, quantise_level
 
 
 def solid(rgb, size=8):

@@ -7,8 +7,8 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from builder.records import write_jsonl
-from builder.source import EmoSetSource
+from builder.sources.emoset import EmoSetSource
+from builder.sources.records import write_jsonl
 from schemas.runinfo import SplitTally, fingerprint, summary_table, write_json
 
 

@@ -2,7 +2,7 @@
 
 Each emotion owns a hue and a stripe orientation/frequency; every image draws its own saturation, value
 and phase, so brightness and colorfulness vary. The annotation's ``brightness`` and ``colorfulness`` are
-computed from the written JPEG's pixels (see :mod:`builder.pixels`), so annotations match pixels. Scene,
+computed from the written JPEG's pixels (see :mod:`builder.sources.pixels`), so annotations match pixels. Scene,
 objects, facial expression and human action come from small per-emotion pools of EmoSet vocabulary labels.
 The same seed gives the same bytes.
 """
@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from builder.pixels import pixel_attributes
+from builder.sources.pixels import pixel_attributes
 from schemas.errors import UsageError
 from schemas.vocab import EMOTIONS, Vocabulary
 

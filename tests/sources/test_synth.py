@@ -4,9 +4,9 @@ from collections import Counter
 
 import pytest
 
-from builder.pixels import pixel_attributes
-from builder.source import EmoSetSource
-from builder.synth import ATTRIBUTE_POOLS, SynthConfig, synthesise
+from builder.sources.emoset import EmoSetSource
+from builder.sources.pixels import pixel_attributes
+from builder.sources.synth import ATTRIBUTE_POOLS, SynthConfig, synthesise
 from schemas.errors import UsageError
 from schemas.vocab import EMOTIONS, Vocabulary
 

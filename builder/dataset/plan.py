@@ -27,8 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
-from builder.records import QuarantineEntry
-from builder.source import EmoSetSource, SplitEntry, counts_as_id
+from builder.sources.emoset import EmoSetSource, SplitEntry, counts_as_id
+from builder.sources.records import QuarantineEntry
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """The Markdown build report and its plots (class balance, attribute histograms, answer lengths).
 
 Counts come from the report and from Arrow aggregations over the built splits, read batch by batch
-(:func:`builder.build.record_batches`), so writing the report stays flat in memory on large builds. The
+(:func:`builder.dataset.stored.record_batches`), so writing the report stays flat in memory on large builds. The
 attribute plot counts each image once using the builder's row order: the rows of one image are consecutive.
 """
 
@@ -55,7 +55,7 @@ def attribute_counts(built) -> tuple[list[str], dict[str, dict[str, dict[float, 
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    from builder.build import record_batches
+    from builder.dataset.stored import record_batches
 
     emotions: list[str] = []
     counts: dict[str, dict[str, dict[float, int]]] = {"brightness": {}, "colorfulness": {}}
@@ -102,7 +102,7 @@ def answer_lengths(built) -> dict[str, np.ndarray]:
     """Per kind, how many gpt turns have each length in words (``counts[n]`` answers of ``n`` words)."""
     import pyarrow.compute as pc
 
-    from builder.build import record_batches
+    from builder.dataset.stored import record_batches
 
     totals: dict[str, np.ndarray] = {}
     for dataset in built.values():

@@ -20,7 +20,7 @@ Missing attributes are left out; ``scene`` is included (EmoVIT's original code o
 
 from __future__ import annotations
 
-from builder.records import SourceRecord
+from builder.sources.records import SourceRecord
 
 #: Version of the rendering below; part of every prompt version.
 CONTEXT_VERSION = "context-v1"

@@ -23,7 +23,7 @@ import tempfile
 from collections import defaultdict
 from pathlib import Path
 
-from builder.build import BuildConfig, generator_prices
+from builder.dataset.config import BuildConfig, generator_prices
 from schemas.errors import UsageError
 
 #: Stands in for a BLIP-2 caption that has not been computed yet (about the length of a real one).
@@ -43,12 +43,12 @@ def _completion_estimates(count) -> dict[str, int]:
 def dry_run(config: BuildConfig, *, cache_dir: str | Path | None = None, token_estimate: str = "chars") -> dict:
     """The estimate for building ``config``: per split and kind, generations, cached, requests and tokens."""
     from builder.captions.base import CaptionOutcome
-    from builder.dataset_builder import EmoVITBuilderConfig, shard_settings
+    from builder.dataset.builder import EmoVITBuilderConfig, shard_settings
+    from builder.dataset.plan import plan_splits
+    from builder.dataset.shard import ShardWorker
     from builder.generation.base import GenerationItem
     from builder.generation.pricing import estimate_prompt_tokens, estimate_tokens, tiktoken_counter
-    from builder.plan import plan_splits
-    from builder.shard import ShardWorker
-    from builder.source import EmoSetSource
+    from builder.sources.emoset import EmoSetSource
 
     try:
         builder_config = EmoVITBuilderConfig(name=config.config, **config.builder_kwargs())

@@ -14,9 +14,9 @@ It works on its own, like any builder::
     builder.tallies()            # per split: entries, kept, quarantined, curated, not selected, LLM usage
     builder.quarantine("train")  # every rejected input of a split, with its reason
 
-How it streams: ``_split_generators`` reads the split lists once (:mod:`builder.plan`) and cuts them into
+How it streams: ``_split_generators`` reads the split lists once (:mod:`builder.dataset.plan`) and cuts them into
 shards whose plan files hold entry references; ``_generate_tables`` hands each shard to a
-:class:`~builder.shard.ShardWorker`, which reads its own entries and yields one Arrow table, so memory is
+:class:`~builder.dataset.shard.ShardWorker`, which reads its own entries and yields one Arrow table, so memory is
 flat in the number of entries and ``num_proc`` spreads shards over processes. Each shard leaves its tally
 and quarantine lines in the builder's cache directory (``<cache_dir>/emovit/``), moved there with the data
 when preparation succeeds.
@@ -36,8 +36,8 @@ from pathlib import Path
 
 import datasets
 
-from builder.generation.cache import default_cache_dir
-from builder.shard import ShardSettings
+from builder.dataset.shard import ShardSettings
+from builder.storage import default_cache_dir
 from schemas.errors import UsageError
 from schemas.features import instruction_features
 from schemas.protocol import KINDS
@@ -143,8 +143,8 @@ class EmoVITInstructions(datasets.ArrowBasedBuilder):
     def check_setup(self) -> None:
         """Fail early, with one clear :class:`~schemas.errors.UsageError`, on a bad generator or captioner
         spec, bad generation options, a missing caption or curation file, or a missing API key."""
-        from builder.curation_file import CurationDecisions
-        from builder.source import EmoSetSource
+        from builder.dataset.curation_file import CurationDecisions
+        from builder.sources.emoset import EmoSetSource
 
         settings = self.settings()
         source = EmoSetSource(settings.data_dir, verify_images=False)
@@ -159,7 +159,7 @@ class EmoVITInstructions(datasets.ArrowBasedBuilder):
             generator.check_ready()
 
     def _vocab(self):
-        from builder.source import EmoSetSource
+        from builder.sources.emoset import EmoSetSource
 
         return EmoSetSource(self.config.data_dir, verify_images=False).vocab
 
@@ -173,8 +173,8 @@ class EmoVITInstructions(datasets.ArrowBasedBuilder):
 
     # ------------------------------------------------------------------ generation
     def _split_generators(self, dl_manager) -> list[datasets.SplitGenerator]:
-        from builder.plan import plan_splits
-        from builder.source import EmoSetSource
+        from builder.dataset.plan import plan_splits
+        from builder.sources.emoset import EmoSetSource
 
         self.check_setup()
         config = self.config
@@ -190,8 +190,8 @@ class EmoVITInstructions(datasets.ArrowBasedBuilder):
     def _generate_tables(self, shards: list) -> Iterator[tuple[object, object]]:
         from datasets.builder import Key
 
-        from builder.records import write_jsonl
-        from builder.shard import ShardWorker, remove_plan
+        from builder.dataset.shard import ShardWorker, remove_plan
+        from builder.sources.records import write_jsonl
 
         if self._worker is None:
             self._worker = ShardWorker(self.settings())

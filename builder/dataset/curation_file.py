@@ -20,7 +20,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from builder.records import QuarantineEntry, SourceRecord
+from builder.sources.records import QuarantineEntry, SourceRecord
 from schemas.errors import UsageError
 
 FORMAT = "emovit-curation/1"

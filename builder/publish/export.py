@@ -13,7 +13,7 @@ A build of config ``all`` is exported as ``all`` plus one config per kind it hol
 Both also hold ``export.json`` (format, build fingerprint, the files written). An export always fills a
 fresh folder: ``--out`` may be missing, empty or an earlier export (replaced as a whole once the new one is
 complete, so no stale file survives); anything else is refused. The card template is the project's
-top-level ``datasets_card.md``, shipped inside the package as ``builder/templates/datasets_card.md``.
+top-level ``datasets_card.md``, shipped inside the package as ``builder/publish/templates/datasets_card.md``.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import shutil
 from importlib import resources
 from pathlib import Path
 
-from builder.outputs import check_output_folder, safe_child, staging_folder, swap_into_place
+from builder.dataset.outputs import check_output_folder, safe_child, staging_folder, swap_into_place
 from schemas.errors import UsageError
 from schemas.protocol import KINDS
 from schemas.runinfo import write_json
@@ -34,7 +34,7 @@ EXPORT_MARKER = "export.json"
 
 def card_template() -> str:
     """The dataset card template shipped with the package (the project's ``datasets_card.md``)."""
-    return resources.files("builder").joinpath("templates", "datasets_card.md").read_text(encoding="utf-8")
+    return resources.files("builder.publish").joinpath("templates", "datasets_card.md").read_text(encoding="utf-8")
 
 
 def is_export_dir(path: Path) -> bool:
@@ -60,7 +60,7 @@ def _write_marker(folder: Path, export_format: str, report: dict) -> None:
 
 def load_build(build_dir: str | Path):
     """The ``DatasetDict`` and ``report.json`` of a build directory (UsageError when it is not one)."""
-    from builder.build import is_build_dir, load_built
+    from builder.dataset.stored import is_build_dir, load_built
 
     build_dir = Path(build_dir)
     if not is_build_dir(build_dir):

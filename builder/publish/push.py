@@ -25,7 +25,7 @@ def push_folder(folder: str | Path, repo_id: str, *, private: bool = False, revi
     """Create the dataset repo if needed and mirror ``folder`` into it; returns the commit URL."""
     from huggingface_hub import HfApi
 
-    from builder.export import EXPORT_MARKER
+    from builder.publish.export import EXPORT_MARKER
 
     folder = Path(folder)
     marker = folder / EXPORT_MARKER

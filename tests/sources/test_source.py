@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from builder.source import EmoSetSource, SourceError
-from builder.synth import SynthConfig, synthesise
+from builder.sources.emoset import EmoSetSource, SourceError
+from builder.sources.synth import SynthConfig, synthesise
 from schemas.vocab import EMOTIONS
 
 

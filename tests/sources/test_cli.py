@@ -5,7 +5,7 @@ import sys
 import pytest
 
 from builder.cli import main
-from builder.records import read_quarantine
+from tests.support.reading import read_quarantine
 
 HEAVY = ("torch", "transformers", "fiftyone", "openai", "datasets", "bson", "pymongo")
 

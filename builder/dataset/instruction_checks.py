@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import pandas as pd
 
 from builder.generation.base import InstructionRecord
-from builder.records import QuarantineEntry
+from builder.sources.records import QuarantineEntry
 from schemas.instructions import instruction_schema
 from schemas.protocol import CATEGORICAL_ANSWER_PREFIX
 from schemas.validation import validate_frame

@@ -1,0 +1,74 @@
+"""A build as it lies on disk: recognising a build directory, loading its ``DatasetDict``, streaming a split's
+Arrow record batches and hashing a split's content, all with memory flat in the number of rows."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from schemas.errors import UsageError
+
+#: Rows per record batch of the content hash (fixed, so the hash does not depend on how files were chunked).
+HASH_BATCH_ROWS = 8192
+
+
+def is_build_dir(path: Path) -> bool:
+    return (path / "report.json").is_file() and (path / "dataset_dict.json").is_file()
+
+
+def load_built(path: str | Path):
+    """The ``DatasetDict`` a build directory (any ``save_to_disk`` folder of splits) holds; one clear
+    :class:`UsageError` when there is none."""
+    import datasets
+
+    path = Path(path)
+    if not path.is_dir():
+        raise UsageError(f"{path}: dataset directory not found (build one with 'emovit build')")
+    try:
+        built = datasets.load_from_disk(str(path))
+    except (FileNotFoundError, ValueError) as exc:
+        raise UsageError(f"{path}: not a datasets save_to_disk directory: {exc}") from None
+    if not isinstance(built, datasets.DatasetDict):
+        raise UsageError(f"{path}: expected a DatasetDict of splits, as 'emovit build' writes")
+    return built
+
+
+def record_batches(dataset, columns: list[str] | None = None):
+    """The rows of a split loaded from disk, as Arrow record batches read from its files (not memory-mapped,
+    so pages read are not kept resident: a whole-split pass costs one batch of memory)."""
+    import pyarrow as pa
+
+    for file in dataset.cache_files:
+        with pa.OSFile(file["filename"]) as source:
+            for batch in pa.ipc.open_stream(source):
+                yield batch.select(columns) if columns else batch
+
+
+def content_hash(dataset) -> str:
+    """sha256 over a split's rows and features: its Arrow IPC stream in batches of ``HASH_BATCH_ROWS`` rows,
+    written into the hash as they are made (memory stays flat). Equal rows and features, equal hashes."""
+    import pyarrow as pa
+
+    digest = hashlib.sha256()
+
+    class Sink:
+        closed = False
+
+        def write(self, data) -> int:
+            digest.update(data)
+            return len(data)
+
+        def flush(self) -> None:
+            pass
+
+    schema = dataset.data.schema
+    with pa.ipc.new_stream(pa.PythonFile(Sink(), mode="w"), schema) as writer:
+        pending = pa.Table.from_batches([], schema)
+        for batch in record_batches(dataset):
+            pending = pa.concat_tables([pending, pa.Table.from_batches([batch])])
+            while pending.num_rows >= HASH_BATCH_ROWS:
+                writer.write_table(pending.slice(0, HASH_BATCH_ROWS).combine_chunks())
+                pending = pending.slice(HASH_BATCH_ROWS)
+        if pending.num_rows:
+            writer.write_table(pending.combine_chunks())
+    return digest.hexdigest()[:16]
