@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 
@@ -224,47 +223,18 @@ def test_cli_flags_config_file_and_errors(small_dataset, tiny_instructblip, tmp_
 
 @pytest.mark.slow
 def test_tiny_emovit_learns_the_synthetic_task(learning_dataset, tiny_instructblip, tmp_path):
-    """Validation accuracy rises from about chance (12.5%) to at least 90% within two minutes of CPU training.
+    """Validation accuracy rises from about chance (12.5%) to at least 90% in six epochs of CPU training (a
+    fixed number of steps, so the outcome does not depend on how busy the machine is).
 
     The default lr (1e-5) suits a pretrained 7B model; a tiny random model needs a larger one.
     """
-    from transformers import TrainerCallback
-
-    from emovit_model.scoring import EmotionClassifier
-
-    budget = 110.0
-
-    class TimeBudget(TrainerCallback):
-        hit = False
-
-        def on_train_begin(self, args, state, control, **kwargs):
-            self.start = time.monotonic()
-
-        def on_step_end(self, args, state, control, **kwargs):
-            if time.monotonic() - self.start > budget:
-                control.should_training_stop = self.hit = True
-
-    started = time.monotonic()
     result = train(_config(learning_dataset, tiny_instructblip, tmp_path / "learn", lr=5e-3, batch_size=32,
                            warmup_steps=10, epochs=6, eval_limit=64, eval_batch_size=32, eval_on_start=True,
-                           logging_steps=8, save_total_limit=1), callbacks=[timer := TimeBudget()])
-    elapsed = time.monotonic() - started
+                           logging_steps=8, save_total_limit=1))
     epochs = result.metrics["epochs"]
     curve = [(row["epoch"], row.get("train_loss"), row.get("eval_accuracy")) for row in epochs]
-    print("learning curve (epoch, train_loss, eval_accuracy):", curve, f"{elapsed:.0f}s")
     assert epochs[0]["epoch"] == 0 and epochs[0]["eval_accuracy"] <= 0.3
-    final = result.metrics["final_eval_accuracy"]
-    if timer.hit:  # stopped by the time budget mid-epoch: score the model as it is
-        import datasets
-        from transformers import AutoProcessor
-
-        from emovit_model.train.data import distinct_images, gold_labels
-
-        classifier = EmotionClassifier(result.model, AutoProcessor.from_pretrained(tiny_instructblip), batch_size=32)
-        val = distinct_images(datasets.load_from_disk(str(learning_dataset))["val"], 64)
-        predicted = classifier.predict(val["image"])
-        final = sum(p == g for p, g in zip(predicted, gold_labels(val))) / len(predicted)
-    assert final >= 0.9, curve
+    assert result.metrics["final_eval_accuracy"] >= 0.9, curve
     assert epochs[-1]["train_loss"] < epochs[1]["train_loss"]
 
 
