@@ -293,7 +293,7 @@ class HeldoutReader:
         for row, failures in outcome.failures.items():
             candidate = pending[row][0]
             first = failures[0]
-            code = "out_of_vocabulary" if first.check.startswith("in_") else "out_of_range"
+            code = "out_of_vocabulary" if first.check.endswith("_vocabulary") else "out_of_range"
             details = "; ".join(f.describe() for f in failures)
             quarantined.append(self.reject(candidate.id, code, f"{candidate.id} ({candidate.source}): {details}",
                                            candidate.source, first.column))
