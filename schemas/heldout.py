@@ -19,8 +19,11 @@ webemo       ``url``, ``split`` (train/test), ``label7`` (the mid-level class) a
 
 from __future__ import annotations
 
-import pandas as pd
-import pandera.pandas as pa
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pandas and pandera load with the schema, so the vocabularies import fast (CLI choices)
+    import pandas as pd
+    import pandera.pandas as pa
 
 #: The held-out datasets, by the name their reader and ``emovit synth --layout`` use.
 DATASETS: tuple[str, ...] = ("emotion6", "fi", "artphoto", "abstract", "unbiasedemo", "twitter1", "webemo")
@@ -104,6 +107,8 @@ def votes_column(name: str) -> str:
 
 
 def _isin(labels, name: str, *, nullable: bool = False) -> pa.Check:
+    import pandera.pandas as pa
+
     allowed = sorted(labels)
     if nullable:
         return pa.Check(lambda s: s.isna() | s.isin(allowed), ignore_na=False, name=f"in_{name}_vocabulary")
@@ -111,6 +116,8 @@ def _isin(labels, name: str, *, nullable: bool = False) -> pa.Check:
 
 
 def _base(dataset: str) -> dict[str, pa.Column]:
+    import pandera.pandas as pa
+
     return {
         "id": pa.Column(str, pa.Check.str_length(min_value=1), unique=True, report_duplicates="exclude_first"),
         "image": pa.Column(str, pa.Check.str_length(min_value=1)),
@@ -138,6 +145,8 @@ def _polarity_matches(frame: pd.DataFrame) -> pd.Series:
 
 def heldout_schema(dataset: str) -> pa.DataFrameSchema:
     """The schema of ``dataset``'s sample table (strict: no other columns; no coercion)."""
+    import pandera.pandas as pa
+
     if dataset not in DATASETS:
         raise ValueError(f"unknown held-out dataset {dataset!r}; known: {', '.join(DATASETS)}")
     columns = _base(dataset)
