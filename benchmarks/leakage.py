@@ -219,7 +219,13 @@ def add_arguments(parser) -> None:
 
 def run(args) -> int:
     from benchmarks.config import load_config
-    from benchmarks.samples import folder_samples, heldout_data, heldout_samples, rooted_tasks
+    from benchmarks.samples import (
+        folder_fingerprint,
+        folder_samples,
+        heldout_data,
+        heldout_samples,
+        rooted_tasks,
+    )
     from benchmarks.task import load_task
 
     overrides = [*args.overrides, f"tasks=[{args.task}]"]
@@ -232,7 +238,7 @@ def run(args) -> int:
         samples, dataset = heldout_samples(task, data)
     elif task.source == "folder" and config.data.get("folder"):
         samples = folder_samples(task, config.data["folder"])
-        dataset = {"fingerprint": None}
+        dataset = {"fingerprint": folder_fingerprint(task, config.data["folder"])}
     else:
         raise UsageError(f"task {task.name} is not a held-out task (source {task.source}); leakage is checked "
                          "for heldout and folder tasks")

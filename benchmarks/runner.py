@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from benchmarks.config import BenchConfig
-from benchmarks.samples import Sample
+from benchmarks.samples import Sample, heldout_data, rooted_tasks
 from benchmarks.store import METRICS, RunStore
 from benchmarks.task import Task, load_task
 from schemas.errors import UsageError
@@ -115,8 +115,6 @@ def prepare_data(config: BenchConfig, out: Path, procs: Processes) -> dict:
             fixtures.synthetic_folder(out / "_data" / "folder", **spec)
         procs.wait()
         folder = str(out / "_data" / "folder")
-    from benchmarks.samples import heldout_data
-
     return {"build": build, "folder": folder, **heldout_data(config, out, procs.is_main, procs.wait)}
 
 
@@ -325,8 +323,6 @@ def run_bench(config: BenchConfig, *, log=print) -> BenchResult:
 
     progress = config.progress and procs.is_main
     data = prepare_data(config, out, procs)
-    from benchmarks.samples import rooted_tasks
-
     tasks = rooted_tasks(ordered_tasks(config.tasks), data, note)
     prepared = {task.name: task_samples(task, data) for task in tasks if task.source != "derived"}
     leaks = {}

@@ -210,12 +210,16 @@ def rooted_tasks(tasks: list[Task], data: dict, note=print) -> list[Task]:
     return kept
 
 
+def _unvaried(task: Task) -> str:
+    """The task's name without the ``-<variant>`` :func:`with_variant` adds."""
+    return task.name.removesuffix(f"-{task.variant}")
+
+
 def dataset_root(task: Task, data: dict) -> str | None:
     """Where a heldout task's dataset lies: ``data.roots.<task>``, else ``data.roots.<dataset>``, else the
     synthetic tree of ``data.heldout_synth``; ``None`` when none is given."""
     roots = data.get("roots") or {}
-    base = task.name.split("-", 1)[0]
-    root = roots.get(task.name) or roots.get(base) or roots.get(task.dataset)
+    root = roots.get(task.name) or roots.get(_unvaried(task)) or roots.get(task.dataset)
     return str(root) if root else (data.get("synthetic_roots") or {}).get(task.dataset)
 
 
@@ -252,8 +256,8 @@ def read_heldout_task(task: Task, data: dict):
 
     root = dataset_root(task, data)
     if not root:
-        raise UsageError(f"task {task.name} needs data.roots.{task.name.split('-', 1)[0]}=PATH (the {task.dataset} "
-                         "dataset as unpacked) or data.heldout_synth")
+        raise UsageError(f"task {task.name} needs data.roots.{_unvaried(task)}=PATH (the {task.dataset} dataset as "
+                         "unpacked) or data.heldout_synth")
     key = (task.dataset, root, task.variant, bool(data.get("verify_images", True)))
     reads = data.setdefault("_reads", {})
     if key not in reads:
