@@ -13,7 +13,7 @@ def block_image(seed: int, size: int = 16, blocks: int = 4) -> Image.Image:
     """An RGB image of ``blocks`` x ``blocks`` random colour squares (distinct seeds, unrelated pictures)."""
     rng = np.random.default_rng(seed)
     small = rng.integers(0, 256, (blocks, blocks, 3), dtype=np.uint8)
-    return Image.fromarray(small, "RGB").resize((size, size), Image.NEAREST)
+    return Image.fromarray(small, "RGB").resize((size, size), Image.Resampling.NEAREST)
 
 
 def jpeg_bytes(seed: int, size: int = 16) -> bytes:
