@@ -12,19 +12,20 @@ EPILOG = """examples:
   emovit bench run --config main models.emovit.path=RUN/adapter data.build=BUILD out=runs/main
   accelerate launch --num-processes 4 -m benchmarks run --config main data.build=BUILD out=runs/main
   emovit bench leaderboard --runs runs/main/runs other-tool/preds --out board
+  emovit bench leakage --build BUILD --task emotion6 data.roots.emotion6=Emotion6 out=runs/heldout
   emovit bench list"""
 
 
 def add_arguments(parser) -> None:
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.epilog = EPILOG
-    actions = parser.add_subparsers(dest="action", required=True, metavar="{run,leaderboard,list}")
+    actions = parser.add_subparsers(dest="action", required=True, metavar="{run,leaderboard,leakage,list}")
     run = actions.add_parser("run", help="score models on tasks (training first where a model entry asks)",
                              description="Score every model of a run config on every task; cached and resumable "
                                          "per sample. Overrides are key=value (dotted keys, YAML values; models "
                                          "by name: models.emovit.path=DIR; size=tiny picks the tiny profile).")
     run.add_argument("--config", required=True, help="a packaged config name (main, ablation, scaling, "
-                                                      "sensitivity, zeroshot, demo) or a YAML path")
+                                                      "sensitivity, zeroshot, heldout, demo) or a YAML path")
     run.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides")
     run.add_argument("--quiet", action="store_true", help="no progress bars")
     board = actions.add_parser("leaderboard", help="rebuild the leaderboard from run directories alone",
@@ -36,6 +37,13 @@ def add_arguments(parser) -> None:
     board.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
     board.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     actions.add_parser("list", help="packaged tasks, run configs and model adapters")
+    # -- leakage (held-out evaluation): near-duplicates of training images in a held-out test set
+    from benchmarks.leakage import add_arguments as leakage_arguments
+
+    leakage_arguments(actions.add_parser(
+        "leakage", help="count held-out images that are near-duplicates of a build's training images",
+        description="Perceptual-hash (phash) near-duplicates between a build's train split and a held-out task's "
+                    "images; writes OUT/leakage/<task>.json and records the count in the task's run config.json."))
 
 
 def _list() -> int:
@@ -61,6 +69,10 @@ def _list() -> int:
 def run(args) -> int:
     if args.action == "list":
         return _list()
+    if args.action == "leakage":
+        from benchmarks.leakage import run as run_leakage
+
+        return run_leakage(args)
     if args.action == "leaderboard":
         from benchmarks.leaderboard import write_leaderboard
 

@@ -8,6 +8,8 @@ A config names the models, the tasks and the data::
     data:
       build: BUILD                  # an 'emovit build' output (emoset8/emoset2/sensitivity/reasoning)
       folder: DIR                   # <root>/<class>/*.jpg (the folder task)
+      roots: {emotion6: DIR}        # held-out datasets as unpacked, by task or dataset name (heldout tasks)
+      variants: {twitter1: 4}       # a dataset variant other than the task's default
     tasks: [emoset8, emoset2]       # packaged task names or task-file paths
     mode: rank                      # rank | generate (a model entry or a task may say otherwise)
     batch_size: 8                   # images per forward pass (results do not depend on it)
@@ -25,7 +27,15 @@ A config names the models, the tasks and the data::
 
 **References** in ``path``/``base``: a local folder, a Hub id, or ``zoo:<kind>`` (a tiny random checkpoint
 written under ``OUT/_zoo``). Data: ``data.synth: {per_class, seed}`` makes a synthetic build under
-``OUT/_data``; ``data.folder_synth: {paint: {class: emotion}, per_class, seed}`` a synthetic image folder.
+``OUT/_data``; ``data.folder_synth: {paint: {class: emotion}, per_class, seed}`` a synthetic image folder;
+``data.heldout_synth: {per_class, seed}`` a tree in every held-out layout, used where no root is given.
+
+**Held-out tasks** read ``data.roots.<task>`` (or ``data.roots.<dataset>``); ``data.skip_missing: true``
+skips, with a note, those whose root is not given; ``data.verify_images`` (default true) has PIL verify every
+image first. ``limit: N`` scores a seeded (``seed``), stratified subset of N images per held-out task.
+``leakage: {build, threshold}`` checks each held-out task for near-duplicates of the build's training images
+(:mod:`benchmarks.leakage`) and records the count in every run's ``config.json``; ``exclude_leaked: true``
+also drops them from scoring (the reference build defaults to ``data.build``).
 """
 
 from __future__ import annotations
@@ -39,9 +49,11 @@ from schemas.errors import UsageError
 
 MODES = ("rank", "generate")
 _TOP = {"name", "description", "out", "data", "tasks", "mode", "batch_size", "device", "dtype", "models", "sizes",
-        "size", "seed", "judge", "progress", "leaderboard"}
+        "size", "seed", "judge", "progress", "leaderboard", "limit", "leakage", "exclude_leaked"}
 _MODEL = {"name", "adapter", "path", "base", "lavis", "train", "mode", "options", "series"}
-_DATA = {"build", "split", "folder", "synth", "folder_synth"}
+_DATA = {"build", "split", "folder", "synth", "folder_synth", "roots", "variants", "heldout_synth", "skip_missing",
+         "verify_images"}
+_LEAKAGE = {"build", "threshold"}
 _JUDGE = {"model", "base_url", "api_key_env", "max_retries", "timeout_s", "temperature", "backoff_base_s"}
 
 
@@ -65,6 +77,9 @@ class BenchConfig:
     description: str = ""
     size: str | None = None
     source: str = ""
+    limit: int | None = None
+    leakage: dict = field(default_factory=dict)
+    exclude_leaked: bool = False
 
     def as_dict(self) -> dict:
         from dataclasses import asdict
@@ -218,6 +233,16 @@ def validate(document: dict, where: str) -> BenchConfig:
     if not isinstance(data, dict) or set(data) - _DATA:
         problems.append(f"'data' keys are {', '.join(sorted(_DATA))}")
         data = {}
+    for key in ("roots", "variants"):
+        if not isinstance(data.get(key) or {}, dict):
+            problems.append(f"'data.{key}' maps task or dataset names to values")
+    limit = document.get("limit")
+    if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 1):
+        problems.append("'limit' must be a positive integer (images per held-out task)")
+    leakage = document.get("leakage") or {}
+    if not isinstance(leakage, dict) or set(leakage) - _LEAKAGE:
+        problems.append(f"'leakage' keys are {', '.join(sorted(_LEAKAGE))}")
+        leakage = {}
     judge = document.get("judge") or {}
     if not isinstance(judge, dict) or set(judge) - _JUDGE:
         problems.append(f"'judge' keys are {', '.join(sorted(_JUDGE))}")
@@ -238,7 +263,8 @@ def validate(document: dict, where: str) -> BenchConfig:
         device=str(document.get("device", "auto")), dtype=str(document.get("dtype", "auto")),
         seed=int(document.get("seed", 0)), judge=dict(judge), progress=bool(document.get("progress", True)),
         leaderboard=bool(document.get("leaderboard", True)), description=str(document.get("description", "")),
-        size=document.get("size"), source=where,
+        size=document.get("size"), source=where, limit=limit, leakage=dict(leakage),
+        exclude_leaked=bool(document.get("exclude_leaked", False)),
     )
 
 

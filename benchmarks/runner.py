@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from benchmarks.config import BenchConfig
-from benchmarks.samples import Sample
+from benchmarks.samples import Sample, heldout_data, rooted_tasks
 from benchmarks.store import METRICS, RunStore
 from benchmarks.task import Task, load_task
 from schemas.errors import UsageError
@@ -97,7 +97,8 @@ def resolve_reference(reference: str, out: Path, procs: Processes) -> str:
 
 
 def prepare_data(config: BenchConfig, out: Path, procs: Processes) -> dict:
-    """``{"build": path or None, "folder": path or None}``; synthetic data is made by the main process."""
+    """``{"build": path or None, "folder": path or None, ...held-out settings}``; synthetic data is made by the
+    main process."""
     from benchmarks import fixtures
 
     data = dict(config.data)
@@ -114,7 +115,7 @@ def prepare_data(config: BenchConfig, out: Path, procs: Processes) -> dict:
             fixtures.synthetic_folder(out / "_data" / "folder", **spec)
         procs.wait()
         folder = str(out / "_data" / "folder")
-    return {"build": build, "folder": folder}
+    return {"build": build, "folder": folder, **heldout_data(config, out, procs.is_main, procs.wait)}
 
 
 def ordered_tasks(names: list[str]) -> list[Task]:
@@ -141,6 +142,8 @@ def task_samples(task: Task, data: dict) -> tuple[list[Sample], dict]:
         return (samples.build_samples(task, data["build"]),
                 {"kind": "build", "path": str(data["build"]), "split": task.split,
                  "fingerprint": samples.build_fingerprint(data["build"], task.split)})
+    if task.source == "heldout":
+        return samples.heldout_samples(task, data)
     if not data["folder"]:
         raise UsageError(f"task {task.name} needs data.folder (<root>/<class>/*.jpg) or data.folder_synth")
     return (samples.folder_samples(task, data["folder"]),
@@ -251,19 +254,26 @@ def score_samples(classifier, samples: list[Sample], *, model: str, task: Task, 
 
 
 def derive_records(task: Task, base_rows: list[dict]) -> list[dict]:
-    """A derived task's records from its base task's (labels mapped; rank scores: best score per label)."""
+    """A derived task's records from its base task's (labels mapped; rank scores: best score per label).
+
+    A base label the map sends to null has no counterpart: rows with that gold label are left out, and a
+    prediction of it becomes the best-scoring mapped label when there are scores (else it stays unreadable)."""
     records = []
     for row in base_rows:
         unmapped = [label for label in (row["gold"], row["pred"]) if label is not None and label not in task.map]
         if unmapped:
             raise UsageError(f"task {task.name}: label {unmapped[0]!r} of {task.derive_from} is not in its map")
+        if task.map[row["gold"]] is None:
+            continue
         scores = None
         if row["scores"] is not None:
             scores = {label: max(v for k, v in row["scores"].items() if task.map.get(k) == label)
                       for label in task.labels if any(task.map.get(k) == label for k in row["scores"])}
+        pred = None if row["pred"] is None else task.map[row["pred"]]
+        if pred is None and row["pred"] is not None and scores:
+            pred = max(scores, key=scores.get)
         record = {"id": row["id"], "image_id": row["image_id"], "model": row["model"], "task": task.name,
-                  "gold": task.map[row["gold"]], "pred": None if row["pred"] is None else task.map[row["pred"]],
-                  "raw": row["raw"], "scores": scores}
+                  "gold": task.map[row["gold"]], "pred": pred, "raw": row["raw"], "scores": scores}
         if row.get("variant") is not None:
             record["variant"] = row["variant"]
         records.append(record)
@@ -313,8 +323,13 @@ def run_bench(config: BenchConfig, *, log=print) -> BenchResult:
 
     progress = config.progress and procs.is_main
     data = prepare_data(config, out, procs)
-    tasks = ordered_tasks(config.tasks)
+    tasks = rooted_tasks(ordered_tasks(config.tasks), data, note)
     prepared = {task.name: task_samples(task, data) for task in tasks if task.source != "derived"}
+    leaks = {}
+    if config.leakage or config.exclude_leaked:
+        from benchmarks.leakage import apply_leakage
+
+        leaks = apply_leakage(config, data, tasks, prepared, out, note)
     dtype = _dtype_name(config.dtype, procs.device)
     common = {"bench": {"name": config.name, "source": config.source, "size": config.size, "out": str(out)},
               "versions": versions(), "git_commit": git_commit(), "device": str(procs.device), "dtype": dtype,
@@ -339,7 +354,7 @@ def run_bench(config: BenchConfig, *, log=print) -> BenchResult:
             store = RunStore(out / "runs" / entry["name"] / task.name, key)
             document = {**common, "model": {**model_doc, "mode": mode}, "training": training,
                         "task": task.describe(), "task_hash": task.hash, "mode": mode, "dataset": dataset,
-                        "samples": len(samples)}
+                        "samples": len(samples), **({"leakage": leaks[task.name]} if task.name in leaks else {})}
             plans.append((task, mode, samples, store, document))
         classifier = None
         for task, mode, samples, store, document in plans:
@@ -395,8 +410,10 @@ def run_bench(config: BenchConfig, *, log=print) -> BenchResult:
                 else:
                     store.open({**common, "model": {**model_doc, "mode": None}, "training": training,
                                 "task": task.describe(), "task_hash": task.hash, "derived_from": {
-                                    "task": task.derive_from, "run_key": keys[task.derive_from]},
-                                "samples": len(records), "created": time.strftime("%Y-%m-%dT%H:%M:%S")})
+                                    "task": task.derive_from, "run_key": keys[task.derive_from],
+                                    "left_out": len(base_rows) - len(records)},
+                                "samples": len(records), "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
+                                **({"leakage": leaks[task.derive_from]} if task.derive_from in leaks else {})})
                     store.appender(0)(records)
                     _finish(store, order, task, config)
                     store.log_session({"time": time.strftime("%Y-%m-%dT%H:%M:%S"), "already": 0,

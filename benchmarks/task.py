@@ -9,7 +9,8 @@ Fields (unknown fields are an error):
 ============== ==========================================================================================
 name           task name (results are filed under it)
 description    one line for listings
-source         ``build`` (a split of an ``emovit build`` output), ``folder`` (``<root>/<class>/*.jpg``) or
+source         ``build`` (a split of an ``emovit build`` output), ``folder`` (``<root>/<class>/*.jpg``),
+               ``heldout`` (a held-out emotion dataset read as it ships, :mod:`builder.sources.heldout`) or
                ``derived`` (computed from another task's predictions)
 split          build split (default ``test``)
 rows           build rows to use: ``images`` (one sample per distinct image, asked ``instruction``; default)
@@ -21,8 +22,16 @@ answer         candidate answer for ranking, ``{label}`` replaced (default ``Pre
 mode           force ``rank`` or ``generate`` for this task (reasoning is generate-only)
 max_new_tokens generation budget (default 12)
 classes        folder tasks: ``{folder name: label}``
+dataset        heldout tasks: the dataset (``emotion6``, ``fi``, ``artphoto``, ``abstract``, ``unbiasedemo``,
+               ``twitter1``, ``webemo``); its root comes from the run config (``data.roots.<task or dataset>``)
+label_field    heldout tasks: the table column holding the gold label (``label``; WEBEmo also ``label7``)
+variant        heldout tasks: the dataset variant read by default (Twitter I: agreement level 5, 4 or 3; WEBEmo:
+               split ``test``/``train``); ``data.variants.<task>=V`` in the run config picks another, and the
+               results are then filed as ``<task>-<V>``
 derive_from    derived tasks: the task whose predictions are mapped
-map            derived tasks: ``{base label: label}``
+map            derived tasks: ``{base label: label}``; a base label mapped to null (e.g. surprise in a polarity
+               map) has no counterpart: samples with that gold label are left out, and a prediction of it is
+               replaced by the best-scoring mapped label (rank mode) or counts as unreadable (generate mode)
 ============== ==========================================================================================
 """
 
@@ -35,11 +44,12 @@ from pathlib import Path
 from benchmarks.packaged import packaged, read_reference
 from schemas.errors import UsageError
 
-SOURCES = ("build", "folder", "derived")
+SOURCES = ("build", "folder", "heldout", "derived")
 ROWS = ("images", "reasoning")
 MODES = ("rank", "generate")
 _FIELDS = {"name", "description", "source", "split", "rows", "labels", "instruction", "variants", "answer", "mode",
-           "max_new_tokens", "classes", "derive_from", "map"}
+           "max_new_tokens", "classes", "dataset", "label_field", "variant", "derive_from", "map"}
+LABEL_FIELDS = ("label", "label7")
 DEFAULT_ANSWER = "Predict emotion: {label}"
 
 
@@ -67,8 +77,11 @@ class Task:
     mode: str | None = None
     max_new_tokens: int = 12
     classes: dict[str, str] = field(default_factory=dict)
+    dataset: str | None = None
+    label_field: str = "label"
+    variant: object = None
     derive_from: str | None = None
-    map: dict[str, str] = field(default_factory=dict)
+    map: dict[str, str | None] = field(default_factory=dict)
 
     def questions(self) -> dict[str | None, str | None]:
         """``{variant: instruction}`` with ``{options}`` filled in; one ``None`` variant without variants (for
@@ -125,7 +138,7 @@ def load_task(reference: str | Path) -> Task:
     if not isinstance(variants, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in variants.items()):
         problems.append("'variants' must map names to instructions")
     instruction = document.get("instruction")
-    if source in ("build", "folder") and rows == "images" and not (instruction or variants):
+    if source in ("build", "folder", "heldout") and rows == "images" and not (instruction or variants):
         problems.append("an image task needs 'instruction' or 'variants'")
     if instruction and variants:
         problems.append("give 'instruction' or 'variants', not both")
@@ -141,13 +154,15 @@ def load_task(reference: str | Path) -> Task:
         elif isinstance(labels, list) and set(classes.values()) - set(labels):
             problems.append(f"'classes' maps to labels not in 'labels': "
                             f"{', '.join(sorted(set(classes.values()) - set(labels)))}")
+    if source == "heldout":
+        problems += _heldout_problems(document, labels)
     mapping = document.get("map") or {}
     if source == "derived":
         if not isinstance(document.get("derive_from"), str):
             problems.append("a derived task needs 'derive_from' (a task name)")
         if not isinstance(mapping, dict) or not mapping:
             problems.append("a derived task needs 'map' ({base label: label})")
-        elif isinstance(labels, list) and set(mapping.values()) - set(labels):
+        elif isinstance(labels, list) and {v for v in mapping.values() if v is not None} - set(labels):
             problems.append("'map' maps to labels not in 'labels'")
     max_new = document.get("max_new_tokens", 12)
     if not isinstance(max_new, int) or max_new < 1:
@@ -158,9 +173,33 @@ def load_task(reference: str | Path) -> Task:
         name=name, source=source, labels=tuple(labels), hash=hashlib.sha256(data).hexdigest(), path=where,
         description=str(document.get("description", "")), split=str(document.get("split", "test")), rows=rows,
         instruction=instruction, variants=dict(variants), answer=answer, mode=mode, max_new_tokens=max_new,
-        classes={str(k): str(v) for k, v in classes.items()}, derive_from=document.get("derive_from"),
-        map={str(k): str(v) for k, v in mapping.items()},
+        classes={str(k): str(v) for k, v in classes.items()}, dataset=document.get("dataset"),
+        label_field=document.get("label_field", "label"), variant=document.get("variant"),
+        derive_from=document.get("derive_from"), map={str(k): None if v is None else str(v) for k, v in mapping.items()},
     )
+
+
+def _heldout_problems(document: dict, labels) -> list[str]:
+    """What is wrong with a heldout task's ``dataset``, ``label_field``, ``variant`` and ``labels``."""
+    from builder.sources.heldout import READERS
+    from schemas.heldout import LABELS, WEBEMO7
+
+    dataset = document.get("dataset")
+    if dataset not in READERS:
+        return [f"a heldout task needs 'dataset', one of {', '.join(READERS)}"]
+    problems = []
+    label_field = document.get("label_field", "label")
+    if label_field not in LABEL_FIELDS or (label_field == "label7" and dataset != "webemo"):
+        problems.append("'label_field' is 'label' (or 'label7' for webemo)")
+    variants = READERS[dataset].variants
+    if document.get("variant") is not None and document["variant"] not in variants:
+        problems.append(f"'variant' of {dataset} is one of {', '.join(map(str, variants))}" if variants
+                        else f"{dataset} has no variants")
+    vocabulary = WEBEMO7 if label_field == "label7" else LABELS[dataset]
+    if isinstance(labels, list) and set(vocabulary) - set(labels):
+        problems.append(f"'labels' must name every {dataset} class (missing "
+                        f"{', '.join(sorted(set(vocabulary) - set(labels)))})")
+    return problems
 
 
 __all__ = ["Task", "load_task", "options_text", "packaged_tasks"]

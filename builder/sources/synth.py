@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from builder.sources.painter import render_image
 from builder.sources.pixels import pixel_attributes
 from schemas.errors import UsageError
 from schemas.vocab import EMOTIONS, Vocabulary
@@ -76,26 +77,6 @@ class SynthConfig:
 def _rng(seed: int, key: str) -> np.random.Generator:
     digest = hashlib.blake2b(f"{seed}:{key}".encode(), digest_size=8).digest()
     return np.random.default_rng(int.from_bytes(digest, "little"))
-
-
-def render_image(emotion: str, rng: np.random.Generator, size: int) -> Image.Image:
-    """An RGB image whose hue and stripe pattern encode ``emotion``; saturation/value/phase come from ``rng``."""
-    index = EMOTIONS.index(emotion)
-    hue = (index * 32 + rng.integers(-3, 4)) % 256
-    saturation = rng.uniform(0.3, 1.0)
-    value = rng.uniform(0.25, 1.0)
-    angle = np.pi * (index % 4) / 4
-    frequency = 2.0 + 2.0 * (index // 4)
-    ys, xs = np.mgrid[0:size, 0:size] / size
-    stripes = 0.5 + 0.5 * np.sin(2 * np.pi * frequency * (xs * np.cos(angle) + ys * np.sin(angle))
-                                 + rng.uniform(0, 2 * np.pi))
-    v_map = value * (0.7 + 0.3 * stripes) + rng.normal(0.0, 0.02, (size, size))
-    hsv = np.stack([
-        np.full((size, size), hue, dtype=np.float64),
-        np.full((size, size), 255 * saturation),
-        255 * np.clip(v_map, 0.0, 1.0),
-    ], axis=2)
-    return Image.fromarray(np.round(hsv).astype(np.uint8), "HSV").convert("RGB")
 
 
 def _annotation(emotion: str, rng: np.random.Generator, jpeg: bytes) -> dict:
@@ -186,8 +167,14 @@ def synthesise(out: str | Path, config: SynthConfig, *, progress: bool = True) -
 
 
 def add_arguments(parser) -> None:
+    from schemas.heldout import DATASETS
+
     parser.add_argument("--out", required=True, help="directory to write the tree into")
-    parser.add_argument("--per-class", type=int, default=20, help="images per emotion in each split (default 20)")
+    parser.add_argument("--layout", choices=DATASETS, default=None,
+                        help="write a held-out dataset's layout instead of an EmoSet tree (exact file names and "
+                             "label files, with the archive's traps); --per-class, --seed and --image-size apply")
+    parser.add_argument("--per-class", type=int, default=None,
+                        help="images per emotion in each split (default 20; with --layout 3)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--splits", default=None,
                         help="comma-separated split names (default train,val,test; none when --split-file is given)")
@@ -199,13 +186,34 @@ def add_arguments(parser) -> None:
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
+def _run_layout(args) -> int:
+    from builder.sources.layouts import LayoutConfig, write_layout
+
+    if args.splits is not None or args.split_file or args.entry_fields != 3:
+        raise UsageError("--splits, --split-file and --entry-fields describe EmoSet trees; drop them with --layout")
+    config = LayoutConfig(layout=args.layout, per_class=3 if args.per_class is None else args.per_class,
+                          seed=args.seed, image_size=args.image_size)
+    summary = write_layout(args.out, config)
+    expected = summary["expected"]
+    if args.layout == "twitter1":
+        counts = ", ".join(f"{level}-agree {e['rows']} rows" for level, e in expected.items())
+    else:
+        codes = ", ".join(f"{code} {n}" for code, n in expected["quarantine_codes"].items())
+        counts = f"{expected['entries']} entries: {expected['rows']} rows" + (f", quarantined {codes}" if codes else "")
+    print(f"{args.layout} layout, {summary['images']} images ({counts}) -> {args.out}")
+    return 0
+
+
 def run(args) -> int:
+    if args.layout is not None:
+        return _run_layout(args)
     if args.splits is None:
         splits = () if args.split_file else ("train", "val", "test")
     else:
         splits = tuple(s for s in args.splits.split(",") if s)
-    config = SynthConfig(per_class=args.per_class, seed=args.seed, splits=splits, image_size=args.image_size,
-                         entry_fields=args.entry_fields, split_files=tuple(args.split_file))
+    config = SynthConfig(per_class=20 if args.per_class is None else args.per_class, seed=args.seed, splits=splits,
+                         image_size=args.image_size, entry_fields=args.entry_fields,
+                         split_files=tuple(args.split_file))
     counts = synthesise(args.out, config, progress=not args.quiet)
     print(" ".join(f"{split}={n}" for split, n in counts.items()), "->", args.out)
     return 0

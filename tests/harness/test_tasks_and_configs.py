@@ -17,7 +17,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_packaged_tasks_and_their_hashes():
-    assert set(packaged_tasks()) == {"emoset8", "emoset2", "folder", "sensitivity", "reasoning"}
+    assert set(packaged_tasks()) == {"emoset8", "emoset2", "folder", "sensitivity", "reasoning", "emotion6", "fi8",
+                                     "fi2", "artphoto", "abstract", "unbiasedemo", "twitter1", "webemo25",
+                                     "webemo7", "webemo2"}
     for name in packaged_tasks():
         task = load_task(name)
         assert task.name == name
@@ -65,7 +67,7 @@ def test_bad_task_files_are_one_clear_error(tmp_path, body, message):
 
 
 def test_every_packaged_config_loads_at_both_sizes():
-    assert set(packaged_configs()) == {"main", "ablation", "scaling", "sensitivity", "zeroshot", "demo"}
+    assert set(packaged_configs()) == {"main", "ablation", "scaling", "sensitivity", "zeroshot", "heldout", "demo"}
     for name in packaged_configs():
         config = load_config(name)
         assert config.models and config.tasks
