@@ -116,22 +116,14 @@ def collect_runs(paths, *, warn=_warn) -> list[RunRecord]:
             raise UsageError(reason + (f" (and {more} more invalid line(s) in this file)" if more else ""))
         judge = _judge(path)
         groups: dict[tuple[str, str], list[dict]] = {}
-        for record in loaded.rows.to_dict("records"):
-            groups.setdefault((str(record["model"]), str(record["task"])), []).append(
-                {k: (None if k in ("pred", "raw", "scores", "variant") and _missing(v) else v)
-                 for k, v in record.items()})
+        for record in loaded.records:
+            groups.setdefault((record["model"], record["task"]), []).append(record)
         for key in sorted(groups):
             if key in runs:
                 raise UsageError(f"{key[0]} on {key[1]} appears in {runs[key].source} and in {path}; pass one of them")
             runs[key] = RunRecord(key[0], key[1], groups[key], path, config, judge)
     _refuse_mixed_task_versions(list(runs.values()))
     return [runs[key] for key in sorted(runs)]
-
-
-def _missing(value) -> bool:
-    import math
-
-    return value is None or (isinstance(value, float) and math.isnan(value))
 
 
 def _refuse_mixed_task_versions(runs: list[RunRecord]) -> None:
@@ -173,12 +165,14 @@ def reparse(run: RunRecord) -> tuple[list[dict], dict[str, int], int]:
     labels, mapping = run.labels, _derived_map(run.config)
     candidates = tuple(mapping) if mapping else labels
     rules = dict.fromkeys(PARSE_RULES, 0)
-    rows, changed = [], 0
+    rows, changed, seen = [], 0, {}
     for row in run.rows:
         if row["raw"] is None:
             rows.append(row)
             continue
-        parsed = parse_answer(row["raw"], candidates)
+        parsed = seen.get(row["raw"])
+        if parsed is None:
+            parsed = seen[row["raw"]] = parse_answer(row["raw"], candidates)
         rules[parsed.rule] += 1
         label = parsed.label if mapping is None or parsed.label is None else mapping.get(parsed.label)
         changed += label != row["pred"]

@@ -85,6 +85,10 @@ def bootstrap_ci(correct: Sequence[bool | int | float], *, seed: int = 0, resamp
         raise ValueError("no samples to bootstrap")
     if values.size == 1 or np.all(values == values[0]):
         return float(values[0]), float(values[0])  # every resample has the same mean
+    if np.all((values == 0) | (values == 1)):
+        # 0/1 data resampled as int8: the same draws and the same means as float64 (sums of 0/1 are exact),
+        # with an eighth of the memory traffic
+        values = values.astype(np.int8)
     result = bootstrap((values,), np.mean, n_resamples=resamples, confidence_level=confidence,
                        method="percentile", vectorized=True, rng=np.random.default_rng(seed))
     low, high = result.confidence_interval

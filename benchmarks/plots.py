@@ -42,7 +42,8 @@ def confusion_plot(row: dict, path: Path) -> Path:
     ax.set_ylabel("gold")
     ax.set_title(f"{row['model']} on {row['task']}\naccuracy {row['accuracy']:.3f} (n={row['n']})", fontsize=10)
     fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="share of gold row")
-    fig.tight_layout()
+    # fixed margins instead of tight_layout, which draws the figure twice (one plot per model adds up)
+    fig.subplots_adjust(left=0.17, right=0.88, bottom=0.16, top=0.91)
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path

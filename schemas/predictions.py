@@ -95,7 +95,9 @@ def prediction_schema(labels: tuple[str, ...] | None = None) -> pa.DataFrameSche
 class PredictionFile:
     """The rows of a predictions file that passed the schema, and why each other line was rejected.
 
-    ``config`` is the run's ``config.json`` (``None`` when absent or unreadable; ``warnings`` then says why).
+    ``rows`` is a frame indexed by line number; ``records`` holds the same rows as dicts (what the
+    leaderboard iterates, without a round trip through pandas). ``config`` is the run's ``config.json``
+    (``None`` when absent or unreadable; ``warnings`` then says why).
     """
 
     path: Path
@@ -103,6 +105,7 @@ class PredictionFile:
     rejected: dict[int, str]
     config: dict | None = None
     warnings: list[str] = field(default_factory=list)
+    records: list[dict] = field(default_factory=list)
 
     @property
     def lines(self) -> int:
@@ -157,8 +160,17 @@ def _as_id(value):
     return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
 
+_FIELDS = PREDICTION_FIELDS + OPTIONAL_PREDICTION_FIELDS
+_NULLABLE = ("pred", "raw", "scores", "variant")
+
+
 def _normalised(record: dict, defaults: dict[str, str]) -> dict:
-    row = {name: record.get(name) for name in PREDICTION_FIELDS + OPTIONAL_PREDICTION_FIELDS}
+    get = record.get
+    row = {name: get(name) for name in _FIELDS}
+    for name in _NULLABLE:  # a JSON NaN reads as null
+        value = row[name]
+        if value.__class__ is float and math.isnan(value):
+            row[name] = None
     row["id"] = _as_id(row["id"])
     row["image_id"] = _as_id(row["image_id"]) if row["image_id"] is not None else row["id"]
     for name in ("model", "task"):
@@ -197,15 +209,15 @@ def read_predictions(path: str | Path, labels: tuple[str, ...] | None = None) ->
             continue
         records.append(_normalised(record, defaults))
         numbers.append(number)
-    columns = list(PREDICTION_FIELDS + OPTIONAL_PREDICTION_FIELDS)
-    frame = pd.DataFrame(records, columns=columns, index=numbers).astype(
+    frame = pd.DataFrame(records, columns=list(_FIELDS), index=numbers).astype(
         {"pred": "object", "raw": "object", "scores": "object", "variant": "object"})
     frame = frame.replace({float("nan"): None})
     outcome = validate_frame(frame, prediction_schema(labels))
     for number, failures in outcome.failures.items():
         rejected[number] = f"{path}:{number}: " + "; ".join(f.describe() for f in failures)
+    valid = [record for number, record in zip(numbers, records) if number not in outcome.failures]
     return PredictionFile(path, outcome.valid, dict(sorted(rejected.items())), config,
-                          [warning] if warning else [])
+                          [warning] if warning else [], valid)
 
 
 def _unit_interval(value) -> bool:
