@@ -112,7 +112,7 @@ def collect_runs(paths, *, warn=_warn) -> list[RunRecord]:
         for warning in loaded.warnings:
             warn(warning)
         if loaded.rejected:
-            (number, reason), more = next(iter(loaded.rejected.items())), len(loaded.rejected) - 1
+            reason, more = next(iter(loaded.rejected.values())), len(loaded.rejected) - 1
             raise UsageError(reason + (f" (and {more} more invalid line(s) in this file)" if more else ""))
         judge = _judge(path)
         groups: dict[tuple[str, str], list[dict]] = {}

@@ -147,9 +147,9 @@ def overview_table(rows: list[dict]) -> str:
             f'<td class="text" data-key="task" data-value="{_e(row["task"])}">{_e(row["task"])}</td>',
             _num("rank", row["rank"], str(row["rank"])),
             _num("n", row["n"], f"{row['n']:,}"),
-            f'<td data-key="accuracy" data-value="{row["accuracy"]!r}" data-ci-low="{low!r}" data-ci-high="{high!r}">'
-            f'{row["accuracy"]:.3f} <span class="ci">[{low:.3f}, {high:.3f}]</span>'
-            f'{_ci_bar(low, row["accuracy"], high)}</td>',
+            (f'<td data-key="accuracy" data-value="{row["accuracy"]!r}" data-ci-low="{low!r}" '
+             f'data-ci-high="{high!r}">{row["accuracy"]:.3f} <span class="ci">[{low:.3f}, {high:.3f}]</span>'
+             f'{_ci_bar(low, row["accuracy"], high)}</td>'),
             _num("macro_f1", row["macro_f1"]),
             _num("uar", row["uar"]),
             _num("parse_failure_rate", row["parse_failure_rate"]),
@@ -264,8 +264,8 @@ def render(rows: list[dict], *, title: str = "Leaderboard") -> str:
     sections = [f'<section id="overview"><h2>All runs</h2>{overview_table(rows)}</section>']
     for task in tasks:
         group = [row for row in rows if row["task"] == task]
-        parts = [f'<h2>{_e(task)} <span class="muted">({len(group)} models, '
-                 f'{len(group[0]["labels"])} labels)</span></h2>']
+        parts = [(f'<h2>{_e(task)} <span class="muted">({len(group)} models, '
+                  f'{len(group[0]["labels"])} labels)</span></h2>')]
         if len(group) > 1:
             parts.append(f"<h3>McNemar p-values</h3>{mcnemar_heatmap(group)}")
         parts.append(f"<h3>Per-class recall</h3>{recall_table(group)}")

@@ -4,6 +4,7 @@ unreadable configs (one warning), bad lines (one error naming file and line, exi
 from __future__ import annotations
 
 import json
+
 import pytest
 
 from builder.cli import main
