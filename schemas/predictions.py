@@ -202,16 +202,15 @@ def read_predictions(path: str | Path, labels: tuple[str, ...] | None = None) ->
         except ValueError as exc:
             rejected[number] = f"{path}:{number}: not valid JSON ({exc})"
             continue
-        if not isinstance(record, dict) or not set(REQUIRED_PREDICTION_FIELDS) <= set(record) \
+        if not isinstance(record, dict) or any(name not in record for name in REQUIRED_PREDICTION_FIELDS) \
                 or ("pred" not in record and record.get("raw") is None):
             have = ", ".join(sorted(record)) if isinstance(record, dict) else f"a JSON {type(record).__name__}"
             rejected[number] = f"{path}:{number}: a line needs id, gold and pred (or raw); got {have or 'nothing'}"
             continue
         records.append(_normalised(record, defaults))
         numbers.append(number)
-    frame = pd.DataFrame(records, columns=list(_FIELDS), index=numbers).astype(
-        {"pred": "object", "raw": "object", "scores": "object", "variant": "object"})
-    frame = frame.replace({float("nan"): None})
+    frame = pd.DataFrame(records, columns=list(_FIELDS), index=numbers).astype(dict.fromkeys(_NULLABLE, "object"))
+    frame = frame.replace({float("nan"): None})  # pandas reads None in a column of strings as NaN
     outcome = validate_frame(frame, prediction_schema(labels))
     for number, failures in outcome.failures.items():
         rejected[number] = f"{path}:{number}: " + "; ".join(f.describe() for f in failures)
