@@ -12,6 +12,11 @@
 ``id`` is ``doc_id``; the gold answer is ``target``; the answer text is the filtered response. A document
 without a response (``filtered_resps`` missing, null or empty) keeps an empty answer: it counts as a parse
 failure, never as a guessed label. The metric keys (lmms-eval's own scoring) are not read.
+
+When the task read its documents from a local parquet file with an ``id`` column (the task config lmms-eval
+records names it: ``dataset_path: parquet``, ``dataset_kwargs.data_files``), as the task
+``emovit export --format lmms-eval`` writes does, document ``doc_id`` is that file's row ``doc_id`` and takes
+its ``id`` and ``image_id``: imported runs then pair with our own runs of the task, sample by sample.
 """
 
 from __future__ import annotations
@@ -69,6 +74,38 @@ def _sample(record, where: str) -> ForeignSample:
     return ForeignSample(str(record["doc_id"]), gold, raw, where, image_id=image_id)
 
 
+def _exported_ids(task_config: dict) -> tuple[list[str], list[str], str] | None:
+    """``(ids, image ids, file)`` of the documents, when the task read them from a local parquet file that
+    has ``id`` and ``image_id`` columns; else ``None``."""
+    if not isinstance(task_config, dict) or task_config.get("dataset_path") != "parquet":
+        return None
+    files = (task_config.get("dataset_kwargs") or {}).get("data_files")
+    if isinstance(files, dict):
+        files = files.get(task_config.get("test_split") or "test")
+    if isinstance(files, list) and len(files) == 1:
+        files = files[0]
+    if not isinstance(files, str) or not Path(files).is_file():
+        return None
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.read_table(files, columns=["id", "image_id"])
+    except (OSError, ValueError, KeyError):
+        return None
+    return [str(x) for x in table.column("id").to_pylist()], [str(x) for x in table.column("image_id").to_pylist()], files
+
+
+def _with_exported_ids(samples: list[ForeignSample], task_config) -> tuple[list[ForeignSample], str | None]:
+    found = _exported_ids(task_config)
+    if found is None:
+        return samples, None
+    ids, image_ids, files = found
+    if not all(s.id.isdigit() and int(s.id) < len(ids) for s in samples):
+        return samples, None
+    return [ForeignSample(ids[int(s.id)], s.gold, s.raw, s.where, image_id=image_ids[int(s.id)], letter=s.letter)
+            for s in samples], files
+
+
 def _read_json(path: Path):
     try:
         return json.loads(path.read_text(encoding="utf-8"))
@@ -98,9 +135,11 @@ def read_samples_file(path: Path, *, model: str | None = None) -> ForeignRun:
             or _model_from_args(config.get("model_args")) or path.parent.name.replace("__", "/"))
     task = match["task"]
     n_samples = (results.get("n-samples") or {}).get(task) if isinstance(results.get("n-samples"), dict) else None
+    task_config = (results.get("configs") or {}).get(task) if isinstance(results.get("configs"), dict) else None
+    samples, ids_from = _with_exported_ids(samples, task_config)
     details = {"layout": ">=0.3 samples jsonl", "date": match["date"], "model_args": config.get("model_args"),
                "lmms_eval_model": config.get("model"), "n_samples": n_samples,
-               "git_hash": results.get("git_hash")}
+               "git_hash": results.get("git_hash"), "ids_from": ids_from}
     files = [path, results_path] if results_path.is_file() else [path]
     return ForeignRun(TOOL, name, task, samples, files, {k: v for k, v in details.items() if v is not None})
 
@@ -113,10 +152,11 @@ def read_logs_file(path: Path, document: dict, *, model: str | None = None) -> F
     if not isinstance(logs, list):
         raise UsageError(f"{path}: 'logs' is not a list of sample records")
     samples = [_sample(record, f"{path}: logs[{i}]") for i, record in enumerate(logs)]
+    samples, ids_from = _with_exported_ids(samples, task_config)
     name = model or _model_from_args(args.get("model_args")) or args.get("model") or path.parent.name
     task = task_config.get("task") if isinstance(task_config.get("task"), str) else path.stem
     details = {"layout": "<=0.2.3 task json", "date": document.get("time"), "model_args": args.get("model_args"),
-               "lmms_eval_model": args.get("model")}
+               "lmms_eval_model": args.get("model"), "ids_from": ids_from}
     return ForeignRun(TOOL, str(name), task, samples, [path], {k: v for k, v in details.items() if v is not None})
 
 

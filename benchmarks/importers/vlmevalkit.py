@@ -5,8 +5,9 @@
 except ``image`` (``index``, ``question``, the options ``A``, ``B``, ... of a multiple-choice set, ``answer``,
 ``category`` ...) plus ``prediction``, the model's answer text.
 
-``id`` is ``index``; ``image_id`` is the row's ``image_id`` column when the dataset has one (our own export
-writes it), else the id. In a multiple-choice set ``answer`` is an option letter: the gold label is that
+``id`` is ``index``; ``image_id`` is the row's ``image_id`` column when the dataset has one, else the id.
+When that column names every row's image once (our own export, one row per image: its sample ids), it is the
+id too, so imported runs pair with our own runs of the task, sample by sample. In a multiple-choice set ``answer`` is an option letter: the gold label is that
 option's text. A prediction that is nothing but an option letter (``B``, ``(B)``, ``B.``) is replaced by that
 option's text before our parser reads it; any other text is read as it is (so ``B. awe`` counts as awe and a
 letter never overrides the words). A row without ``answer`` is quarantined; a row without ``prediction``
@@ -107,7 +108,12 @@ def read_file(path: Path, *, model: str | None = None) -> ForeignRun:
         image_id = _text(row["image_id"]) if "image_id" in row and not _blank(row["image_id"]) else None
         samples.append(ForeignSample(_text(row["index"]), gold, choices[letter.group(1)] if mapped else raw, where,
                                      image_id=image_id, letter=mapped))
-    details = {"dataset": dataset, "format": path.suffix.lstrip("."), "options": letters}
+    image_ids = [sample.image_id for sample in samples]
+    if all(image_ids) and len(set(image_ids)) == len(image_ids):
+        for sample in samples:
+            sample.id = sample.image_id
+    details = {"dataset": dataset, "format": path.suffix.lstrip("."), "options": letters,
+               "ids": "image_id" if all(image_ids) and len(set(image_ids)) == len(image_ids) else "index"}
     return ForeignRun(TOOL, name, dataset, samples, [path], details, tuple(options) or None)
 
 

@@ -200,8 +200,10 @@ def test_lmms_eval_samples_on_our_task_come_back_through_import(lmms_export, tmp
         lines.append(json.dumps({"doc_id": doc_id, "target": utils.doc_to_target(doc), "filtered_resps": [answer],
                                  "doc_hash": "0" * 64, "input": utils.doc_to_text(doc), **metrics}))
     (folder / "20250101_120000_samples_emoset8.jsonl").write_text("\n".join(lines) + "\n")
+    config = _task_yaml(lmms_export)                  # lmms-eval records the task's config (dump_config) ...
     (folder / "20250101_120000_results.json").write_text(json.dumps(
         {"results": {"emoset8": {"accuracy,none": 1 / 3}}, "config": {"model_args": "pretrained=org/tiny-vlm"},
+         "configs": {"emoset8": {k: v for k, v in config.items() if not isinstance(v, tuple)}},
          "model_name": "org/tiny-vlm"}))
     assert main(["bench", "import", "--from", "lmms-eval", str(tmp_path / "logs"), "--out", str(tmp_path / "runs")]) == 0
     assert main(["bench", "leaderboard", "--runs", str(tmp_path / "runs"), "--out", str(tmp_path / "board"),
@@ -210,6 +212,10 @@ def test_lmms_eval_samples_on_our_task_come_back_through_import(lmms_export, tmp
     [row] = json.loads((tmp_path / "board" / "leaderboard.json").read_text())
     assert (row["model"], row["task"], row["n"]) == ("org/tiny-vlm", "emoset8", 24)
     assert row["accuracy"] == 8 / 24 and row["parse_failure_rate"] == 8 / 24
+    # ... so each doc_id takes the exported row's sample id: the run pairs with ours image by image
+    lines = [json.loads(line) for line in
+             (tmp_path / "runs" / "org__tiny-vlm" / "emoset8" / "predictions.jsonl").read_text().splitlines()]
+    assert [line["id"] for line in lines] == docs["id"] and [line["image_id"] for line in lines] == docs["image_id"]
 
 
 def test_lmms_eval_taskmanager_loads_the_folder(lmms_export):

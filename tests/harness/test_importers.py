@@ -227,20 +227,28 @@ def test_vlmevalkit_predictions_are_rescored_with_letters_mapped_to_options(tmp_
     assert config["imported"]["letters_mapped"] == 3 and config["imported"]["dataset"] == "EmoSet8"
     assert config["task"]["foreign_name"] == "EmoSet8"
     lines = {line["id"]: line for line in map(json.loads, (run / "predictions.jsonl").read_text().splitlines())}
-    assert lines["0"]["raw"] == "awe" and lines["0"]["image_id"] == "img000" and lines["9"]["raw"] == "a"
-    assert lines["4"]["raw"] == "" and "8" not in lines
+    # every row names its image once (as our export's rows do): the image id is the sample id
+    assert config["imported"]["ids"] == "image_id"
+    assert lines["img000"]["raw"] == "awe" and lines["img000"]["image_id"] == "img000" and lines["img009"]["raw"] == "a"
+    assert lines["img004"]["raw"] == "" and "img008" not in lines
     [quarantined] = map(json.loads, (run / "quarantine.jsonl").read_text().splitlines())
-    assert quarantined["id"] == "8" and quarantined["reason"] == "no gold answer"
+    assert quarantined["id"] == "img008" and quarantined["reason"] == "no gold answer"
 
 
 def test_vlmevalkit_without_task_takes_options_as_labels_and_folder_as_model(tmp_path, capsys):
     work = tmp_path / "outputs"
-    _vlm_write(work / "InternVL2-8B" / "InternVL2-8B_My_Emotion_Set.xlsx", _vlm_frame())
+    frame = _vlm_frame()
+    frame["image_id"] = ["shared.jpg"] * 5 + ["other.jpg"] * 5                   # several questions per image
+    _vlm_write(work / "InternVL2-8B" / "InternVL2-8B_My_Emotion_Set.xlsx", frame)
     (work / "InternVL2-8B" / "InternVL2-8B_My_Emotion_Set_acc.csv").write_text("split,Overall\nnone,0.5\n")
     code, _, err = _cli(capsys, "import", "--from", "vlmevalkit", str(work), "--out", str(tmp_path / "runs"))
     assert code == 0, err
-    config = json.loads((tmp_path / "runs" / "InternVL2-8B" / "My_Emotion_Set" / "config.json").read_text())
+    run = tmp_path / "runs" / "InternVL2-8B" / "My_Emotion_Set"
+    config = json.loads((run / "config.json").read_text())
     assert config["task"]["labels"] == list(LABELS) and config["model"]["name"] == "InternVL2-8B"
+    assert config["imported"]["ids"] == "index" and config["imported"]["written"] == 9
+    lines = [json.loads(line) for line in (run / "predictions.jsonl").read_text().splitlines()]
+    assert [(x["id"], x["image_id"]) for x in lines[:2]] == [("0", "shared.jpg"), ("1", "shared.jpg")]
     code, _, err = _cli(capsys, "import", "--from", "vlmevalkit", str(tmp_path / "elsewhere.xlsx"),
                         "--out", str(tmp_path / "r2"))
     assert code == 2 and "no such file or folder" in err
