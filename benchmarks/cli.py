@@ -120,7 +120,7 @@ def run(args) -> int:
         from benchmarks.leaderboard import write_leaderboard
 
         rows = write_leaderboard(args.runs, args.out, seed=args.seed, plots=not args.no_plots)
-        print(f"{len(rows)} rows -> {args.out}/leaderboard.md, leaderboard.csv, leaderboard.json")
+        print(f"{len(rows)} rows -> {args.out}/leaderboard.md, leaderboard.csv, leaderboard.json, index.html")
         return 0
     from benchmarks.config import load_config
     from benchmarks.runner import run_bench
