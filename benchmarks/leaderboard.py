@@ -30,8 +30,6 @@ from schemas.errors import UsageError
 
 #: McNemar p-values below this are marked as significant in ``leaderboard.md``.
 ALPHA = 0.05
-#: How a run answered: every row ranked (``scores``), generated (``raw``), given as a label only, or mixed.
-MODES = ("rank", "generate", "label", "mixed")
 
 
 @dataclass
@@ -143,6 +141,7 @@ def _correct(row: dict) -> bool:
 
 
 def _mode(rows: list[dict]) -> str:
+    """How a run answered: every row generated (``raw``), ranked (``scores``), given as a label only, or mixed."""
     kinds = {"generate" if r["raw"] is not None else "rank" if r["scores"] is not None else "label" for r in rows}
     return kinds.pop() if len(kinds) == 1 else "mixed"
 
@@ -384,5 +383,5 @@ def write_leaderboard(paths, out: str | Path, *, seed: int = 0, plots: bool = Tr
     return rows
 
 
-__all__ = ["MODES", "RunRecord", "collect_runs", "leaderboard_rows", "markdown", "reparse", "run_figures",
+__all__ = ["RunRecord", "collect_runs", "leaderboard_rows", "markdown", "reparse", "run_figures",
            "write_leaderboard"]
