@@ -1,5 +1,6 @@
 """``emovit bench``: ``run`` (models x tasks into run directories), ``leaderboard`` (rebuild from run
-directories alone) and ``list`` (packaged tasks, configs and adapters). Imports nothing heavy until a
+directories alone), ``import`` (other harnesses' outputs as run directories), ``publish`` (the leaderboard as
+a Hub results dataset) and ``list`` (packaged tasks, configs and adapters). Imports nothing heavy until a
 subcommand runs, so ``emovit bench --help`` stays fast."""
 
 from __future__ import annotations
@@ -13,13 +14,17 @@ EPILOG = """examples:
   accelerate launch --num-processes 4 -m benchmarks run --config main data.build=BUILD out=runs/main
   emovit bench leaderboard --runs runs/main/runs other-tool/preds --out board
   emovit bench leakage --build BUILD --task emotion6 data.roots.emotion6=Emotion6 out=runs/heldout
+  emovit bench import --from lmms-eval lmms-logs/ --out imported --task emoset8
+  emovit bench import --from vlmevalkit outputs/MyVLM/MyVLM_EmoSet8.xlsx --out imported --task emoset8
+  emovit bench publish --board board --repo my-org/emovit-results --dry-run hub-results
   emovit bench list"""
 
 
 def add_arguments(parser) -> None:
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.epilog = EPILOG
-    actions = parser.add_subparsers(dest="action", required=True, metavar="{run,leaderboard,leakage,list}")
+    actions = parser.add_subparsers(dest="action", required=True,
+                                    metavar="{run,leaderboard,import,publish,leakage,list}")
     run = actions.add_parser("run", help="score models on tasks (training first where a model entry asks)",
                              description="Score every model of a run config on every task; cached and resumable "
                                          "per sample. Overrides are key=value (dotted keys, YAML values; models "
@@ -36,14 +41,63 @@ def add_arguments(parser) -> None:
     board.add_argument("--out", required=True, help="folder for leaderboard.md, .csv, .json and plots/")
     board.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
     board.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+    _add_import(actions)
+    _add_publish(actions)
+    _add_leakage(actions)
     actions.add_parser("list", help="packaged tasks, run configs and model adapters")
-    # -- leakage (held-out evaluation): near-duplicates of training images in a held-out test set
-    from benchmarks.leakage import add_arguments as leakage_arguments
 
-    leakage_arguments(actions.add_parser(
+
+def _add_leakage(actions) -> None:
+    from benchmarks.leakage import add_arguments
+
+    add_arguments(actions.add_parser(
         "leakage", help="count held-out images that are near-duplicates of a build's training images",
         description="Perceptual-hash (phash) near-duplicates between a build's train split and a held-out task's "
                     "images; writes OUT/leakage/<task>.json and records the count in the task's run config.json."))
+
+
+def _add_import(actions) -> None:
+    imported = actions.add_parser(
+        "import", help="other harnesses' outputs (lmms-eval, VLMEvalKit) as run directories",
+        description="Convert lmms-eval sample logs or VLMEvalKit prediction files into run directories "
+                    "(OUT/<model>/<task>/predictions.jsonl + config.json); 'bench leaderboard' then re-scores "
+                    "their answer text with our parser, never the tool's own scores.")
+    imported.add_argument("--from", dest="tool", required=True, choices=("lmms-eval", "vlmevalkit"))
+    imported.add_argument("paths", nargs="+", metavar="PATH", help="output files or folders of that tool")
+    imported.add_argument("--out", required=True, help="folder for the run directories")
+    imported.add_argument("--task", help="file the runs under this task of ours (its labels); default: the "
+                                         "tool's task or dataset name")
+    imported.add_argument("--model", help="model name (default: from the tool's files or folder names)")
+
+
+def _add_publish(actions) -> None:
+    publish = actions.add_parser(
+        "publish", help="the leaderboard as a Hub results dataset (+ model-index in model cards)",
+        description="Write results/<org>/<model>/results_<timestamp>.json, details/<model>/<task>.parquet and a "
+                    "dataset card (and model cards with model-index results for models trained here); with "
+                    "--dry-run into a folder, otherwise pushed with huggingface_hub (token from HF_TOKEN or "
+                    "the login cache, never printed).")
+    publish.add_argument("--board", required=True, help="a folder written by 'bench leaderboard'")
+    publish.add_argument("--repo", required=True, metavar="ORG/NAME", help="the results dataset repo")
+    publish.add_argument("--dry-run", metavar="OUT", help="write the folder here and push nothing")
+    publish.add_argument("--model-repo", action="append", default=[], metavar="MODEL=ORG/NAME",
+                         help="the Hub repo of a model trained here (its card gets model-index results); "
+                              "default ORG/<model>")
+    publish.add_argument("--private", action="store_true", help="create the dataset repo private")
+
+
+def _run_import(args) -> int:
+    from benchmarks.importers import import_runs
+
+    runs = import_runs(args.tool, args.paths, args.out, task=args.task, model=args.model)
+    print(f"{len(runs)} run(s) -> {args.out}; next: emovit bench leaderboard --runs {args.out} ... --out BOARD")
+    return 0
+
+
+def _run_publish(args) -> int:
+    from benchmarks.publish import publish
+
+    return publish(args.board, args.repo, dry_run=args.dry_run, model_repos=args.model_repo, private=args.private)
 
 
 def _list() -> int:
@@ -73,11 +127,15 @@ def run(args) -> int:
         from benchmarks.leakage import run as run_leakage
 
         return run_leakage(args)
+    if args.action == "import":
+        return _run_import(args)
+    if args.action == "publish":
+        return _run_publish(args)
     if args.action == "leaderboard":
         from benchmarks.leaderboard import write_leaderboard
 
         rows = write_leaderboard(args.runs, args.out, seed=args.seed, plots=not args.no_plots)
-        print(f"{len(rows)} rows -> {args.out}/leaderboard.md, leaderboard.csv, leaderboard.json")
+        print(f"{len(rows)} rows -> {args.out}/leaderboard.md, leaderboard.csv, leaderboard.json, index.html")
         return 0
     from benchmarks.config import load_config
     from benchmarks.runner import run_bench

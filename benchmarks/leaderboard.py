@@ -2,18 +2,27 @@
 
 Nothing is trusted but the per-sample predictions: no model is loaded and no stored ``metrics.json`` is read.
 A run directory needs only ``predictions.jsonl`` (``config.json`` beside it adds provenance and the task's
-label set), so predictions written by other tools join the leaderboard as long as they follow
-:mod:`schemas.predictions`. A prediction file may hold several models and tasks; each (model, task) must
-come from one file.
+label set), so predictions written by other tools join the leaderboard: a line needs ``id``, ``gold`` and
+``pred`` (or ``raw``), see :mod:`schemas.predictions`. A prediction file may hold several models and tasks;
+each (model, task) must come from one file.
+
+**One parser for every row.** Whenever a line carries the answer text (``raw``), its label is read again with
+our parser (:func:`emovit_model.scoring.parse_answer`, which never guesses), whatever ``pred`` the file
+states; rows with per-label ``scores`` and no text (rank mode) keep their ``pred``; rows with neither keep the
+``pred`` they give. So answers of every tool are read by the same rules; ``reparse_changed`` counts the rows
+whose stated ``pred`` our parser did not confirm. A derived task's text (``task.source: derived`` in the
+run config) is read against the base labels and mapped.
 
 Writes into ``OUT``: ``leaderboard.json`` (one row per model and task, schema
 :class:`schemas.predictions.LeaderboardRowModel`), ``leaderboard.csv`` (the same rows, flat),
-``leaderboard.md`` (tables per task with CIs and McNemar marks) and ``plots/*.png``.
+``leaderboard.md`` (tables per task with CIs and McNemar marks), ``index.html`` (one self-contained page,
+:mod:`benchmarks.page`) and ``plots/*.png``.
 """
 
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,14 +45,17 @@ class RunRecord:
 
     @property
     def labels(self) -> tuple[str, ...]:
-        labels = ((self.config or {}).get("task") or {}).get("labels")
+        from schemas.predictions import config_labels
+
+        labels = config_labels(self.config)
         if labels:
-            return tuple(labels)
+            return labels
         return tuple(sorted({r["gold"] for r in self.rows} | {r["pred"] for r in self.rows if r["pred"]}))
 
     @property
     def task_hash(self) -> str | None:
-        return (self.config or {}).get("task_hash")
+        value = (self.config or {}).get("task_hash")
+        return value if isinstance(value, str) and value else None
 
 
 def prediction_files(paths) -> list[Path]:
@@ -65,44 +77,51 @@ def prediction_files(paths) -> list[Path]:
     return unique
 
 
-def _read_json(path: Path):
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+def _warn(text: str) -> None:
+    print(f"warning: {text}", file=sys.stderr)
+
+
+def _mapping(value) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
+def _judge(path: Path) -> list[dict] | None:
+    judge_path = path.parent / "judge.jsonl"
+    if not judge_path.is_file():
         return None
+    try:
+        return [json.loads(line) for line in judge_path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise UsageError(f"{judge_path}: unreadable judge verdicts ({exc})") from None
 
 
-def collect_runs(paths) -> list[RunRecord]:
-    """Read and validate every prediction file; one :class:`RunRecord` per (model, task)."""
-    from schemas.predictions import read_predictions
+def collect_runs(paths, *, warn=_warn) -> list[RunRecord]:
+    """Read and validate every prediction file; one :class:`RunRecord` per (model, task).
+
+    A line the reader cannot accept is a :class:`~schemas.errors.UsageError` naming its file and line; an
+    unreadable ``config.json`` is one ``warn`` line and the run is read without it.
+    """
+    from schemas.predictions import config_labels, read_predictions, read_run_config
 
     runs: dict[tuple[str, str], RunRecord] = {}
     for path in prediction_files(paths):
-        config = _read_json(path.parent / "config.json")
-        labels = tuple(((config or {}).get("task") or {}).get("labels") or ()) or None
-        loaded = read_predictions(path, labels)
+        config, _ = read_run_config(path.parent)
+        loaded = read_predictions(path, config_labels(config))
+        for warning in loaded.warnings:
+            warn(warning)
         if loaded.rejected:
-            first = list(loaded.rejected.values())[:3]
-            raise UsageError(f"{path}: {len(loaded.rejected)} invalid line(s): " + " | ".join(first))
-        judge_path = path.parent / "judge.jsonl"
-        judge = [json.loads(line) for line in judge_path.read_text(encoding="utf-8").splitlines() if line.strip()] \
-            if judge_path.is_file() else None
-        records = loaded.rows.to_dict("records")
-        for (model, task), _ in loaded.rows.groupby(["model", "task"], sort=True):
-            key = (str(model), str(task))
+            reason, more = next(iter(loaded.rejected.values())), len(loaded.rejected) - 1
+            raise UsageError(reason + (f" (and {more} more invalid line(s) in this file)" if more else ""))
+        judge = _judge(path)
+        groups: dict[tuple[str, str], list[dict]] = {}
+        for record in loaded.records:
+            groups.setdefault((record["model"], record["task"]), []).append(record)
+        for key in sorted(groups):
             if key in runs:
-                raise UsageError(f"{model} on {task} appears in {runs[key].source} and in {path}; pass one of them")
-            rows = [{k: (None if k in ("pred", "raw", "scores", "variant") and _missing(v) else v)
-                     for k, v in r.items()} for r in records if r["model"] == model and r["task"] == task]
-            runs[key] = RunRecord(key[0], key[1], rows, path, config, judge)
+                raise UsageError(f"{key[0]} on {key[1]} appears in {runs[key].source} and in {path}; pass one of them")
+            runs[key] = RunRecord(key[0], key[1], groups[key], path, config, judge)
     _refuse_mixed_task_versions(list(runs.values()))
     return [runs[key] for key in sorted(runs)]
-
-
-def _missing(value) -> bool:
-    import math
-
-    return value is None or (isinstance(value, float) and math.isnan(value))
 
 
 def _refuse_mixed_task_versions(runs: list[RunRecord]) -> None:
@@ -122,26 +141,62 @@ def _correct(row: dict) -> bool:
 
 
 def _mode(rows: list[dict]) -> str:
-    ranked = sum(r["scores"] is not None for r in rows)
-    generated = sum(r["raw"] is not None and r["scores"] is None for r in rows)
-    return "rank" if ranked == len(rows) else "generate" if generated == len(rows) else "mixed"
+    """How a run answered: every row generated (``raw``), ranked (``scores``), given as a label only, or mixed."""
+    kinds = {"generate" if r["raw"] is not None else "rank" if r["scores"] is not None else "label" for r in rows}
+    return kinds.pop() if len(kinds) == 1 else "mixed"
+
+
+def _derived_map(config: dict | None) -> dict[str, str] | None:
+    """``{base label: label}`` of a derived task's run config (its answer text names a base label)."""
+    task = _mapping((config or {}).get("task"))
+    mapping = task.get("map")
+    if task.get("source") == "derived" and isinstance(mapping, dict) and mapping \
+            and all(isinstance(k, str) and isinstance(v, str) for k, v in mapping.items()):
+        return mapping
+    return None
+
+
+def reparse(run: RunRecord) -> tuple[list[dict], dict[str, int], int]:
+    """The run's rows with ``pred`` read again from ``raw`` by our parser (rows without text unchanged),
+    how often each parse rule fired, and how many stated ``pred`` values the parser did not confirm."""
+    from emovit_model.scoring import PARSE_RULES, parse_answer
+
+    labels, mapping = run.labels, _derived_map(run.config)
+    candidates = tuple(mapping) if mapping else labels
+    rules = dict.fromkeys(PARSE_RULES, 0)
+    rows, changed, seen = [], 0, {}
+    for row in run.rows:
+        if row["raw"] is None:
+            rows.append(row)
+            continue
+        parsed = seen.get(row["raw"])
+        if parsed is None:
+            parsed = seen[row["raw"]] = parse_answer(row["raw"], candidates)
+        rules[parsed.rule] += 1
+        label = parsed.label if mapping is None or parsed.label is None else mapping.get(parsed.label)
+        changed += label != row["pred"]
+        rows.append({**row, "pred": label} if label != row["pred"] else row)
+    return rows, rules, changed
 
 
 def run_figures(run: RunRecord, *, seed: int = 0) -> dict:
-    """Every figure of one run, from its rows alone (see :mod:`benchmarks.metrics`)."""
-    from benchmarks.metrics import bootstrap_ci, classification_metrics, variant_agreement
-    from emovit_model.scoring import PARSE_RULES, parse_answer
+    """Every figure of one run, from its rows alone (see :mod:`benchmarks.metrics`); generated answers are
+    read again by our parser first (:func:`reparse`)."""
+    return _figures(run, seed)[0]
 
-    rows, labels = run.rows, run.labels
+
+def _figures(run: RunRecord, seed: int) -> tuple[dict, dict[str, bool]]:
+    """:func:`run_figures` and ``{sample id: correct}`` after re-parsing."""
+    from benchmarks.metrics import bootstrap_ci, classification_metrics, variant_agreement
+
+    rows, rules, changed = reparse(run)
+    labels = run.labels
     figures = classification_metrics([r["gold"] for r in rows], [r["pred"] for r in rows], labels)
     low, high = bootstrap_ci([_correct(r) for r in rows], seed=seed)
     figures.update(accuracy_ci=[low, high], mode=_mode(rows), labels=list(labels))
-    generated = [r for r in rows if r["raw"] is not None and r["scores"] is None]
-    if generated:
-        rules = {rule: 0 for rule in PARSE_RULES}
-        for row in generated:
-            rules[parse_answer(row["raw"], labels).rule] += 1
+    if any(rules.values()):
         figures["parse_rules"] = rules
+        figures["reparse_changed"] = changed
     variants = sorted({r["variant"] for r in rows if r.get("variant")})
     if variants:
         per_variant = {}
@@ -159,31 +214,43 @@ def run_figures(run: RunRecord, *, seed: int = 0) -> dict:
         judged = [v for v in verdicts if v in ("consistent", "inconsistent")]
         figures["judge"] = {"n": len(verdicts), "judged": len(judged),
                             "consistent_rate": (judged.count("consistent") / len(judged)) if judged else None}
-    return figures
+    return figures, {r["id"]: _correct(r) for r in rows}
+
+
+def _leaked(config: dict) -> int | None:
+    """The count of a run config's top-level ``leakage`` record (samples also seen in training), if any."""
+    count = _mapping(config.get("leakage")).get("count")
+    return count if isinstance(count, int) and not isinstance(count, bool) else None
 
 
 def _provenance(run: RunRecord) -> dict:
     config = run.config or {}
-    training = config.get("training") or {}
-    model = config.get("model") or {}
+    training = _mapping(config.get("training"))
+    model = _mapping(config.get("model"))
+    imported = _mapping(config.get("imported"))
+    versions = config.get("versions")
     return {
         "source": str(run.source),
         "task_hash": run.task_hash,
         "run_key": config.get("run_key"),
         "adapter": model.get("adapter"),
         "checkpoint": model.get("reference"),
+        "checkpoint_identity": model.get("identity"),
         "series": model.get("series") or model.get("adapter"),
-        "train_fraction": (training.get("config") or {}).get("train_fraction") if training else None,
+        "trained_here": bool(training),
+        "train_fraction": _mapping(training.get("config")).get("train_fraction") if training else None,
         "device": config.get("device"),
         "dtype": config.get("dtype"),
         "git_commit": config.get("git_commit"),
-        "versions": config.get("versions"),
+        "versions": versions if isinstance(versions, dict) else None,
+        "imported_from": imported.get("tool"),
+        "leaked": _leaked(config),
     }
 
 
 def leaderboard_rows(runs: list[RunRecord], *, seed: int = 0) -> list[dict]:
     """One row per (model, task): figures, McNemar p-values against every other model on the task, provenance."""
-    from benchmarks.metrics import mcnemar_exact
+    from benchmarks.metrics import pairwise_mcnemar
 
     rows = []
     by_task: dict[str, list[RunRecord]] = {}
@@ -191,22 +258,17 @@ def leaderboard_rows(runs: list[RunRecord], *, seed: int = 0) -> list[dict]:
         by_task.setdefault(run.task, []).append(run)
     for task in sorted(by_task):
         group = by_task[task]
-        outcome = {run.model: {r["id"]: _correct(r) for r in run.rows} for run in group}
+        computed = {run.model: _figures(run, seed) for run in group}
+        figures = {model: found for model, (found, _) in computed.items()}
+        pairs = pairwise_mcnemar({model: outcome for model, (_, outcome) in computed.items()})
         task_rows = []
         for run in group:
-            figures = run_figures(run, seed=seed)
-            tests, common = {}, {}
-            for other in group:
-                if other.model == run.model:
-                    continue
-                ids = sorted(set(outcome[run.model]) & set(outcome[other.model]))
-                if not ids:
-                    continue
-                result = mcnemar_exact([outcome[run.model][i] for i in ids], [outcome[other.model][i] for i in ids])
-                tests[other.model] = result["p_value"]
-                common[other.model] = {"n": result["n"], "table": result["table"]}
-            task_rows.append({"model": run.model, "task": task, **figures, "mcnemar": tests, "mcnemar_detail": common,
-                              "bootstrap_seed": seed, **_provenance(run)})
+            others = [other.model for other in group if other.model != run.model and (run.model, other.model) in pairs]
+            tests = {other: pairs[(run.model, other)]["p_value"] for other in others}
+            common = {other: {"n": pairs[(run.model, other)]["n"], "table": pairs[(run.model, other)]["table"]}
+                      for other in others}
+            task_rows.append({"model": run.model, "task": task, **figures[run.model], "mcnemar": tests,
+                              "mcnemar_detail": common, "bootstrap_seed": seed, **_provenance(run)})
         task_rows.sort(key=lambda row: (-row["accuracy"], row["model"]))
         for rank, row in enumerate(task_rows, start=1):
             row["rank"] = rank
@@ -282,7 +344,8 @@ def markdown(rows: list[dict], plots: dict[str, list[str]] | None = None) -> str
 
 
 CSV_COLUMNS = ("task", "rank", "model", "mode", "n", "accuracy", "accuracy_ci_low", "accuracy_ci_high", "macro_f1",
-               "uar", "parse_failure_rate", "parse_failures", "mcnemar", "train_fraction", "task_hash", "source")
+               "uar", "parse_failure_rate", "parse_failures", "mcnemar", "train_fraction", "task_hash", "source",
+               "leaked")
 
 
 def csv_frame(rows: list[dict]):
@@ -295,12 +358,14 @@ def csv_frame(rows: list[dict]):
     return pd.DataFrame(flat, columns=list(CSV_COLUMNS))
 
 
-def write_leaderboard(paths, out: str | Path, *, seed: int = 0, plots: bool = True) -> list[dict]:
-    """Rebuild the leaderboard of the runs under ``paths`` into ``out``; returns the rows."""
+def write_leaderboard(paths, out: str | Path, *, seed: int = 0, plots: bool = True, warn=_warn) -> list[dict]:
+    """Rebuild the leaderboard of the runs under ``paths`` into ``out`` (``leaderboard.json``, ``.csv``,
+    ``.md``, ``index.html`` and ``plots/``); returns the rows."""
+    from benchmarks.page import write_page
     from schemas.predictions import validate_leaderboard_rows
     from schemas.runinfo import write_json
 
-    runs = collect_runs(paths)
+    runs = collect_runs(paths, warn=warn)
     rows = leaderboard_rows(runs, seed=seed)
     validate_leaderboard_rows(rows)
     out = Path(out)
@@ -314,7 +379,9 @@ def write_leaderboard(paths, out: str | Path, *, seed: int = 0, plots: bool = Tr
     csv_frame(rows).to_csv(out / "leaderboard.csv", index=False)
     (out / "leaderboard.md").write_text(markdown(rows, {t: [str(Path(p).relative_to(out)) for p in ps]
                                                         for t, ps in written.items()}), encoding="utf-8")
+    write_page(rows, out / "index.html")
     return rows
 
 
-__all__ = ["RunRecord", "collect_runs", "leaderboard_rows", "markdown", "run_figures", "write_leaderboard"]
+__all__ = ["RunRecord", "collect_runs", "leaderboard_rows", "markdown", "reparse", "run_figures",
+           "write_leaderboard"]

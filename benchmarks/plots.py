@@ -20,32 +20,45 @@ def _pyplot():
     return plt
 
 
-def confusion_plot(row: dict, path: Path) -> Path:
-    """Row-normalised confusion matrix of one run (counts written in the cells; last column: unparsed)."""
+def confusion_plots(rows: list[dict], paths: list[Path]) -> list[Path]:
+    """Row-normalised confusion matrix of each run (counts written in the cells; last column: unparsed).
+
+    Runs with the same label set are drawn on one figure whose image and cell texts are swapped between
+    saves: building a figure costs more than drawing it, and a board may have dozens of models per task.
+    PNGs are written with light compression (zlib level 1) for the same reason.
+    """
     import numpy as np
 
     plt = _pyplot()
-    confusion = row["confusion"]
-    counts = np.array(confusion["matrix"], dtype=float)
-    shares = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
-    size = max(5.0, 0.6 * len(confusion["columns"]) + 2)
-    fig, ax = plt.subplots(figsize=(size + 1, size))
-    image = ax.imshow(shares, cmap="Blues", vmin=0, vmax=1)
-    ax.set_xticks(range(len(confusion["columns"])), confusion["columns"], rotation=45, ha="right")
-    ax.set_yticks(range(len(confusion["labels"])), confusion["labels"])
-    for i in range(counts.shape[0]):
-        for j in range(counts.shape[1]):
-            if counts[i, j]:
-                ax.text(j, i, int(counts[i, j]), ha="center", va="center", fontsize=8,
-                        color="white" if shares[i, j] > 0.5 else "black")
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("gold")
-    ax.set_title(f"{row['model']} on {row['task']}\naccuracy {row['accuracy']:.3f} (n={row['n']})", fontsize=10)
-    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="share of gold row")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    shapes: dict[tuple, list[int]] = {}
+    for index, row in enumerate(rows):
+        shapes.setdefault((tuple(row["confusion"]["labels"]), tuple(row["confusion"]["columns"])), []).append(index)
+    for (labels, columns), members in shapes.items():
+        size = max(5.0, 0.6 * len(columns) + 2)
+        fig, ax = plt.subplots(figsize=(size + 1, size))
+        image = ax.imshow(np.zeros((len(labels), len(columns))), cmap="Blues", vmin=0, vmax=1)
+        ax.set_xticks(range(len(columns)), columns, rotation=45, ha="right")
+        ax.set_yticks(range(len(labels)), labels)
+        ax.set_xlabel("predicted")
+        ax.set_ylabel("gold")
+        fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="share of gold row")
+        # fixed margins instead of tight_layout, which draws the figure once more per save
+        fig.subplots_adjust(left=0.17, right=0.88, bottom=0.16, top=0.91)
+        for index in members:
+            row = rows[index]
+            counts = np.array(row["confusion"]["matrix"], dtype=float)
+            shares = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
+            image.set_data(shares)
+            texts = [ax.text(j, i, int(counts[i, j]), ha="center", va="center", fontsize=8,
+                             color="white" if shares[i, j] > 0.5 else "black")
+                     for i in range(counts.shape[0]) for j in range(counts.shape[1]) if counts[i, j]]
+            ax.set_title(f"{row['model']} on {row['task']}\naccuracy {row['accuracy']:.3f} (n={row['n']})",
+                         fontsize=10)
+            fig.savefig(paths[index], dpi=110, pil_kwargs={"compress_level": 1})
+            for text in texts:
+                text.remove()
+        plt.close(fig)
+    return list(paths)
 
 
 def f1_plot(rows: list[dict], path: Path) -> Path:
@@ -131,9 +144,9 @@ def write_plots(rows: list[dict], folder: str | Path) -> dict[str, list[str]]:
         scaling = scaling_plot(group, folder / f"scaling-{_slug(task)}.png")
         if scaling is not None:
             paths.append(scaling)
-        paths += [confusion_plot(row, folder / f"confusion-{_slug(task)}-{_slug(row['model'])}.png") for row in group]
+        paths += confusion_plots(group, [folder / f"confusion-{_slug(task)}-{_slug(row['model'])}.png" for row in group])
         written[task] = [str(p) for p in paths]
     return written
 
 
-__all__ = ["accuracy_plot", "confusion_plot", "f1_plot", "scaling_plot", "write_plots"]
+__all__ = ["accuracy_plot", "confusion_plots", "f1_plot", "scaling_plot", "write_plots"]

@@ -1,16 +1,22 @@
 """Schema of per-sample predictions (``predictions.jsonl`` of a benchmark run), shared by the leaderboard
 harness that writes and re-scores them and the curation tools that load them as model opinions.
 
-One JSON object per line::
+Be strict in what you write, liberal in what you read. Our writers emit one JSON object per line with every
+field::
 
     {"id": "awe_00012", "image_id": "awe_00012", "model": "emovit", "task": "emoset8",
      "gold": "awe", "pred": "awe", "raw": null, "scores": {"amusement": -3.2, "awe": -0.4, ...}}
 
 ``pred`` is null when a generated answer could not be parsed (never a guessed label); ``raw`` holds the
 generated text (null in rank mode); ``scores`` holds one score per candidate label (null in generate mode).
-At least one of ``raw`` and ``scores`` is present. ``id`` is unique per (model, task). One optional field,
-``variant``, names the instruction paraphrase a row answered (the sensitivity task); a line without it reads
-as ``variant: null``.
+``id`` is unique per (model, task). One optional field, ``variant``, names the instruction paraphrase a row
+answered (the sensitivity task).
+
+Our reader accepts any line that carries ``id``, ``gold`` and ``pred`` (or ``raw`` to re-parse); every other
+field is optional and unknown fields are ignored. A missing ``image_id`` is the ``id`` (an integer id reads
+as its decimal string); a missing ``model`` or ``task`` comes from the run's ``config.json`` (whatever its
+shape: ``"model": "name"`` or ``"model": {"name": ...}``), else from the folder names
+``<model>/<task>/predictions.jsonl``. A ``config.json`` that cannot be read is ignored with a warning.
 
 :class:`LeaderboardRowModel` is the contract of ``leaderboard.json`` rows (one per model and task).
 """
@@ -19,7 +25,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -29,10 +35,14 @@ from pandera.typing import Series
 from schemas.errors import UsageError
 from schemas.validation import RowFailure, validate_frame
 
-#: Columns every prediction row has, in file order.
+#: Columns every prediction row has after reading, in file order (what our writers emit).
 PREDICTION_FIELDS: tuple[str, ...] = ("id", "image_id", "model", "task", "gold", "pred", "raw", "scores")
 #: Columns a prediction row may have besides those (missing ones read as null).
 OPTIONAL_PREDICTION_FIELDS: tuple[str, ...] = ("variant",)
+#: Fields a line must carry; it also needs ``pred`` or a non-null ``raw``.
+REQUIRED_PREDICTION_FIELDS: tuple[str, ...] = ("id", "gold")
+#: The run config beside a predictions file.
+RUN_CONFIG = "config.json"
 
 
 def _scores_ok(value) -> bool:
@@ -60,10 +70,6 @@ class PredictionModel(pa.DataFrameModel):
     def scores_are_numbers(cls, value) -> bool:
         return _scores_ok(value)
 
-    @pa.dataframe_check(name="raw_or_scores_present")
-    def raw_or_scores(cls, frame: pd.DataFrame) -> pd.Series:
-        return frame["raw"].notna() | frame["scores"].notna()
-
     @pa.dataframe_check(name="id_unique_per_model_and_task")
     def unique_ids(cls, frame: pd.DataFrame) -> pd.Series:
         return ~frame.duplicated(subset=["model", "task", "id"], keep="first")
@@ -87,27 +93,106 @@ def prediction_schema(labels: tuple[str, ...] | None = None) -> pa.DataFrameSche
 
 @dataclass
 class PredictionFile:
-    """The rows of a predictions file that passed the schema, and why each other line was rejected."""
+    """The rows of a predictions file that passed the schema, and why each other line was rejected.
+
+    ``rows`` is a frame indexed by line number; ``records`` holds the same rows as dicts (what the
+    leaderboard iterates, without a round trip through pandas). ``config`` is the run's ``config.json``
+    (``None`` when absent or unreadable; ``warnings`` then says why).
+    """
 
     path: Path
     rows: pd.DataFrame
     rejected: dict[int, str]
+    config: dict | None = None
+    warnings: list[str] = field(default_factory=list)
+    records: list[dict] = field(default_factory=list)
 
     @property
     def lines(self) -> int:
         return len(self.rows) + len(self.rejected)
 
 
+def read_run_config(folder: str | Path) -> tuple[dict | None, str | None]:
+    """``(config, warning)`` for the ``config.json`` in ``folder``: ``(None, None)`` when there is none,
+    ``(None, reason)`` when it cannot be read or is not a JSON object."""
+    path = Path(folder) / RUN_CONFIG
+    if not path.is_file():
+        return None, None
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        return None, f"{path}: unreadable run config ({type(exc).__name__}: {str(exc)[:120]}); ignored"
+    if not isinstance(document, dict):
+        return None, f"{path}: run config is a JSON {type(document).__name__}, not an object; ignored"
+    return document, None
+
+
+def config_name(config: dict | None, key: str) -> str | None:
+    """The name a run config gives its ``key`` (``model`` or ``task``): a string value, or the ``name`` of
+    a mapping; ``None`` for any other shape."""
+    value = (config or {}).get(key)
+    if isinstance(value, dict):
+        value = value.get("name")
+    return value if isinstance(value, str) and value else None
+
+
+def config_labels(config: dict | None) -> tuple[str, ...] | None:
+    """The label set a run config declares (``task.labels`` or a top-level ``labels``), if it is a list of
+    distinct non-empty strings."""
+    config = config or {}
+    task = config.get("task")
+    for labels in ((task or {}).get("labels") if isinstance(task, dict) else None, config.get("labels")):
+        if (isinstance(labels, list) and labels and all(isinstance(x, str) and x for x in labels)
+                and len(set(labels)) == len(labels)):
+            return tuple(labels)
+    return None
+
+
+def _identity(path: Path, config: dict | None) -> dict[str, str]:
+    """Default ``model`` and ``task`` of a file's lines: from its config, else ``<model>/<task>/`` folders."""
+    folders = path.resolve().parent
+    return {"model": config_name(config, "model") or folders.parent.name or "unknown",
+            "task": config_name(config, "task") or folders.name or "unknown"}
+
+
+def _as_id(value):
+    """Integer ids (``doc_id``, ``index``) read as their decimal strings; other values are left to the schema."""
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+_FIELDS = PREDICTION_FIELDS + OPTIONAL_PREDICTION_FIELDS
+_NULLABLE = ("pred", "raw", "scores", "variant")
+
+
+def _normalised(record: dict, defaults: dict[str, str]) -> dict:
+    get = record.get
+    row = {name: get(name) for name in _FIELDS}
+    for name in _NULLABLE:  # a JSON NaN reads as null
+        value = row[name]
+        if value.__class__ is float and math.isnan(value):
+            row[name] = None
+    row["id"] = _as_id(row["id"])
+    row["image_id"] = _as_id(row["image_id"]) if row["image_id"] is not None else row["id"]
+    for name in ("model", "task"):
+        if row[name] is None:
+            row[name] = defaults[name]
+    return row
+
+
 def read_predictions(path: str | Path, labels: tuple[str, ...] | None = None) -> PredictionFile:
     """Read and validate a ``predictions.jsonl`` file; bad lines are returned with reasons, never dropped.
 
-    Raises :class:`~schemas.errors.UsageError` (naming the file) when it cannot be read at all.
+    Lines need ``id``, ``gold`` and ``pred`` (or ``raw``); missing ``image_id``, ``model`` and ``task`` are
+    filled in as the module docstring says. Raises :class:`~schemas.errors.UsageError` (naming the file)
+    when it cannot be read at all.
     """
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise UsageError(f"{path}: cannot read predictions ({exc.strerror})") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{path}: cannot read predictions ({getattr(exc, 'strerror', None) or exc})") from None
+    config, warning = read_run_config(path.parent)
+    defaults = _identity(path, config)
     records, numbers, rejected = [], [], {}
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
@@ -117,22 +202,21 @@ def read_predictions(path: str | Path, labels: tuple[str, ...] | None = None) ->
         except ValueError as exc:
             rejected[number] = f"{path}:{number}: not valid JSON ({exc})"
             continue
-        if not isinstance(record, dict) or not (
-                set(PREDICTION_FIELDS) <= set(record) <= set(PREDICTION_FIELDS + OPTIONAL_PREDICTION_FIELDS)):
-            have = sorted(record) if isinstance(record, dict) else type(record).__name__
-            rejected[number] = (f"{path}:{number}: expected fields {', '.join(PREDICTION_FIELDS)} "
-                                f"(optionally {', '.join(OPTIONAL_PREDICTION_FIELDS)}), got {have}")
+        if not isinstance(record, dict) or any(name not in record for name in REQUIRED_PREDICTION_FIELDS) \
+                or ("pred" not in record and record.get("raw") is None):
+            have = ", ".join(sorted(record)) if isinstance(record, dict) else f"a JSON {type(record).__name__}"
+            rejected[number] = f"{path}:{number}: a line needs id, gold and pred (or raw); got {have or 'nothing'}"
             continue
-        records.append(record)
+        records.append(_normalised(record, defaults))
         numbers.append(number)
-    columns = list(PREDICTION_FIELDS + OPTIONAL_PREDICTION_FIELDS)
-    frame = pd.DataFrame(records, columns=columns, index=numbers).astype(
-        {"pred": "object", "raw": "object", "scores": "object", "variant": "object"})
-    frame = frame.replace({float("nan"): None})
+    frame = pd.DataFrame(records, columns=list(_FIELDS), index=numbers).astype(dict.fromkeys(_NULLABLE, "object"))
+    frame = frame.replace({float("nan"): None})  # pandas reads None in a column of strings as NaN
     outcome = validate_frame(frame, prediction_schema(labels))
     for number, failures in outcome.failures.items():
         rejected[number] = f"{path}:{number}: " + "; ".join(f.describe() for f in failures)
-    return PredictionFile(path, outcome.valid, dict(sorted(rejected.items())))
+    valid = [record for number, record in zip(numbers, records) if number not in outcome.failures]
+    return PredictionFile(path, outcome.valid, dict(sorted(rejected.items())), config,
+                          [warning] if warning else [], valid)
 
 
 def _unit_interval(value) -> bool:
@@ -194,5 +278,6 @@ def validate_leaderboard_rows(rows: list[dict]) -> None:
         raise ValueError(f"leaderboard rows break the schema: {details}")
 
 
-__all__ = ["OPTIONAL_PREDICTION_FIELDS", "PREDICTION_FIELDS", "LeaderboardRowModel", "PredictionFile",
-           "PredictionModel", "RowFailure", "prediction_schema", "read_predictions", "validate_leaderboard_rows"]
+__all__ = ["OPTIONAL_PREDICTION_FIELDS", "PREDICTION_FIELDS", "REQUIRED_PREDICTION_FIELDS", "RUN_CONFIG",
+           "LeaderboardRowModel", "PredictionFile", "PredictionModel", "RowFailure", "config_labels", "config_name",
+           "prediction_schema", "read_predictions", "read_run_config", "validate_leaderboard_rows"]

@@ -1,0 +1,315 @@
+"""``emovit bench publish``: a leaderboard as a Hugging Face results dataset, in the layout Hub leaderboards read.
+
+From a folder written by ``bench leaderboard`` (its ``leaderboard.json`` and the ``predictions.jsonl`` files
+its rows name), the dataset folder holds::
+
+    README.md                                     dataset card: results table, configs for the details
+    results/<org>/<model>/results_<timestamp>.json  {"config": {"model_name", "model_sha", "model_dtype"},
+                                                   "results": {task: {metric: value}}, "emovit": provenance}
+    details/<model>/<task>.parquet                one row per sample: id, image_id, gold, pred, raw,
+                                                   correct, scores (JSON text), variant
+    leaderboard.json, index.html                  the board itself (the page opens from the Hub's file view)
+    model_cards/<model>/README.md                 for models trained here: a model card whose model-index
+                                                   holds their results (not uploaded with the dataset)
+
+``results_*.json`` follows the convention of the Hugging Face leaderboard template (and the Open LLM
+Leaderboard's results repo): ``config.model_name`` is the model's Hub id (``org/model``), ``model_sha`` its
+revision, ``model_dtype`` a torch dtype name, metric values in ``[0, 1]``. A model whose name has no
+``org/`` is filed under the results repo's org (or ``--model-repo MODEL=ORG/NAME``); a checkpoint loaded
+from the Hub keeps its Hub id, with revision ``main``; a local checkpoint's ``model_sha`` is its content
+digest (``checkpoint_identity`` in the leaderboard row). The per-sample details are the predictions as the
+leaderboard scored them (answers read again by our parser), and are checked against ``leaderboard.json``
+before anything is written: a board whose predictions changed since it was built is refused.
+
+Without ``--dry-run`` the folder is uploaded with ``HfApi.upload_folder`` and each model card's
+``model-index`` is merged into the model repo's card (``huggingface_hub.metadata_update``; a repo without a
+card gets the whole card). The token comes from ``HF_TOKEN`` or the login cache; it is never printed or
+written, and is masked in error messages.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import shutil
+import tempfile
+from datetime import datetime, timezone
+from pathlib import Path
+
+from schemas.errors import UsageError
+
+#: Metrics of a leaderboard row published per task, in ``results_*.json`` order.
+METRICS: tuple[str, ...] = ("accuracy", "accuracy_ci_low", "accuracy_ci_high", "macro_f1", "uar",
+                            "parse_failure_rate", "n")
+REPO = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "__", text).strip("_") or "x"
+
+
+def read_board(board: str | Path) -> list[dict]:
+    """The rows of ``board/leaderboard.json`` (one clear error when it is not a leaderboard folder)."""
+    path = Path(board) / "leaderboard.json"
+    try:
+        rows = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise UsageError(f"{path}: not a leaderboard (run 'emovit bench leaderboard' first): {exc}") from None
+    if not isinstance(rows, list) or not rows or not all(isinstance(r, dict) and "model" in r for r in rows):
+        raise UsageError(f"{path}: expected a list of leaderboard rows")
+    return rows
+
+
+def model_id(row: dict, org: str, model_repos: dict[str, str]) -> tuple[str, str]:
+    """``(model_name, model_sha)`` of a row as the results convention wants them (see the module docstring)."""
+    model = row["model"]
+    identity = row.get("checkpoint_identity") or ""
+    if model in model_repos:
+        return model_repos[model], identity or "main"
+    if "/" in model:
+        return model, "main"
+    if identity.startswith("hub:"):
+        return identity[4:], "main"
+    return f"{org}/{model}", identity or "main"
+
+
+def _dtype(row: dict) -> str:
+    dtype = row.get("dtype")
+    return f"torch.{dtype}" if isinstance(dtype, str) and dtype and not dtype.startswith("torch.") else dtype or "Unknown"
+
+
+def _metrics(row: dict) -> dict:
+    low, high = row["accuracy_ci"]
+    values = {"accuracy": row["accuracy"], "accuracy_ci_low": low, "accuracy_ci_high": high,
+              "macro_f1": row["macro_f1"], "uar": row["uar"], "parse_failure_rate": row["parse_failure_rate"],
+              "n": row["n"]}
+    return {key: values[key] for key in METRICS}
+
+
+def _provenance(row: dict) -> dict:
+    keys = ("checkpoint", "checkpoint_identity", "task_hash", "versions", "git_commit", "device", "dtype", "mode",
+            "imported_from", "leaked", "bootstrap_seed", "mcnemar")
+    return {key: row.get(key) for key in keys}
+
+
+def details_rows(rows: list[dict]) -> dict[tuple[str, str], list[dict]]:
+    """Per-sample rows of every (model, task) of the board, as the leaderboard scored them, checked against
+    the board's figures."""
+    from benchmarks.leaderboard import collect_runs, reparse
+
+    wanted = {(row["model"], row["task"]): row for row in rows}
+    sources = sorted({row.get("source") for row in rows if row.get("source")})
+    missing = [s for s in sources if not Path(s).is_file()]
+    if missing or len(sources) == 0:
+        raise UsageError(f"{missing[0] if missing else 'leaderboard.json'}: the board's predictions are not there "
+                         "any more; run 'emovit bench leaderboard' again where they are")
+    found = {}
+    for run in collect_runs(sources, warn=lambda _: None):
+        if (run.model, run.task) not in wanted:
+            continue
+        scored, _, _ = reparse(run)
+        found[(run.model, run.task)] = [
+            {"id": r["id"], "image_id": r["image_id"], "gold": r["gold"], "pred": r["pred"], "raw": r["raw"],
+             "correct": r["pred"] is not None and r["pred"] == r["gold"],
+             "scores": None if r["scores"] is None else json.dumps(r["scores"], sort_keys=True),
+             "variant": r.get("variant")} for r in scored]
+    for key, row in wanted.items():
+        details = found.get(key)
+        if details is None or len(details) != row["n"] or \
+                not math.isclose(sum(d["correct"] for d in details) / len(details), row["accuracy"], abs_tol=1e-12):
+            raise UsageError(f"{row.get('source')}: predictions of {key[0]} on {key[1]} no longer match "
+                             "leaderboard.json; run 'emovit bench leaderboard' again")
+    return found
+
+
+def _write_parquet(rows: list[dict], path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    schema = pa.schema([("id", pa.string()), ("image_id", pa.string()), ("gold", pa.string()), ("pred", pa.string()),
+                        ("raw", pa.string()), ("correct", pa.bool_()), ("scores", pa.string()),
+                        ("variant", pa.string())])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(pa.Table.from_pylist(rows, schema=schema), path)
+
+
+def _trained_here(row: dict) -> bool:
+    """Trained by the harness (its run records a training), or scored through an adapter that only holds
+    weights trained with ``emovit train`` (EmoVIT, LLaVA-ft)."""
+    if row.get("trained_here"):
+        return True
+    from benchmarks.adapters import REGISTRY, get_adapter
+
+    adapter = row.get("adapter")
+    return isinstance(adapter, str) and adapter in REGISTRY and get_adapter(adapter).trainable
+
+
+def model_card(name: str, rows: list[dict], repo: str):
+    """A model card whose ``model-index`` holds ``rows``' figures (one result per task)."""
+    from huggingface_hub import EvalResult, ModelCard, ModelCardData
+
+    source = f"https://huggingface.co/datasets/{repo}"
+    results = []
+    for row in rows:
+        common = {"task_type": "image-classification", "task_name": "Emotion classification", "dataset_type": repo,
+                  "dataset_name": row["task"], "dataset_config": row["task"], "dataset_split": "test",
+                  "source_name": "emovit leaderboard",
+                  "source_url": source}
+        results += [EvalResult(metric_type="accuracy", metric_name="Accuracy", metric_value=row["accuracy"], **common),
+                    EvalResult(metric_type="f1", metric_name="Macro-F1", metric_config="macro",
+                               metric_value=row["macro_f1"], **common),
+                    EvalResult(metric_type="recall", metric_name="UAR", metric_config="macro",
+                               metric_value=row["uar"], **common)]
+    data = ModelCardData(model_name=name, eval_results=results, tags=["emovit", "emotion-recognition"],
+                         pipeline_tag="image-text-to-text", datasets=[repo])
+    lines = [f"# {name}", "", f"Emotion classification results from the emovit leaderboard ([{repo}]({source})):", "",
+             "| task | n | accuracy [95% CI] | macro-F1 | UAR | parse failures |", "|---|---|---|---|---|---|"]
+    for row in rows:
+        low, high = row["accuracy_ci"]
+        lines.append(f"| {row['task']} | {row['n']} | {row['accuracy']:.3f} [{low:.3f}, {high:.3f}] | "
+                     f"{row['macro_f1']:.3f} | {row['uar']:.3f} | {row['parse_failure_rate']:.3f} |")
+    return ModelCard(f"---\n{data.to_yaml()}\n---\n\n" + "\n".join(lines) + "\n")
+
+
+def dataset_card(repo: str, rows: list[dict], details: dict[str, str]):
+    """The results dataset's card: a table of every row and one config per details file."""
+    from huggingface_hub import DatasetCard, DatasetCardData
+
+    configs = [{"config_name": name, "data_files": [{"split": "latest", "path": path}]}
+               for name, path in sorted(details.items())]
+    data = DatasetCardData(pretty_name=f"{repo.split('/')[1]} (emovit leaderboard results)", configs=configs,
+                           tags=["leaderboard", "evaluation", "emotion-recognition", "emovit"],
+                           task_categories=["image-classification"])
+    lines = [f"# Results: {repo}", "",
+             "Emotion classification results recomputed by `emovit bench leaderboard` from per-sample predictions "
+             "(every answer read by the same parser). `results/<org>/<model>/results_<timestamp>.json` follow the "
+             "Hub leaderboard convention; `details/<model>/<task>.parquet` hold every sample (load one with "
+             "`datasets.load_dataset(\"" + repo + "\", \"<config>\")`); `index.html` is the board as a page.", ""]
+    for task in dict.fromkeys(row["task"] for row in rows):
+        lines += [f"## {task}", "", "| # | model | n | accuracy [95% CI] | macro-F1 | UAR | parse failures | mode |",
+                  "|---|---|---|---|---|---|---|---|"]
+        for row in (r for r in rows if r["task"] == task):
+            low, high = row["accuracy_ci"]
+            lines.append(f"| {row.get('rank', '')} | {row['model']} | {row['n']} | {row['accuracy']:.3f} "
+                         f"[{low:.3f}, {high:.3f}] | {row['macro_f1']:.3f} | {row['uar']:.3f} | "
+                         f"{row['parse_failure_rate']:.3f} | {row.get('mode', '')} |")
+        lines.append("")
+    return DatasetCard(f"---\n{data.to_yaml()}\n---\n\n" + "\n".join(lines))
+
+
+def build_folder(board: str | Path, repo: str, out: str | Path, *, model_repos: dict[str, str] | None = None,
+                 timestamp: str | None = None) -> dict:
+    """Write the results dataset folder for ``board`` into ``out`` (a new or empty folder); returns a summary:
+    ``{"results": [paths], "details": [paths], "model_cards": {model: (hub id, path)}}``."""
+    if not REPO.match(repo):
+        raise UsageError(f"--repo {repo}: expected ORG/NAME")
+    org = repo.split("/")[0]
+    model_repos = dict(model_repos or {})
+    rows = read_board(board)
+    out = Path(out)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise UsageError(f"{out}: exists and is not an empty folder")
+    details = details_rows(rows)
+    stamp = timestamp or datetime.now(timezone.utc).strftime("%Y-%m-%dT%H-%M-%S.%f")
+    summary: dict = {"results": [], "details": [], "model_cards": {}}
+    by_model: dict[str, list[dict]] = {}
+    for row in rows:
+        by_model.setdefault(row["model"], []).append(row)
+    configs: dict[str, str] = {}
+    from schemas.runinfo import write_json
+
+    for model, group in by_model.items():
+        known = {key: next((r[key] for r in group if r.get(key)), None) for key in ("checkpoint_identity", "dtype")}
+        name, sha = model_id({"model": model, **known}, org, model_repos)
+        document = {"config": {"model_name": name, "model_sha": sha, "model_dtype": _dtype(known)},
+                    "results": {row["task"]: _metrics(row) for row in group},
+                    "emovit": {"leaderboard_model": model, "runs": {row["task"]: _provenance(row) for row in group}}}
+        path = out / "results" / Path(*name.split("/", 1)) / f"results_{stamp}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_json(path, document)
+        summary["results"].append(path)
+        for row in group:
+            relative = f"details/{_slug(model)}/{_slug(row['task'])}.parquet"
+            _write_parquet(details[(model, row["task"])], out / relative)
+            configs[f"details_{_slug(model)}_{_slug(row['task'])}"] = relative
+            summary["details"].append(out / relative)
+        if any(_trained_here(row) for row in group):
+            card_path = out / "model_cards" / _slug(model) / "README.md"
+            card_path.parent.mkdir(parents=True, exist_ok=True)
+            model_card(name, group, repo).save(str(card_path))
+            summary["model_cards"][model] = (name, card_path)
+    dataset_card(repo, rows, configs).save(str(out / "README.md"))
+    shutil.copyfile(Path(board) / "leaderboard.json", out / "leaderboard.json")
+    if (Path(board) / "index.html").is_file():
+        shutil.copyfile(Path(board) / "index.html", out / "index.html")
+    return summary
+
+
+def _masked(exc: BaseException, token: str | None) -> str:
+    lines = str(exc).strip().splitlines()
+    text = lines[0][:300] if lines else "no details"
+    return text.replace(token, "***") if token else text
+
+
+def push(folder: Path, repo: str, summary: dict, *, token: str, private: bool = False) -> list[str]:
+    """Upload the dataset folder and merge each model card's model-index into its model repo."""
+    from huggingface_hub import HfApi, ModelCard, metadata_update
+
+    api = HfApi(token=token)
+    done = []
+    try:
+        api.create_repo(repo, repo_type="dataset", private=private, exist_ok=True)
+        commit = api.upload_folder(folder_path=str(folder), repo_id=repo, repo_type="dataset",
+                                   commit_message="Upload emovit leaderboard results",
+                                   ignore_patterns=["model_cards/**"])
+        done.append(f"dataset {repo}: {getattr(commit, 'commit_url', commit)}")
+        for name, card_path in summary["model_cards"].values():
+            card = ModelCard.load(card_path)
+            if api.file_exists(name, "README.md", repo_type="model"):
+                metadata_update(name, {"model-index": card.data.to_dict()["model-index"]}, repo_type="model",
+                                overwrite=True, token=token, commit_message="Update emovit leaderboard results")
+            else:
+                card.push_to_hub(name, token=token, commit_message="Add emovit leaderboard results")
+            done.append(f"model card {name}: model-index updated")
+    except Exception as exc:  # network, HTTP and auth errors from huggingface_hub / httpx  # noqa: BLE001
+        raise UsageError(f"could not push to the Hub: {type(exc).__name__}: {_masked(exc, token)}") from None
+    return done
+
+
+def _repos(pairs: list[str]) -> dict[str, str]:
+    found = {}
+    for pair in pairs:
+        model, sep, repo = pair.partition("=")
+        if not sep or not model or not REPO.match(repo):
+            raise UsageError(f"--model-repo {pair}: expected MODEL=ORG/NAME")
+        found[model] = repo
+    return found
+
+
+def publish(board: str | Path, repo: str, *, dry_run: str | Path | None = None, model_repos: list[str] = (),
+            private: bool = False, log=print) -> int:
+    """``emovit bench publish``: write the folder (``dry_run``) or build it in a temporary folder and push."""
+    repos = _repos(list(model_repos))
+    if dry_run is not None:
+        summary = build_folder(board, repo, dry_run, model_repos=repos)
+        log(f"dry run: {len(summary['results'])} results file(s), {len(summary['details'])} details file(s), "
+            f"{len(summary['model_cards'])} model card(s) -> {dry_run} (nothing pushed)")
+        return 0
+    from huggingface_hub import get_token
+
+    token = os.environ.get("HF_TOKEN") or get_token()
+    if not token:
+        raise UsageError("no Hugging Face token (set HF_TOKEN or log in with 'hf auth login'), or pass "
+                         "--dry-run OUT to write the folder only")
+    with tempfile.TemporaryDirectory(prefix="emovit-publish-") as temporary:
+        folder = Path(temporary) / "results"
+        summary = build_folder(board, repo, folder, model_repos=repos)
+        for line in push(folder, repo, summary, token=token, private=private):
+            log(line)
+    return 0
+
+
+__all__ = ["METRICS", "build_folder", "dataset_card", "details_rows", "model_card", "model_id", "publish", "push",
+           "read_board"]
