@@ -55,16 +55,15 @@ def test_clip_checkpoint_loads_with_plain_transformers_and_pools_at_end_of_text(
 @pytest.mark.parametrize("kind", GENERATIVE)
 def test_checkpoint_loads_with_plain_transformers(zoo, kind):
     import torch
-    import transformers
     from transformers import AutoConfig, AutoProcessor
 
-    from emovit_model.model import MODEL_CLASSES
+    from emovit_model.model import model_class
 
     path = zoo[kind]
     assert (path / "model.safetensors").is_file()
     assert not list(path.glob("*.bin")), "the zoo must not write pickled weights"
     config = AutoConfig.from_pretrained(path)
-    model = getattr(transformers, MODEL_CLASSES[config.model_type]).from_pretrained(path).eval()
+    model = model_class(config).from_pretrained(path).eval()
     processor = AutoProcessor.from_pretrained(path)
     prompt = "USER: <image>\nWhat is this? ASSISTANT:" if kind == "llava" else "What is this?"
     inputs = processor(images=_images(1), text=[prompt], return_tensors="pt")
