@@ -326,7 +326,12 @@ def _build_llava_next(spec: TinySpec):
 
 
 def _build_idefics3(spec: TinySpec):
-    from transformers import Idefics3Config, Idefics3ForConditionalGeneration, Idefics3Processor, Idefics3VisionConfig
+    from transformers import (
+        Idefics3Config,
+        Idefics3ForConditionalGeneration,
+        Idefics3Processor,
+        Idefics3VisionConfig,
+    )
     from transformers.models.idefics3.image_processing_pil_idefics3 import Idefics3ImageProcessorPil
 
     tokenizer, _ = tokenizers(spec)
