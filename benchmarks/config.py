@@ -40,7 +40,7 @@ from schemas.errors import UsageError
 MODES = ("rank", "generate")
 _TOP = {"name", "description", "out", "data", "tasks", "mode", "batch_size", "device", "dtype", "models", "sizes",
         "size", "seed", "judge", "progress", "leaderboard"}
-_MODEL = {"name", "adapter", "path", "base", "lavis", "train", "mode", "options", "series"}
+_MODEL = {"name", "adapter", "path", "base", "lavis", "train", "mode", "options", "series", "base_url"}
 _DATA = {"build", "split", "folder", "synth", "folder_synth"}
 _JUDGE = {"model", "base_url", "api_key_env", "max_retries", "timeout_s", "temperature", "backoff_base_s"}
 

@@ -180,6 +180,11 @@ def _read_config(base: str | Path, **kwargs):
         raise UsageError(f"cannot load a model config from {base}: {exc}") from None
 
 
+def read_model_config(reference: str | Path, **kwargs):
+    """The model config of a checkpoint folder or Hub id (no weights); one :class:`UsageError` when unreadable."""
+    return _read_config(reference, **kwargs)[1]
+
+
 def _load_base(base: str | Path, device, dtype, **kwargs):
     from transformers import AutoProcessor
 
