@@ -78,8 +78,9 @@ def meta_model(config):
 
     from emovit_model.model import model_class
 
-    with init_empty_weights():
-        return model_class(config)._from_config(config)
+    cls = model_class(config)
+    with init_empty_weights():  # an Auto class builds with from_config, a model class with _from_config
+        return cls.from_config(config) if hasattr(cls, "from_config") else cls._from_config(config)
 
 
 def weight_bytes(model, dtype) -> tuple[int, int]:
@@ -152,7 +153,7 @@ def task_instructions(config: BenchConfig) -> list[str]:
         task = load_task(name)
         if task.source == "derived":
             continue
-        found += [text if text else "x" * 3 * 128 for text in task.variants().values()]
+        found += [text if text else "x" * 3 * 128 for text in task.questions().values()]
     return found
 
 

@@ -230,7 +230,7 @@ class EmotionClassifier:
             values = torch.as_tensor(ranking.scores)
             if self.length_normalise and ranking.counts is not None:
                 values = values / torch.as_tensor(ranking.counts).clamp(min=1)
-            values = values.reshape(len(chunk), len(self.labels)).float().cpu().tolist()
+            values = values.reshape(len(chunk), len(self.labels)).double().cpu().tolist()
             results.extend({label: float(v) for label, v in zip(self.labels, row)} for row in values)
         return results
 
