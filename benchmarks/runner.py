@@ -368,10 +368,12 @@ def run_bench(config: BenchConfig, *, log=print) -> BenchResult:
             mine = pending[procs.rank::procs.world]
             if mine:
                 before = classifier.usage()
-                score_samples(classifier, mine, model=entry["name"], task=task, mode=mode,
-                              batch_size=config.batch_size, append=store.appender(procs.rank), progress=progress)
-                if procs.is_main:
-                    adapter.record_usage(store.directory, carried, before, classifier.usage())
+                try:
+                    score_samples(classifier, mine, model=entry["name"], task=task, mode=mode,
+                                  batch_size=config.batch_size, append=store.appender(procs.rank), progress=progress)
+                finally:  # an API model's cost is recorded even when the run stops (paid is paid)
+                    if procs.is_main:
+                        adapter.record_usage(store.directory, carried, before, classifier.usage())
             procs.wait()
             if procs.is_main:
                 rows = _finish(store, order, task, config)
