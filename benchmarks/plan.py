@@ -80,7 +80,9 @@ def meta_model(config):
 
     cls = model_class(config)
     with init_empty_weights():  # an Auto class builds with from_config, a model class with _from_config
-        return cls.from_config(config) if hasattr(cls, "from_config") else cls._from_config(config)
+        model = cls.from_config(config) if hasattr(cls, "from_config") else cls._from_config(config)
+    model.tie_weights()  # as from_pretrained does: tied embeddings are one parameter
+    return model
 
 
 def weight_bytes(model, dtype) -> tuple[int, int]:
