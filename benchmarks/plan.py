@@ -138,12 +138,15 @@ def text_tokens(reference: str, instructions: list[str]) -> int:
     """Tokens of the longest instruction: counted with the checkpoint's tokenizer when it can be read, else
     estimated at 3 characters a token (Llama tokenizers average about 4 on English prose)."""
     longest = max(instructions, key=len, default="")
-    try:
-        from transformers import AutoTokenizer
+    folder = Path(reference)
+    if not folder.is_dir() or (folder / "tokenizer_config.json").is_file():
+        try:
+            from transformers import AutoTokenizer
 
-        return len(AutoTokenizer.from_pretrained(reference)(longest)["input_ids"])
-    except (OSError, ValueError, TypeError):
-        return math.ceil(len(longest) / 3)
+            return len(AutoTokenizer.from_pretrained(reference)(longest)["input_ids"])
+        except (OSError, ValueError, TypeError):
+            pass
+    return math.ceil(len(longest) / 3)
 
 
 def task_instructions(config: BenchConfig) -> list[str]:
