@@ -101,8 +101,6 @@ class TinySpec:
         if self.kind not in KINDS:
             raise UsageError(f"unknown zoo kind {self.kind!r}; choose one of {', '.join(KINDS)}")
         if self.tokenizer not in TOKENIZERS:
-            from pathlib import Path
-
             folder = Path(self.tokenizer)
             for name in ("tokenizer.json", "tokenizer_config.json"):
                 if not (folder / name).is_file():
@@ -128,14 +126,13 @@ def tokenizers(spec: TinySpec):
     from emovit_model import tokenizer as kinds
 
     q_former = spec.kind in ("instructblip", "blip2")
-    if spec.tokenizer == "bytelevel" or (spec.tokenizer == "real" and spec.kind in ("blip2", "clip")):
-        if spec.kind == "clip":
-            return kinds.clip_tokenizer(spec.vocab_size), None
-        if spec.kind in ("instructblip", "blip2"):
-            llm = kinds.llm_tokenizer(spec.vocab_size, image_attribute=False)
-            return llm, kinds.qformer_tokenizer(spec.vocab_size)
-        if spec.kind in ("llava", "llava-next"):
-            return kinds.llm_tokenizer(spec.vocab_size), None
+    # the zoo's first byte-level tokenizers: asked for, or the real kind already (BLIP-2's OPT, CLIP)
+    first = spec.tokenizer == "bytelevel" or (spec.tokenizer == "real" and spec.kind in ("blip2", "clip"))
+    if first and spec.kind == "clip":
+        return kinds.clip_tokenizer(spec.vocab_size), None
+    if first and spec.kind != "idefics3":
+        llm = kinds.llm_tokenizer(spec.vocab_size, image_attribute=not q_former)
+        return llm, kinds.qformer_tokenizer(spec.vocab_size) if q_former else None
     qformer = kinds.wordpiece_tokenizer(spec.vocab_size) if q_former else None
     if spec.tokenizer not in TOKENIZERS:
         return user_tokenizer(spec.kind, spec.tokenizer), qformer
