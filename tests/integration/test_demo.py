@@ -61,7 +61,7 @@ def test_demo_leaderboard_shows_emovit_learnt_significantly(demo):
     board = (out / "bench" / "leaderboard" / "leaderboard.md").read_text()
     assert "McNemar p vs emovit" in board
     plots = sorted(p.name for p in (out / "bench" / "leaderboard" / "plots").glob("*.png"))
-    assert "accuracy-emoset8.png" in plots and "confusion-emoset8-emovit.png" in plots and len(plots) == 14
+    assert "accuracy-emoset8.png" in plots and "confusion-emoset8-emovit.png" in plots and len(plots) == 16
 
 
 def test_demo_help_shows_defaults_and_says_what_it_tests():
