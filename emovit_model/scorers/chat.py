@@ -39,6 +39,7 @@ class ChatTemplateScorer(ProcessorScorer):
                              "options.chat_template (Jinja) or options.prompt_template ('... {instruction} ...')")
         self.explicit_positions = not uses_multimodal_positions(model)
         self._turn: tuple[str, str] | None = None
+        self._prompts: dict[str, str] = {}
 
     def messages(self, instruction: str, answer: str | None = None) -> list[dict]:
         """One user turn (the image, then the instruction), and the assistant's answer when given."""
@@ -54,7 +55,9 @@ class ChatTemplateScorer(ProcessorScorer):
     def prompt(self, instruction: str) -> str:
         if self.options.prompt_template:
             return self.options.prompt_template.format(instruction=self.text(instruction))
-        return self.render(self.messages(self.text(instruction)), generation_prompt=True)
+        if instruction not in self._prompts:  # rendered once per distinct instruction
+            self._prompts[instruction] = self.render(self.messages(self.text(instruction)), generation_prompt=True)
+        return self._prompts[instruction]
 
     def assistant_turn(self) -> tuple[str, str]:
         """``(before, after)``: what the template writes between the generation prompt and the answer, and the
