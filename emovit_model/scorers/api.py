@@ -250,6 +250,7 @@ class ApiScorer(Scorer):
         self.api = model
         self.spent = ApiUsage()
         self._prices = model.prices()
+        self._logprobs_seen = False  # rank mode: once an answer carried log-probabilities, no more probes
 
     @property
     def device(self):
@@ -324,20 +325,29 @@ class ApiScorer(Scorer):
                 self.spent.completion_tokens += outcome.completion_tokens
                 self.spent.cost_usd += self._prices.cost(outcome.prompt_tokens, outcome.completion_tokens)
 
+            async def send(group) -> None:  # its own connection: the loop may run in another thread
+                writer = ResponseCache(path) if path is not None else None
+                try:
+                    await client.run(group, handle, cache=writer)
+                finally:
+                    if writer is not None:
+                        writer.close()
+
             groups = [pending]
-            if rank and pending and not any(o is not None and o.logprobs for o in outcomes):
+            if rank and pending and not self._logprobs_seen and not any(self._has_logprobs(o) for o in outcomes):
                 groups = [pending[:1], pending[1:]]  # a probe: is there any log-probability to rank by?
             for group in groups:
                 try:
-                    run_blocking(lambda group=group: client.run(group, handle, cache=cache))
+                    run_blocking(lambda group=group: send(group))
                 finally:
                     self.spent.requests += client.stats.requests
                     self.spent.retries += client.stats.retries
                     client.stats.requests = client.stats.retries = 0
                 probe = outcomes[group[0].index] if group else None
-                if len(groups) > 1 and group is groups[0] and isinstance(probe, StoredResponse) \
-                        and not self._has_logprobs(probe):
-                    raise self._no_logprobs()
+                if len(groups) > 1 and group is groups[0] and isinstance(probe, StoredResponse):
+                    if not self._has_logprobs(probe):
+                        raise self._no_logprobs()
+                    self._logprobs_seen = True
         finally:
             if cache is not None:
                 cache.close()

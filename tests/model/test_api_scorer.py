@@ -229,3 +229,17 @@ def test_api_model_settings_are_checked():
         ApiModel("m", api_key_env="sk-live-oops")
     with pytest.raises(UsageError, match="base_url must not carry credentials"):
         ApiModel("m", base_url="https://user:pw@example.org/v1")
+
+
+def test_scoring_works_inside_a_running_event_loop(server, images, tmp_path):
+    """From a notebook's loop the requests run in a thread of their own, with their own cache connection."""
+    import asyncio
+
+    fake = server(answer=lambda item, request: "Predict emotion: awe")
+    classifier = _classifier(fake, tmp_path)
+
+    async def caller():
+        return classifier.generate(images[0][:2])
+
+    assert [a.label for a in asyncio.run(caller())] == ["awe", "awe"]
+    assert [a.label for a in classifier.generate(images[0][:2])] == ["awe", "awe"] and fake.total_requests == 2
