@@ -83,8 +83,4 @@ def scorer_for(model, processor, options=None):
     return family_for(model.config).scorer_class()(model, processor, options)
 
 
-def family_names() -> tuple[str, ...]:
-    return tuple(family.name for family in FAMILIES)
-
-
-__all__ = ["FAMILIES", "Family", "family_for", "family_names", "scorer_for"]
+__all__ = ["FAMILIES", "Family", "family_for", "scorer_for"]
