@@ -1,7 +1,8 @@
 """``emovit bench``: ``run`` (models x tasks into run directories), ``leaderboard`` (rebuild from run
 directories alone), ``import`` (other harnesses' outputs as run directories), ``publish`` (the leaderboard as
-a Hub results dataset) and ``list`` (packaged tasks, configs and adapters). Imports nothing heavy until a
-subcommand runs, so ``emovit bench --help`` stays fast."""
+a Hub results dataset), ``leakage`` (near-duplicates of training images in a held-out set), ``plan``
+(parameters and GPU memory of every model, from configs alone) and ``list`` (packaged tasks, configs and
+adapters). Imports nothing heavy until a subcommand runs, so ``emovit bench --help`` stays fast."""
 
 from __future__ import annotations
 
@@ -17,14 +18,16 @@ EPILOG = """examples:
   emovit bench import --from lmms-eval lmms-logs/ --out imported --task emoset8
   emovit bench import --from vlmevalkit outputs/MyVLM/MyVLM_EmoSet8.xlsx --out imported --task emoset8
   emovit bench publish --board board --repo my-org/emovit-results --dry-run hub-results
-  emovit bench list"""
+  emovit bench list
+  emovit bench plan --config main --gpu-memory 80               # parameters and GPU memory, configs only
+  emovit bench run --config api.yaml --dry-run                  # what the API models would cost"""
 
 
 def add_arguments(parser) -> None:
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.epilog = EPILOG
     actions = parser.add_subparsers(dest="action", required=True,
-                                    metavar="{run,leaderboard,import,publish,leakage,list}")
+                                    metavar="{run,leaderboard,import,publish,leakage,plan,list}")
     run = actions.add_parser("run", help="score models on tasks (training first where a model entry asks)",
                              description="Score every model of a run config on every task; cached and resumable "
                                          "per sample. Overrides are key=value (dotted keys, YAML values; models "
@@ -33,6 +36,13 @@ def add_arguments(parser) -> None:
                                                       "sensitivity, zeroshot, heldout, demo) or a YAML path")
     run.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides")
     run.add_argument("--quiet", action="store_true", help="no progress bars")
+    # API models (adapter: openai): prices for config.json's cost, and a dry run that prices before sending
+    run.add_argument("--price-per-million-input", type=float, default=None, metavar="USD",
+                     help="API models: USD per million prompt tokens (default: the model's list price)")
+    run.add_argument("--price-per-million-output", type=float, default=None, metavar="USD",
+                     help="API models: USD per million completion tokens (default: the model's list price)")
+    run.add_argument("--dry-run", action="store_true",
+                     help="price the API models' requests (cache hits are free) and stop; sends and scores nothing")
     board = actions.add_parser("leaderboard", help="rebuild the leaderboard from run directories alone",
                                description="Recompute every figure from predictions.jsonl files (never the models, "
                                            "never a stored metrics.json); writes leaderboard.md/.csv/.json and plots.")
@@ -45,6 +55,17 @@ def add_arguments(parser) -> None:
     _add_publish(actions)
     _add_leakage(actions)
     actions.add_parser("list", help="packaged tasks, run configs and model adapters")
+    plan = actions.add_parser("plan", help="GPU memory of every model of a config, from configs alone (no weights)",
+                              description="Read only each model's config (no weights), and print its parameter count, "
+                                          "weight memory in the run's dtype, KV-cache memory of the prompt at the "
+                                          "configured batch size, and whether it fits a GPU memory budget.")
+    plan.add_argument("--config", required=True, help="a packaged config name or a YAML path")
+    plan.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides (e.g. batch_size=16)")
+    plan.add_argument("--gpu-memory", type=float, default=None, metavar="GiB",
+                      help="budget to check against (default: the memory of the first CUDA device, if any)")
+    plan.add_argument("--image-size", type=int, default=512, metavar="PX",
+                      help="side of the square image for models whose image tokens follow its pixels (Qwen2-VL; "
+                           "default 512)")
 
 
 def _add_leakage(actions) -> None:
@@ -116,7 +137,8 @@ def _list() -> int:
     print("adapters:")
     for name in REGISTRY:
         adapter = get_adapter(name)
-        print(f"  {name:<12} {adapter.description} (default {adapter.checkpoint}; tiny: zoo:{adapter.zoo_kind})")
+        tiny = f"; tiny: zoo:{adapter.zoo_kind}" if adapter.zoo_kind else ""
+        print(f"  {name:<15} {adapter.description} (default {adapter.checkpoint}{tiny})")
     return 0
 
 
@@ -131,6 +153,13 @@ def run(args) -> int:
         return _run_import(args)
     if args.action == "publish":
         return _run_publish(args)
+    if args.action == "plan":
+        from benchmarks.config import load_config
+        from benchmarks.plan import plan_config, print_plan
+
+        config = load_config(args.config, list(args.overrides))
+        print_plan(plan_config(config, image_size=args.image_size), args.gpu_memory)
+        return 0
     if args.action == "leaderboard":
         from benchmarks.leaderboard import write_leaderboard
 
@@ -144,6 +173,16 @@ def run(args) -> int:
     if args.quiet:
         overrides.append("progress=false")
     config = load_config(args.config, overrides)
+    prices = {"price_per_million_input": args.price_per_million_input,
+              "price_per_million_output": args.price_per_million_output}
+    for entry in config.models:  # prices only change config.json's cost, never the run key
+        if entry["adapter"] == "openai":
+            entry["options"] = {**(entry.get("options") or {}), **{k: v for k, v in prices.items() if v is not None}}
+    if args.dry_run:
+        from benchmarks.dry_run import price_run, print_prices
+
+        print_prices(price_run(config))
+        return 0
     result = run_bench(config)
     if result.leaderboard is not None:
         print((result.out / "leaderboard" / "leaderboard.md").read_text(encoding="utf-8"))

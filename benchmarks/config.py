@@ -50,7 +50,7 @@ from schemas.errors import UsageError
 MODES = ("rank", "generate")
 _TOP = {"name", "description", "out", "data", "tasks", "mode", "batch_size", "device", "dtype", "models", "sizes",
         "size", "seed", "judge", "progress", "leaderboard", "limit", "leakage", "exclude_leaked"}
-_MODEL = {"name", "adapter", "path", "base", "lavis", "train", "mode", "options", "series"}
+_MODEL = {"name", "adapter", "path", "base", "lavis", "train", "mode", "options", "series", "base_url"}
 _DATA = {"build", "split", "folder", "synth", "folder_synth", "roots", "variants", "heldout_synth", "skip_missing",
          "verify_images"}
 _LEAKAGE = {"build", "threshold"}

@@ -1,9 +1,10 @@
 """``emovit demo``: the whole pipeline, offline, on a synthetic EmoSet sample, ending with the leaderboard.
 
 synth a tree -> validate it -> build the instruction dataset (template generator) -> export it for the Hub
-and as LLaVA JSON -> write tiny random InstructBLIP, LLaVA and CLIP checkpoints -> train EmoVIT's Q-Former on
-the categorical samples -> benchmark (packaged config ``demo``): tiny EmoVIT, tiny InstructBLIP, LLaVA,
-LLaVA fine-tuned on the same data, and CLIP on the test split, with bootstrap CIs, McNemar tests and plots.
+and as LLaVA JSON -> write tiny random InstructBLIP, LLaVA, LLaVA-NeXT and CLIP checkpoints -> train EmoVIT's
+Q-Former on the categorical samples -> benchmark (packaged config ``demo``): tiny EmoVIT, tiny InstructBLIP,
+LLaVA, LLaVA fine-tuned on the same data, a chat-template VLM (LLaVA-NeXT) and CLIP on the test split, with
+bootstrap CIs, McNemar tests and plots.
 Every stage writes into its own folder of ``--out``; ``demo_summary.json`` gathers the headline numbers and
 where everything is.
 
@@ -56,7 +57,7 @@ def _bench(out: Path, build_dir: Path, adapter: Path, zoo: dict[str, Path], conf
                  f"models.emovit.path={adapter}", f"models.instructblip.path={zoo['instructblip']}",
                  f"models.llava.path={zoo['llava']}", f"models.llava-ft.base={zoo['llava']}",
                  f"models.llava-ft.train.epochs={config.llava_epochs}", f"models.llava-ft.train.seed={config.seed}",
-                 f"models.clip.path={zoo['clip']}", "progress=false"]
+                 f"models.vlm.path={zoo['llava-next']}", f"models.clip.path={zoo['clip']}", "progress=false"]
     return run_bench(load_config("demo", overrides)).leaderboard
 
 
@@ -144,9 +145,9 @@ def _run_demo(out: str | Path, config: DemoConfig) -> dict:
         from emovit_model.train import TrainConfig, train
         from emovit_model.zoo import build_tiny
 
-        _stage("zoo: tiny random checkpoints (InstructBLIP, LLaVA, CLIP)")
+        _stage("zoo: tiny random checkpoints (InstructBLIP, LLaVA, LLaVA-NeXT, CLIP)")
         zoo = {}
-        for kind in ("instructblip", "llava", "clip") if config.bench else ("instructblip",):
+        for kind in ("instructblip", "llava", "llava-next", "clip") if config.bench else ("instructblip",):
             zoo[kind] = build_tiny(kind, out / "models" / f"tiny-{kind}", seed=config.seed)
             files = sorted(p.name for p in zoo[kind].iterdir() if p.is_file())
             print(f"{kind}: {zoo[kind]} (random weights, seed {config.seed}; {', '.join(files)})")

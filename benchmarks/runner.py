@@ -306,7 +306,7 @@ def _dtype_name(dtype: str, device) -> str:
 def run_bench(config: BenchConfig, *, log=print) -> BenchResult:
     """Run every model on every task of ``config``; returns the run directories and the leaderboard."""
     from benchmarks.adapters import get_adapter
-    from benchmarks.provenance import checkpoint_identity, git_commit, versions
+    from benchmarks.provenance import git_commit, versions
     from schemas.runinfo import fingerprint
 
     procs = processes(config.device)
@@ -338,7 +338,7 @@ def run_bench(config: BenchConfig, *, log=print) -> BenchResult:
     for entry in config.models:
         adapter = get_adapter(entry["adapter"])
         reference, training = resolve_model(entry, config, out, data, procs, note)
-        identity = checkpoint_identity(reference)
+        identity = adapter.identity(reference, entry)
         model_doc = {**entry, "reference": reference, "identity": identity,
                      "series": entry.get("series") or adapter.name}
         plans, keys = [], {}
@@ -348,7 +348,8 @@ def run_bench(config: BenchConfig, *, log=print) -> BenchResult:
             samples, dataset = prepared[task.name]
             mode = task.mode or entry.get("mode") or config.mode
             key = fingerprint({"task": task.hash, "adapter": adapter.name, "identity": identity, "mode": mode,
-                               "options": entry.get("options") or {}, "data": dataset["fingerprint"], "dtype": dtype,
+                               "options": adapter.key_options(entry.get("options") or {}),
+                               "data": dataset["fingerprint"], "dtype": dtype,
                                "harness": HARNESS_VERSION})
             keys[task.name] = key
             store = RunStore(out / "runs" / entry["name"] / task.name, key)
@@ -366,6 +367,7 @@ def run_bench(config: BenchConfig, *, log=print) -> BenchResult:
                 note(f"{entry['name']}/{task.name}: cached ({len(order)} samples, {store.directory})")
                 continue
             if procs.is_main:
+                carried = adapter.carried_usage(store.directory, store.run_key)  # API cost of earlier sessions
                 stale = store.open({**document, "created": time.strftime("%Y-%m-%dT%H:%M:%S")})
                 if stale:
                     note(f"{entry['name']}/{task.name}: the task file, model or data changed (run key {stale} -> "
@@ -377,11 +379,16 @@ def run_bench(config: BenchConfig, *, log=print) -> BenchResult:
                  f"scored, scoring {len(pending)} ({mode}, batch {config.batch_size}, {procs.device}, {dtype})")
             if pending and classifier is None:
                 classifier = adapter.load(reference, device=procs.device, dtype=config.dtype,
-                                          options=entry.get("options"))
+                                          options=entry.get("options"), entry=entry, workdir=out)
             mine = pending[procs.rank::procs.world]
             if mine:
-                score_samples(classifier, mine, model=entry["name"], task=task, mode=mode,
-                              batch_size=config.batch_size, append=store.appender(procs.rank), progress=progress)
+                before = classifier.usage()
+                try:
+                    score_samples(classifier, mine, model=entry["name"], task=task, mode=mode,
+                                  batch_size=config.batch_size, append=store.appender(procs.rank), progress=progress)
+                finally:  # an API model's cost is recorded even when the run stops (paid is paid)
+                    if procs.is_main:
+                        adapter.record_usage(store.directory, carried, before, classifier.usage())
             procs.wait()
             if procs.is_main:
                 rows = _finish(store, order, task, config)

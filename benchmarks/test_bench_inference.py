@@ -4,11 +4,13 @@ Run with::
 
     .venv/bin/python -m pytest benchmarks/test_bench_inference.py --benchmark-enable -s
 
-Each benchmark scores the same 64 synthetic images (5 rounds, the median is used) with :class:`emovit_model.scoring.EmotionClassifier`
+Each benchmark scores the same 64 synthetic images (5 rounds; the fastest round is used: on a shared machine
+other work only ever slows a round down, so the fastest is the least disturbed) with :class:`emovit_model.scoring.EmotionClassifier`
 (what every adapter uses): ranking the eight answers and greedy generation (12 new tokens), at batch 1 and
-batch 16, for the InstructBLIP fast path (EmoVIT) and the generic processor path (LLaVA); CLIP ranks only.
-The last test prints images/s, the batch-16 speed-up over batch 1 (target >= 3x) and the cost of a generated
-answer relative to a ranked one, and stores them in its ``extra_info``.
+batch 16, for the InstructBLIP fast path (EmoVIT) and the chat-template path (LLaVA-1.5, and LLaVA-NeXT whose
+any-resolution tiling gives each image more tokens); CLIP ranks only. The last test prints images/s, the
+batch-16 speed-up over batch 1 (target >= 3x; >= 5x for ranking with LLaVA-1.5 on the chat-template path) and
+the cost of a generated answer relative to a ranked one, and stores them in its ``extra_info``.
 
 Torch runs one CPU thread per operation (``EMOVIT_BENCH_THREADS`` to change): tiny models gain nothing from
 more, and on a shared machine a second thread waiting for a busy core makes the figures swing by 10x.
@@ -39,7 +41,7 @@ def classifiers(tmp_path_factory):
     torch.set_num_threads(THREADS)
     root = tmp_path_factory.mktemp("bench_inference")
     yield {kind: EmotionClassifier.from_pretrained(build_tiny(kind, root / kind), device="cpu", dtype="float32")
-           for kind in ("instructblip", "llava", "clip")}
+           for kind in ("instructblip", "llava", "llava-next", "clip")}
     torch.set_num_threads(before)
 
 
@@ -54,7 +56,12 @@ def images():
     return [render_image(EMOTIONS[i % len(EMOTIONS)], rng, 32) for i in range(IMAGES)]
 
 
-CASES = [(kind, mode, batch) for kind in ("instructblip", "llava") for mode in ("rank", "generate") for batch in (1, 16)]
+GENERATIVE = ("instructblip", "llava", "llava-next")
+#: The chat-template path (processor.apply_chat_template): batch 16 must rank at least 5x faster than batch 1
+#: with LLaVA-1.5. (LLaVA-NeXT's any-resolution image processor tiles each image in PIL, about 1 ms an image
+#: that batching cannot share, so it is held to the general 3x.)
+CHAT = ("llava",)
+CASES = [(kind, mode, batch) for kind in GENERATIVE for mode in ("rank", "generate") for batch in (1, 16)]
 CASES += [("clip", "rank", 1), ("clip", "rank", 16)]
 
 
@@ -65,7 +72,7 @@ def test_scoring_throughput(benchmark, classifiers, images, kind, mode, batch):
     result = benchmark.pedantic(run, args=(images,), rounds=5, iterations=1, warmup_rounds=1)
     assert len(result) == len(images)
     if benchmark.stats is not None:
-        per_image = benchmark.stats.stats.median / len(images)  # median: robust to a busy shared CPU
+        per_image = benchmark.stats.stats.min / len(images)  # the least disturbed round on a shared CPU
         SECONDS_PER_IMAGE[(kind, mode, batch)] = per_image
         benchmark.extra_info.update({"images": len(images), "images_per_second": round(1 / per_image, 1),
                                      "batch_size": batch, "mode": mode, "model": f"tiny {kind} (zoo defaults)",
@@ -84,13 +91,15 @@ def test_speedups(benchmark):
         speedups[(kind, mode)] = one / sixteen
         lines.append(f"{kind:<12} {mode:<8} batch 1: {1 / one:7.1f} img/s   batch 16: {1 / sixteen:7.1f} img/s   "
                      f"speed-up {one / sixteen:4.1f}x")
-    for kind in ("instructblip", "llava"):
+    for kind in GENERATIVE:
         for batch in (1, 16):
             ratio = SECONDS_PER_IMAGE[(kind, "generate", batch)] / SECONDS_PER_IMAGE[(kind, "rank", batch)]
             lines.append(f"{kind:<12} batch {batch:<2}: a generated answer costs {ratio:4.1f}x a ranked one")
     print("\n" + "\n".join(lines))
     benchmark.extra_info.update({f"speedup_{k}_{m}": round(v, 2) for (k, m), v in speedups.items()})
     benchmark.pedantic(lambda: None, rounds=1, iterations=1)
-    for kind in ("instructblip", "llava"):
+    for kind in GENERATIVE:
         for mode in ("rank", "generate"):
             assert speedups[(kind, mode)] >= 3.0, (kind, mode, speedups[(kind, mode)])
+    for kind in CHAT:
+        assert speedups[(kind, "rank")] >= 5.0, (kind, speedups[(kind, "rank")])

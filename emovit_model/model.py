@@ -1,4 +1,5 @@
-"""Loading EmoVIT (InstructBLIP) and the other benchmarked models (BLIP-2, LLaVA, CLIP), and the freeze
+"""Loading EmoVIT (InstructBLIP) and the other benchmarked models (BLIP-2, CLIP, any chat-template
+vision-language model such as LLaVA), and the freeze
 policies of the models that train: EmoVIT's, and LLaVA's projector-only or LoRA fine-tuning.
 
 EmoVIT fine-tunes InstructBLIP with the vision encoder and the LLM frozen. Trained: the Q-Former, its query
@@ -39,13 +40,6 @@ from schemas.errors import UsageError
 TRAINABLE_PREFIXES: tuple[str, ...] = ("qformer.", "query_tokens", "language_projection.")
 #: The optional extra: the LayerNorm after the vision encoder (LAVIS ``ln_vision``).
 VISION_LAYERNORM_PREFIX = "vision_model.post_layernorm."
-#: ``config.model_type`` -> transformers class name of the conditional-generation model.
-MODEL_CLASSES: dict[str, str] = {
-    "instructblip": "InstructBlipForConditionalGeneration",
-    "blip-2": "Blip2ForConditionalGeneration",
-    "llava": "LlavaForConditionalGeneration",
-    "clip": "CLIPModel",
-}
 #: Substring naming LLaVA's multi-modal projector parameters (``model.multi_modal_projector.*``).
 LLAVA_PROJECTOR = "multi_modal_projector."
 #: How each trainable model type can be tuned; the first is the default (``tuning="auto"``).
@@ -145,13 +139,18 @@ def parameter_table(model) -> str:
                     colalign=("left", "right", "right", "left"))
 
 
-def model_class(model_type: str):
-    """The transformers class for a ``config.model_type`` (InstructBLIP, BLIP-2, LLaVA, CLIP)."""
+def model_class(config):
+    """The transformers class a model config loads with: its family's (:mod:`emovit_model.scorers`), e.g.
+    ``InstructBlipForConditionalGeneration``, ``CLIPModel``, or ``AutoModelForImageTextToText`` for any
+    chat-template vision-language model."""
     import transformers
 
-    if model_type not in MODEL_CLASSES:
-        raise UsageError(f"unsupported model type {model_type!r}; supported: {', '.join(MODEL_CLASSES)}")
-    return getattr(transformers, MODEL_CLASSES[model_type])
+    from emovit_model.scorers import family_for
+
+    family = family_for(config)
+    if family.model_class is None:
+        raise UsageError(f"model type {config.model_type!r} is not a checkpoint to load (family {family.name})")
+    return getattr(transformers, family.model_class)
 
 
 def is_adapter_dir(path: str | Path) -> bool:
@@ -181,11 +180,16 @@ def _read_config(base: str | Path, **kwargs):
         raise UsageError(f"cannot load a model config from {base}: {exc}") from None
 
 
+def read_model_config(reference: str | Path, **kwargs):
+    """The model config of a checkpoint folder or Hub id (no weights); one :class:`UsageError` when unreadable."""
+    return _read_config(reference, **kwargs)[1]
+
+
 def _load_base(base: str | Path, device, dtype, **kwargs):
     from transformers import AutoProcessor
 
     base, config = _read_config(base, **kwargs)
-    cls = model_class(config.model_type)
+    cls = model_class(config)
     # straight onto a GPU (no full copy in host memory); on CPU no device map, so Trainer/accelerate may move it
     placement = {"device_map": {"": device}} if device.type == "cuda" else {}
     model = cls.from_pretrained(str(base), dtype=dtype, **placement, **kwargs)

@@ -1,16 +1,24 @@
-"""An offline tokenizer for the tiny-model zoo.
+"""Offline tokenizers for the tiny-model zoo, of the kinds the real checkpoints use.
 
-A byte-level BPE tokenizer is trained in memory (``tokenizers`` library, no download) over a small built-in
-corpus: the categorical protocol instruction (verbatim and in EmoVIT's normalised form), the eight answers,
-attribute lines as the generation prompts write them, and a few paragraphs of everyday English. Byte-level
-BPE never produces an unknown token, so any instruction text (conversation or reasoning samples included)
-round-trips through it.
+Every tokenizer is trained in memory, without a download, over a small built-in corpus
+(:func:`training_corpus`: the categorical protocol instruction verbatim and normalised, the eight answers,
+attribute lines as the generation prompts write them, the benchmarked prompt layouts and a few paragraphs of
+everyday English). Training is deterministic: the same corpus gives the same vocabulary and merges.
 
-The vocabulary starts with the special tokens at fixed ids (see :data:`SPECIAL_TOKENS`), so tiny model
-configs can name them by id. Training is deterministic: the same corpus gives the same vocabulary and merges.
+* :func:`llama_tokenizer` — Llama's kind (Vicuna, LLaVA-1.5, LLaVA-NeXT): a SentencePiece BPE model trained
+  with Llama's settings (byte fallback, a dummy prefix ``▁`` before the text, digits split, no
+  normalisation), converted to transformers' ``LlamaTokenizer`` (BOS prepended), with the special tokens a
+  checkpoint adds on top (``<image>``, a pad token).
+* :func:`wordpiece_tokenizer` — BERT's kind (the Q-Former's ``bert-base-uncased``): lower-cased WordPiece,
+  ``[CLS] text [SEP]``, plus the ``[DEC]`` BOS token LAVIS adds.
+* :func:`byte_level_tokenizer` — GPT-2's kind (OPT, Llama 3, SmolLM): byte-level BPE; :func:`llm_tokenizer`,
+  :func:`qformer_tokenizer` and :func:`clip_tokenizer` are the zoo's first byte-level tokenizers, with the
+  special tokens at fixed ids (:data:`SPECIAL_TOKENS`). Byte-level BPE never produces an unknown token.
 """
 
 from __future__ import annotations
+
+import functools
 
 from schemas.protocol import (
     ALPHABETICAL_EMOTIONS,
@@ -77,8 +85,9 @@ def training_corpus() -> list[str]:
     return lines
 
 
-def train_bpe(vocab_size: int = 1024):
-    """A byte-level BPE :class:`tokenizers.Tokenizer` trained on :func:`training_corpus`."""
+def train_bpe(vocab_size: int = 1024, special_tokens: tuple[str, ...] = SPECIAL_TOKENS):
+    """A byte-level BPE :class:`tokenizers.Tokenizer` trained on :func:`training_corpus`, ``special_tokens``
+    first (ids 0, 1, ...)."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
     tokenizer = Tokenizer(models.BPE())
@@ -86,12 +95,12 @@ def train_bpe(vocab_size: int = 1024):
     tokenizer.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
         vocab_size=vocab_size,
-        special_tokens=list(SPECIAL_TOKENS),
+        special_tokens=list(special_tokens),
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
         show_progress=False,
     )
     tokenizer.train_from_iterator(training_corpus(), trainer)
-    for token, expected in zip(SPECIAL_TOKENS, range(len(SPECIAL_TOKENS))):
+    for token, expected in zip(special_tokens, range(len(special_tokens))):
         if tokenizer.token_to_id(token) != expected:  # guards the fixed ids configs rely on
             raise RuntimeError(f"special token {token!r} got id {tokenizer.token_to_id(token)}, expected {expected}")
     return tokenizer
@@ -152,3 +161,105 @@ def clip_tokenizer(vocab_size: int = 1024, *, max_length: int = 77):
         tokenizer_object=backend, bos_token=BOS, eos_token=CLIP_EOT, pad_token=PAD, unk_token=UNK,
         padding_side="right", model_max_length=max_length,
     )
+
+
+# ------------------------------------------------------------------------------------ the real checkpoints' kinds
+#: SentencePiece's ids of Llama's special pieces (no pad piece: checkpoints add one).
+LLAMA_UNK, LLAMA_BOS, LLAMA_EOS = "<unk>", "<s>", "</s>"
+
+
+@functools.lru_cache(maxsize=4)
+def sentencepiece_model(vocab_size: int = 1024) -> bytes:
+    """A SentencePiece BPE model (serialised) trained on :func:`training_corpus` with Llama's settings: byte
+    fallback, dummy prefix, digits split one by one, no normalisation or whitespace folding, ``<unk>``/``<s>``
+    /``</s>`` at ids 0/1/2 and no pad piece."""
+    import io
+
+    import sentencepiece as spm
+
+    model = io.BytesIO()
+    spm.SentencePieceTrainer.train(
+        sentence_iterator=iter(training_corpus()), model_writer=model, model_type="bpe", vocab_size=vocab_size,
+        byte_fallback=True, add_dummy_prefix=True, split_digits=True, remove_extra_whitespaces=False,
+        normalization_rule_name="identity", allow_whitespace_only_pieces=True, character_coverage=1.0,
+        unk_id=0, bos_id=1, eos_id=2, pad_id=-1, unk_piece=LLAMA_UNK, bos_piece=LLAMA_BOS, eos_piece=LLAMA_EOS,
+        hard_vocab_limit=False, num_threads=1, minloglevel=2)
+    return model.getvalue()
+
+
+def llama_tokenizer(vocab_size: int = 1024, *, added: tuple[str, ...] = (IMAGE, PAD), pad: str = PAD,
+                    bos: str = LLAMA_BOS, unk: str = LLAMA_UNK, image_attribute: bool = True):
+    """A Llama tokenizer (transformers' ``LlamaTokenizer``) converted from :func:`sentencepiece_model`: the
+    SentencePiece pieces in their order, the BPE merges recovered from that order, BOS prepended.
+
+    ``added`` special tokens go after the SentencePiece vocabulary, in order (llava-hf adds ``<image>`` then
+    ``<pad>``; LAVIS's Vicuna InstructBLIP adds ``[PAD]``, transformers' processor then ``<image>``).
+    ``bos``/``unk`` rename those roles (LAVIS's Vicuna uses ``</s>`` for BOS, EOS and UNK). With
+    ``image_attribute`` ``<image>`` is also the tokenizer's named ``image_token`` (LLaVA processors read it).
+    """
+    import sentencepiece as spm
+    from transformers import LlamaTokenizer
+    from transformers.tokenization_utils_base import generate_merges
+
+    pieces = spm.SentencePieceProcessor(model_proto=sentencepiece_model(vocab_size))
+    vocab = {pieces.id_to_piece(i): i for i in range(pieces.get_piece_size())}
+    extra = {"extra_special_tokens": {"image_token": IMAGE}} if image_attribute and IMAGE in added else {}
+    tokenizer = LlamaTokenizer(vocab=vocab, merges=generate_merges(vocab), legacy=False, add_bos_token=True,
+                               add_eos_token=False, bos_token=bos, eos_token=LLAMA_EOS, unk_token=unk,
+                               model_max_length=512, padding_side="right", **extra)
+    for token in added:
+        tokenizer.add_special_tokens({"additional_special_tokens": [token]}, replace_extra_special_tokens=False)
+    tokenizer.pad_token = pad
+    return tokenizer
+
+
+#: The Q-Former tokenizer's pieces (BERT's), and the BOS token LAVIS adds to it.
+BERT_SPECIAL = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
+QFORMER_BOS = "[DEC]"
+
+
+def wordpiece_tokenizer(vocab_size: int = 1024):
+    """The Q-Former's tokenizer of BERT's kind (``BertTokenizer``): lower-cased WordPiece over a vocabulary drawn
+    from :func:`training_corpus`, ``[PAD]`` id 0, ``[CLS] text [SEP]``, plus LAVIS's ``[DEC]`` as BOS.
+
+    The vocabulary is BERT's special tokens, every character of the corpus and of ASCII (word-initial and ``##``
+    continuation), then the corpus's words by frequency (ties alphabetical) up to ``vocab_size``: WordPiece
+    matches the longest known piece, so a word outside it splits into characters, as BERT splits rare words.
+    (``tokenizers``' WordPiece trainer numbers its alphabet in hash order, which changes from run to run;
+    counting keeps the zoo's files identical across runs.)
+    """
+    import string
+    from collections import Counter
+
+    from tokenizers import normalizers, pre_tokenizers
+    from transformers import BertTokenizer
+
+    normalizer, splitter = normalizers.BertNormalizer(lowercase=True), pre_tokenizers.BertPreTokenizer()
+    words = Counter(word for line in training_corpus()
+                    for word, _ in splitter.pre_tokenize_str(normalizer.normalize_str(line)))
+    ascii_ = string.ascii_lowercase + string.digits + string.punctuation
+    characters = sorted({character for word in words for character in word} | set(ascii_))
+    pieces = [*BERT_SPECIAL, *characters, *(f"##{c}" for c in characters)]
+    known = set(pieces)
+    pieces += [w for w, _ in sorted(words.items(), key=lambda item: (-item[1], item[0])) if w not in known]
+    vocab = {piece: index for index, piece in enumerate(pieces[:vocab_size])}
+    tokenizer = BertTokenizer(vocab=vocab, do_lower_case=True, model_max_length=512)
+    tokenizer.add_special_tokens({"bos_token": QFORMER_BOS})
+    return tokenizer
+
+
+def byte_level_tokenizer(vocab_size: int = 1024, *, bos: str, eos: str, pad: str,
+                         added: tuple[str, ...] = ()):
+    """A byte-level BPE tokenizer of Llama 3's kind: ``bos``, ``eos`` and ``pad`` at ids 0-2, BOS prepended,
+    ``added`` special tokens after the vocabulary."""
+    from tokenizers import processors
+    from transformers import PreTrainedTokenizerFast
+
+    backend = train_bpe(vocab_size, (bos, eos, pad))
+    backend.post_processor = processors.TemplateProcessing(single=f"{bos} $A", pair=f"{bos} $A {bos} $B",
+                                                           special_tokens=[(bos, 0)])
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=backend, bos_token=bos, eos_token=eos, pad_token=pad,
+                                        padding_side="right", model_max_length=512)
+    if added:
+        tokenizer.add_special_tokens({"additional_special_tokens": list(added)}, replace_extra_special_tokens=False)
+    return tokenizer

@@ -1,4 +1,5 @@
-"""What every adapter does: find its checkpoint, load it as an :class:`EmotionClassifier`, check its type."""
+"""What every adapter does: find its checkpoint, load it as an :class:`EmotionClassifier`, check its type, name
+what it loads in the run key, and (API models) record what the run cost."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from pathlib import Path
 from schemas.errors import UsageError
 
 #: Classifier options a model entry may set (``options:`` in a run config).
-CLASSIFIER_OPTIONS = ("normalise", "length_normalise", "prompt_template", "clip_prompts", "max_prompt_tokens")
+CLASSIFIER_OPTIONS = ("normalise", "length_normalise", "prompt_template", "chat_template", "clip_prompts",
+                      "max_prompt_tokens")
 
 
 @dataclass(frozen=True)
@@ -18,11 +20,12 @@ class Adapter:
     Args:
         name: registry name.
         description: one line for listings.
-        model_types: ``config.model_type`` values this adapter accepts.
+        model_types: ``config.model_type`` values this adapter accepts (empty: any the ``families`` score).
         checkpoint: the real checkpoint used when a model entry names none.
-        zoo_kind: the tiny zoo kind standing in for it offline.
+        zoo_kind: the tiny zoo kind standing in for it offline (empty: none).
         trainable: whether a model entry may ask for training (EmoVIT, LLaVA-ft).
         train_defaults: :class:`~emovit_model.train.TrainConfig` values this adapter trains with by default.
+        families: scorer families (:mod:`emovit_model.scorers`) this adapter accepts when ``model_types`` is empty.
     """
 
     name: str
@@ -32,13 +35,25 @@ class Adapter:
     zoo_kind: str
     trainable: bool = False
     train_defaults: dict = field(default_factory=dict)
+    families: tuple[str, ...] = ()
 
     def prepare(self, entry: dict, workdir: Path) -> str | None:
         """The reference to load for ``entry`` before any training (``path`` as given); ``None`` when the
         entry must be trained first."""
         return entry.get("path")
 
-    def load(self, reference: str, *, device="auto", dtype="auto", options: dict | None = None):
+    def identity(self, reference: str, entry: dict) -> str:
+        """What the run key names as the model: the checkpoint's content digest (a Hub id as such)."""
+        from benchmarks.provenance import checkpoint_identity
+
+        return checkpoint_identity(reference)
+
+    def key_options(self, options: dict) -> dict:
+        """The entry options that change predictions (all of them, for local models): part of the run key."""
+        return dict(options)
+
+    def load(self, reference: str, *, device="auto", dtype="auto", options: dict | None = None,
+             entry: dict | None = None, workdir: Path | None = None):
         """An :class:`~emovit_model.scoring.EmotionClassifier` on the checkpoint (or adapter) ``reference``."""
         from emovit_model.scoring import EmotionClassifier
 
@@ -50,12 +65,22 @@ class Adapter:
         if "clip_prompts" in options:
             options["clip_prompts"] = tuple(options["clip_prompts"])
         classifier = EmotionClassifier.from_pretrained(reference, device=device, dtype=dtype, **options)
-        self.check(classifier.model, reference)
+        self.check(classifier, reference)
         return classifier
 
-    def check(self, model, reference: str) -> None:
+    def check(self, classifier, reference: str) -> None:
         """Refuse a checkpoint of the wrong family (e.g. a BLIP-2 path given to the ``llava`` adapter)."""
-        model_type = model.config.model_type
-        if model_type not in self.model_types:
+        model_type = classifier.model.config.model_type
+        if self.model_types and model_type not in self.model_types:
             raise UsageError(f"adapter {self.name} expects a {' or '.join(self.model_types)} checkpoint; "
                              f"{reference} is {model_type!r}")
+        if not self.model_types and classifier.family not in self.families:
+            raise UsageError(f"adapter {self.name} expects a {' or '.join(self.families)} model; {reference} is "
+                             f"{model_type!r} (family {classifier.family})")
+
+    def record_usage(self, directory: Path, carried: dict | None, before: dict | None, after: dict | None) -> None:
+        """Write what scoring cost into the run's ``config.json`` (API models; nothing for local ones)."""
+
+    def carried_usage(self, directory: Path, run_key: str) -> dict | None:
+        """The cost recorded by earlier sessions of the same run (read before the run directory is reopened)."""
+        return None

@@ -26,9 +26,11 @@ CREATE TABLE IF NOT EXISTS responses (
     finish_reason TEXT,
     prompt_tokens INTEGER NOT NULL DEFAULT 0,
     completion_tokens INTEGER NOT NULL DEFAULT 0,
-    created REAL NOT NULL
+    created REAL NOT NULL,
+    logprobs TEXT
 )
 """
+_COLUMNS = "content, refusal, finish_reason, prompt_tokens, completion_tokens, logprobs"
 
 
 def endpoint_id(base_url: str | None) -> str:
@@ -52,13 +54,15 @@ def response_key(*, backend: str, model: str, base_url: str | None, prompt_versi
 
 @dataclass(frozen=True)
 class StoredResponse:
-    """What is kept of one chat completion: the assistant message and the token counts."""
+    """What is kept of one chat completion: the assistant message, the token counts and, when the request asked
+    for them, the message tokens' log-probabilities (the ``logprobs.content`` list, as JSON)."""
 
     content: str | None
     refusal: str | None = None
     finish_reason: str | None = None
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    logprobs: str | None = None
 
 
 class ResponseCache:
@@ -68,19 +72,21 @@ class ResponseCache:
         self.path = Path(path)
         self._db = connect(self.path)
         self._db.execute(_SCHEMA)
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(responses)")}
+        if "logprobs" not in columns:  # a cache written before log-probabilities were kept
+            self._db.execute("ALTER TABLE responses ADD COLUMN logprobs TEXT")
         self._db.commit()
 
     def get(self, key: str) -> StoredResponse | None:
-        row = self._db.execute(
-            "SELECT content, refusal, finish_reason, prompt_tokens, completion_tokens FROM responses WHERE key = ?",
-            (key,)).fetchone()
+        row = self._db.execute(f"SELECT {_COLUMNS} FROM responses WHERE key = ?", (key,)).fetchone()
         return None if row is None else StoredResponse(*row)
 
     def put(self, key: str, item: str, model: str, response: StoredResponse) -> None:
         self._db.execute(
-            "INSERT OR REPLACE INTO responses VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT OR REPLACE INTO responses (key, item, model, {_COLUMNS}, created) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (key, item, model, response.content, response.refusal, response.finish_reason,
-             response.prompt_tokens, response.completion_tokens, time.time()))
+             response.prompt_tokens, response.completion_tokens, response.logprobs, time.time()))
         self._db.commit()
 
     def items(self) -> list[str]:

@@ -1,5 +1,7 @@
-"""Results must not drift with the batch size: for every adapter, batch 1 and batch 8 give identical greedy
-answers and ranking argmax, and scores within 1e-4."""
+"""Results must not drift with the batch size: for every adapter with a tiny zoo model (the chat-template ``vlm``
+ones included, whose images of different sizes give different numbers of image tokens), batch 1 and batch 8
+give identical greedy answers and ranking argmax, and scores within 1e-4. (API models send one request per
+image: nothing to batch.)"""
 
 from __future__ import annotations
 
@@ -19,7 +21,8 @@ def _images(n: int):
     from schemas.vocab import EMOTIONS
 
     rng = np.random.default_rng(11)
-    return [render_image(EMOTIONS[i % len(EMOTIONS)], rng, 32) for i in range(n)]
+    sizes = [(32, 32), (32, 64), (64, 32), (48, 48)]  # any-resolution models tile these differently
+    return [render_image(EMOTIONS[i % len(EMOTIONS)], rng, 64).resize(sizes[i % len(sizes)]) for i in range(n)]
 
 
 def _reference(name: str, zoo, trained) -> str:
@@ -28,7 +31,7 @@ def _reference(name: str, zoo, trained) -> str:
     return str(zoo[get_adapter(name).zoo_kind])
 
 
-@pytest.mark.parametrize("name", adapter_names())
+@pytest.mark.parametrize("name", [name for name in adapter_names() if get_adapter(name).zoo_kind])
 def test_batch_1_and_8_agree(name, zoo, trained):
     adapter = get_adapter(name)
     classifier = adapter.load(_reference(name, zoo, trained), device="cpu", dtype="float32")

@@ -8,7 +8,7 @@ import pytest
 from benchmarks.demo import DISCLAIMER, DemoConfig, run_demo
 
 ROOT = Path(__file__).resolve().parents[2]
-BASELINES = ("instructblip", "llava", "clip")
+BASELINES = ("instructblip", "llava", "vlm", "clip")
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +40,7 @@ def test_demo_leaderboard_shows_emovit_learnt_significantly(demo):
 
     out, summary = demo
     rows = {(r["task"], r["model"]): r for r in summary["leaderboard"]}
-    assert {model for _, model in rows} == {"emovit", "instructblip", "llava", "llava-ft", "clip"}
+    assert {model for _, model in rows} == {"emovit", "instructblip", "llava", "llava-ft", "vlm", "clip"}
     assert {task for task, _ in rows} == {"emoset8", "emoset2"}
     emovit = rows[("emoset8", "emovit")]
     assert emovit["n"] == 128 and emovit["accuracy_ci"][0] > 0.125
@@ -61,7 +61,7 @@ def test_demo_leaderboard_shows_emovit_learnt_significantly(demo):
     board = (out / "bench" / "leaderboard" / "leaderboard.md").read_text()
     assert "McNemar p vs emovit" in board
     plots = sorted(p.name for p in (out / "bench" / "leaderboard" / "plots").glob("*.png"))
-    assert "accuracy-emoset8.png" in plots and "confusion-emoset8-emovit.png" in plots and len(plots) == 14
+    assert "accuracy-emoset8.png" in plots and "confusion-emoset8-emovit.png" in plots and len(plots) == 16
 
 
 def test_demo_help_shows_defaults_and_says_what_it_tests():

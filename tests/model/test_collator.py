@@ -87,8 +87,15 @@ def test_a_kept_conversation_trains_on_every_answer_and_masks_every_question(pro
     assert batch["labels"][0, :length].tolist() == expected_labels
     assert batch["labels"][0, length:].eq(IGNORE_INDEX).all() and batch["attention_mask"][0].sum() == length
     supervised = batch["labels"][0][batch["labels"][0] != IGNORE_INDEX].tolist()
-    assert tokenizer.decode(supervised, skip_special_tokens=True) == "".join(a for _, a in pairs)
-    assert supervised.count(eos) == 3
+    assert supervised.count(eos) == 3 and supervised[-1] == eos
+    segments, current = [], []
+    for token in supervised:  # each answer's tokens, cut at its EOS
+        if token == eos:
+            segments.append(tokenizer.decode(current).strip())
+            current = []
+        else:
+            current.append(token)
+    assert segments == [a for _, a in pairs]
     # the Q-Former reads only the first question
     first = processor.qformer_tokenizer(pairs[0][0])["input_ids"]
     assert batch["qformer_input_ids"][0, : len(first)].tolist() == first

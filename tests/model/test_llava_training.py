@@ -52,7 +52,8 @@ def test_collator_encodes_what_ranking_scores(tiny_llava):
     assert torch.equal(batch["input_ids"], reference["input_ids"])
     assert (batch["input_ids"] == collator.image_token_id).sum() == collator.image_tokens == 16
     targets = [t for t in batch["labels"][0].tolist() if t != -100]
-    assert classifier.processor.tokenizer.decode(targets) == " Predict emotion: awe</s>"
+    assert targets == classifier.scorer.answer_ids(classifier.prompt(), (categorical_answer("awe"),))[0]
+    assert classifier.processor.tokenizer.decode(targets).strip() == "Predict emotion: awe</s>"
     with torch.no_grad():
         loss = classifier.model(**batch).loss.item()
     assert classifier.score([image])[0]["awe"] == pytest.approx(-loss * len(targets), rel=1e-4, abs=1e-4)
@@ -70,10 +71,10 @@ def test_every_answer_of_a_conversation_is_a_target(tiny_llava):
         {"from": "human", "value": "Why calm?"}, {"from": "gpt", "value": "Still water."}]}
     batch = collator([row, {**row, "conversations": row["conversations"][:2]}])
     decode = processor.tokenizer.decode
-    assert decode([t for t in batch["labels"][0].tolist() if t != -100]) == " A lake.</s> Still water.</s>"
-    assert decode([t for t in batch["labels"][1].tolist() if t != -100]) == " A lake.</s>"
-    assert decode(batch["input_ids"][0][batch["attention_mask"][0].bool()].tolist()) == (
-        "<s>USER: " + "<image>" * 16 + "\nWhat is it? ASSISTANT: A lake.</s>USER: Why calm? ASSISTANT: Still water.</s>")
+    assert decode([t for t in batch["labels"][0].tolist() if t != -100]).strip() == "A lake.</s> Still water.</s>"
+    assert decode([t for t in batch["labels"][1].tolist() if t != -100]).strip() == "A lake.</s>"
+    layout = "USER: " + "<image>" * 16 + "\nWhat is it? ASSISTANT: A lake.</s>USER: Why calm? ASSISTANT: Still water.</s>"
+    assert batch["input_ids"][0][batch["attention_mask"][0].bool()].tolist() == processor.tokenizer(layout)["input_ids"]
     assert batch["attention_mask"][1].sum() < batch["attention_mask"][0].sum()  # right-padded
 
 

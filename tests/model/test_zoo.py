@@ -31,6 +31,7 @@ def zoo(tmp_path_factory):
 
 
 GENERATIVE = tuple(kind for kind in KINDS if kind != "clip")
+CHAT = ("llava", "llava-next", "idefics3")
 
 
 def test_clip_checkpoint_loads_with_plain_transformers_and_pools_at_end_of_text(zoo):
@@ -55,18 +56,17 @@ def test_clip_checkpoint_loads_with_plain_transformers_and_pools_at_end_of_text(
 @pytest.mark.parametrize("kind", GENERATIVE)
 def test_checkpoint_loads_with_plain_transformers(zoo, kind):
     import torch
-    import transformers
     from transformers import AutoConfig, AutoProcessor
 
-    from emovit_model.model import MODEL_CLASSES
+    from emovit_model.model import model_class
 
     path = zoo[kind]
     assert (path / "model.safetensors").is_file()
     assert not list(path.glob("*.bin")), "the zoo must not write pickled weights"
     config = AutoConfig.from_pretrained(path)
-    model = getattr(transformers, MODEL_CLASSES[config.model_type]).from_pretrained(path).eval()
+    model = model_class(config).from_pretrained(path).eval()
     processor = AutoProcessor.from_pretrained(path)
-    prompt = "USER: <image>\nWhat is this? ASSISTANT:" if kind == "llava" else "What is this?"
+    prompt = "<image>\nWhat is this?" if kind in CHAT else "What is this?"
     inputs = processor(images=_images(1), text=[prompt], return_tensors="pt")
     assert inputs["pixel_values"].shape[-2:] == (32, 32)
     image_token_id = config.image_token_id
@@ -100,10 +100,11 @@ def test_vision_tower_distinguishes_images(zoo):
     assert (hidden[0] - hidden[1]).abs().mean() > 1e-2
 
 
-def test_tokenizer_knows_the_protocol(zoo):
+@pytest.mark.parametrize("kind", GENERATIVE)
+def test_tokenizer_knows_the_protocol(zoo, kind):
     from transformers import AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(zoo["instructblip"])
+    tokenizer = AutoTokenizer.from_pretrained(zoo[kind])
     assert tokenizer.decode(tokenizer(CATEGORICAL_INSTRUCTION, add_special_tokens=False)["input_ids"]) \
         == CATEGORICAL_INSTRUCTION
     assert tokenizer.convert_ids_to_tokens(tokenizer("<image>", add_special_tokens=False)["input_ids"]) == ["<image>"]
@@ -111,19 +112,62 @@ def test_tokenizer_knows_the_protocol(zoo):
     for label in ALPHABETICAL_EMOTIONS:  # learnt from the corpus: every answer label is one token
         ids = tokenizer(categorical_answer(label), add_special_tokens=False)["input_ids"]
         assert tokenizer.decode(ids[-1:]).strip() == label
+
+
+def test_tokenizers_are_the_real_checkpoints_kinds(zoo):
+    """SentencePiece Llama for Vicuna and the LLaVAs, WordPiece for the Q-Former, byte-level BPE for OPT, CLIP and
+    Idefics3's Llama 3; special tokens where the real checkpoints put them."""
+    from transformers import AutoProcessor, AutoTokenizer
+
+    for kind in ("instructblip", "llava", "llava-next"):
+        tokens = AutoTokenizer.from_pretrained(zoo[kind]).tokenize("Predict emotion: awe 42")
+        assert tokens == ["▁Predict", "▁emotion", ":", "▁awe", "▁", "4", "2"], kind  # dummy prefix, digits split
     llava = AutoTokenizer.from_pretrained(zoo["llava"])
-    assert llava.image_token == "<image>"
+    size = len(llava) - 2  # llava-hf adds <image>, then <pad>, after the SentencePiece vocabulary
+    assert (llava.image_token, llava.convert_tokens_to_ids("<image>"), llava.pad_token, llava.pad_token_id) == \
+        ("<image>", size, "<pad>", size + 1)
+    assert (llava.unk_token_id, llava.bos_token_id, llava.eos_token_id) == (0, 1, 2)
+    vicuna = AutoProcessor.from_pretrained(zoo["instructblip"])
+    tokenizer = vicuna.tokenizer  # LAVIS's Vicuna: BOS = EOS = UNK = </s>, [PAD] then <image> added
+    size = len(tokenizer) - 2
+    assert (tokenizer.bos_token, tokenizer.eos_token, tokenizer.unk_token) == ("</s>", "</s>", "</s>")
+    assert (tokenizer.pad_token, tokenizer.pad_token_id, tokenizer.convert_tokens_to_ids("<image>")) == \
+        ("[PAD]", size, size + 1)
+    qformer = vicuna.qformer_tokenizer  # bert-base-uncased's kind, with LAVIS's [DEC]
+    assert qformer.convert_ids_to_tokens(qformer("Predict AWE")["input_ids"]) == ["[CLS]", "predict", "awe", "[SEP]"]
+    assert (qformer.pad_token_id, qformer.bos_token) == (0, "[DEC]")
+    idefics = AutoProcessor.from_pretrained(zoo["idefics3"]).tokenizer
+    assert idefics.bos_token == "<|begin_of_text|>" and "<end_of_utterance>" in idefics.all_special_tokens
+    assert idefics.tokenize(" awe")[0] == "Ġawe"  # byte-level: the space is part of the token
 
 
-def test_llava_chat_template_matches_the_scoring_prompt(zoo):
+def test_chat_templates_are_the_real_checkpoints(zoo):
     from transformers import AutoProcessor
 
-    from emovit_model.scoring import PROMPT_TEMPLATES
+    messages = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": "Q?"}]}]
+    rendered = {kind: AutoProcessor.from_pretrained(zoo[kind]).apply_chat_template(messages, add_generation_prompt=True)
+                for kind in CHAT}
+    assert rendered["llava"] == rendered["llava-next"] == "USER: <image>\nQ? ASSISTANT:"
+    assert rendered["idefics3"] == "<|begin_of_text|>User:<image>Q?<end_of_utterance>\nAssistant:"
 
-    processor = AutoProcessor.from_pretrained(zoo["llava"])
-    messages = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": CATEGORICAL_INSTRUCTION}]}]
-    rendered = processor.apply_chat_template(messages, add_generation_prompt=True)
-    assert rendered == PROMPT_TEMPLATES["llava"].format(instruction=CATEGORICAL_INSTRUCTION)
+
+def test_any_resolution_models_use_more_image_tokens_for_larger_or_wider_images(zoo):
+    """LLaVA-NeXT tiles by aspect ratio and Idefics3 splits into tiles plus a global view: the number of image
+    tokens depends on the image, unlike LLaVA-1.5's fixed 16."""
+    import numpy as np
+    from PIL import Image
+    from transformers import AutoProcessor
+
+    def count(kind, height, width):
+        processor = AutoProcessor.from_pretrained(zoo[kind])
+        image = Image.fromarray(np.zeros((height, width, 3), dtype=np.uint8))
+        ids = processor(images=[image], text=["<image>"], return_tensors="pt")["input_ids"]
+        return int((ids == processor.image_token_id).sum())
+
+    assert count("llava", 32, 32) == count("llava", 32, 64) == 16
+    assert len({count("llava-next", h, w) for h, w in ((32, 32), (32, 64), (96, 32))}) == 3
+    # Idefics3: 4 image tokens per 32-px tile; a square image makes 2 x 2 tiles + the global view, a 2:1 one 1 x 2 + 1
+    assert (count("idefics3", 32, 32), count("idefics3", 16, 32)) == (20, 12)
 
 
 def test_spec_validates_itself():
@@ -143,6 +187,7 @@ def test_cli_writes_every_kind(tmp_path):
         assert (tmp_path / kind / "model.safetensors").is_file()
         assert '"hidden_size": 32' in (tmp_path / kind / "zoo_spec.json").read_text()
     assert main(["zoo", "--kind", "llava", "--out", str(tmp_path / "x"), "--hidden-size", "30"]) == 2
+    assert main(["zoo", "--kind", "llava", "--out", str(tmp_path / "y"), "--tokenizer", str(tmp_path / "none")]) == 2
 
 
 def test_cli_help_does_not_import_torch():

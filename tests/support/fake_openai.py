@@ -14,6 +14,15 @@ normally but only after ``s`` seconds), ``{"content": text}`` (answer with this 
 ``{"refusal": text}`` (a refusal message), ``{"body": text}`` (a raw, possibly malformed, 200 body),
 ``{"drop": true}`` (close the connection without any answer, as a dead endpoint would).
 
+Messages may carry content parts (``[{"type": "text", ...}, {"type": "image_url", "image_url": {"url":
+"data:image/png;base64,...", "detail": "low"}}]``): the marker is read from the text parts, and a request without
+a marker is attributed to its first image, ``img-<sha256 of the image bytes, 12 hex digits>``
+(:func:`image_item`). Every image received is decoded and kept in :attr:`FakeChatServer.images`; a data URL that
+does not decode is answered 400. A request with ``"logprobs": true`` gets the answer's tokens (words, spaces
+attached, and punctuation: :func:`split_tokens`) with their log-probabilities and ``top_logprobs`` alternatives
+from ``top_logprobs(item, position, token)`` (default: only the token itself, at -0.01), unless the server is
+started with ``logprobs=False`` (then ``"logprobs": null``, as servers without the feature answer).
+
 Run ``python -m tests.support.fake_openai --latency 0.2`` to serve from a separate process; it prints
 the base URL on its first line.
 """
@@ -21,6 +30,8 @@ the base URL on its first line.
 from __future__ import annotations
 
 import argparse
+import base64
+import hashlib
 import json
 import re
 import threading
@@ -30,6 +41,28 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 _ITEM = re.compile(r"item=(\S+)")
+_DATA_URL = re.compile(r"data:(image/[a-z]+);base64,(.*)", re.DOTALL)
+_TOKEN = re.compile(r"\s*\w+|\s*[^\w\s]|\s+")
+
+
+def image_item(data: bytes) -> str:
+    """The item a request without an ``item=`` marker is attributed to: its first image's bytes."""
+    return f"img-{hashlib.sha256(data).hexdigest()[:12]}"
+
+
+def split_tokens(text: str) -> list[str]:
+    """The answer's tokens as this server reports them: words with their leading spaces, and punctuation."""
+    return _TOKEN.findall(text)
+
+
+def _text_and_images(content) -> tuple[str, list[tuple[str, str | None]]]:
+    """The text of a message's content (a string or content parts) and its image parts ``(url, detail)``."""
+    if not isinstance(content, list):
+        return content or "", []
+    text = " ".join(part.get("text", "") for part in content if part.get("type") == "text")
+    images = [(part["image_url"].get("url", ""), part["image_url"].get("detail")) for part in content
+              if part.get("type") == "image_url"]
+    return text, images
 
 
 def default_answer(item: str, request: dict) -> str:
@@ -78,8 +111,19 @@ class _Handler(BaseHTTPRequestHandler):
         request = json.loads(self.rfile.read(length) or b"{}")
         messages = request.get("messages") or [{}]
         user = next((m.get("content", "") for m in reversed(messages) if m.get("role") == "user"), "")
+        user, images = _text_and_images(user)
+        decoded = []
+        for url, detail in images:
+            match = _DATA_URL.fullmatch(url)
+            try:
+                decoded.append((match.group(1), base64.b64decode(match.group(2), validate=True), detail))
+            except (AttributeError, ValueError):
+                owner._record("?", 400, request)
+                self._send(400, b'{"error": {"message": "invalid image data URL", "type": "invalid_request_error"}}')
+                return
         found = _ITEM.search(user or "")
-        item = found.group(1) if found else "?"
+        item = found.group(1) if found else image_item(decoded[0][1]) if decoded else "?"
+        owner._images(item, decoded)
         if owner.expected_key is not None and self.headers.get("Authorization") != f"Bearer {owner.expected_key}":
             owner._count(item)
             owner._record(item, 401, request)
@@ -115,10 +159,13 @@ class _Handler(BaseHTTPRequestHandler):
             message["refusal"] = step["refusal"]
         else:
             message["content"] = step["content"] if "content" in step else owner.answer(item, request)
+        logprobs = None
+        if request.get("logprobs") and owner.logprobs and message["content"] is not None:
+            logprobs = {"content": owner._logprobs(item, message["content"], int(request.get("top_logprobs") or 0))}
         body = {
             "id": f"chatcmpl-{item}", "object": "chat.completion", "created": int(time.time()),
             "model": request.get("model", ""),
-            "choices": [{"index": 0, "message": message, "finish_reason": "stop", "logprobs": None}],
+            "choices": [{"index": 0, "message": message, "finish_reason": "stop", "logprobs": logprobs}],
             "usage": {"prompt_tokens": owner.prompt_tokens, "completion_tokens": owner.completion_tokens,
                       "total_tokens": owner.prompt_tokens + owner.completion_tokens},
         }
@@ -134,11 +181,18 @@ class FakeChatServer:
         requests: requests received per item key.
         log: ``(time, item, status, had_response_format)`` per request, in arrival order.
         answered: HTTP 200 responses fully written to the client.
+        images: ``(item, mime type, image bytes, detail)`` per image received.
+        bodies: every request body received, in arrival order.
     """
 
     def __init__(self, *, latency_s: float = 0.0, script: dict[str, list[dict]] | None = None,
                  answer: Callable[[str, dict], str] = default_answer, reject_response_format: bool = False,
-                 expected_key: str | None = None, prompt_tokens: int = 100, completion_tokens: int = 50):
+                 expected_key: str | None = None, prompt_tokens: int = 100, completion_tokens: int = 50,
+                 logprobs: bool = True, top_logprobs: Callable[[str, int, str], dict[str, float]] | None = None):
+        self.logprobs = logprobs
+        self.top_logprobs = top_logprobs or (lambda item, position, token: {token: -0.01})
+        self.images: list[tuple[str, str, bytes, str | None]] = []
+        self.bodies: list[dict] = []
         self.latency_s = latency_s
         self.script = {key: list(steps) for key, steps in (script or {}).items()}
         self.answer = answer
@@ -165,6 +219,23 @@ class FakeChatServer:
     def _record(self, item: str, status: int, request: dict) -> None:
         with self._lock:
             self.log.append((time.monotonic(), item, status, "response_format" in request))
+            self.bodies.append(request)
+
+    def _images(self, item: str, decoded: list[tuple[str, bytes, str | None]]) -> None:
+        with self._lock:
+            self.images.extend((item, mime, data, detail) for mime, data, detail in decoded)
+
+    def _logprobs(self, item: str, content: str, top: int) -> list[dict]:
+        """``logprobs.content`` of an answer: each token, its log-probability and ``top`` alternatives (the
+        token's own value is its entry in the alternatives, else -0.01)."""
+        entries = []
+        for position, token in enumerate(split_tokens(content)):
+            alternatives = dict(self.top_logprobs(item, position, token))
+            ranked = sorted(alternatives.items(), key=lambda pair: -pair[1])[:top]
+            entries.append({"token": token, "logprob": alternatives.get(token, -0.01),
+                            "bytes": list(token.encode()),
+                            "top_logprobs": [{"token": t, "logprob": lp, "bytes": list(t.encode())} for t, lp in ranked]})
+        return entries
 
     def _answered(self) -> None:
         with self._lock:

@@ -1,0 +1,237 @@
+"""``emovit bench plan``: know before renting a GPU. Every model entry of a run config, from its config alone.
+
+For each local model the config is read (``AutoConfig``, no weights) and the model is built on the meta device
+(``accelerate.init_empty_weights``), which gives the exact parameter count. Then:
+
+* **weights** — the parameters times the element size of the run's dtype (``auto`` counts as bf16, what a CUDA
+  GPU with bf16 gets; ``dtype=float16`` or ``float32`` override);
+* **prompt tokens** — image tokens (the Q-Former's queries; LLaVA-1.5's 576; the worst case of LLaVA-NeXT's
+  any-resolution grid; Idefics3's 4 x 4 tiles and global view; Qwen2-VL's 28-px patches of a
+  ``--image-size`` square; or the config's own count) plus the longest instruction of the config's tasks, the
+  chat layout and the answer (16 tokens each);
+* **KV cache** — 2 (keys, values) x layers x key/value heads x head size x element size, per prompt token, times
+  the prompt and the batch size (what the ranking path keeps while it scores the candidates);
+* **total** — weights + KV cache, against the ``--gpu-memory`` budget: fits or not, and the largest batch that
+  fits. Activations, the CUDA context and allocator slack are not counted: leave a few GiB of headroom.
+
+API models (adapter ``openai``) need no GPU and are listed as such; CLIP keeps no cache.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+from benchmarks.config import BenchConfig
+
+GIB = 1024 ** 3
+#: Tokens counted for the chat layout around the instruction, and for the answer.
+LAYOUT_TOKENS = 16
+ANSWER_TOKENS = 16
+
+
+@dataclass(frozen=True)
+class ModelPlan:
+    """The memory plan of one model entry (``parameters`` 0 and ``local`` False for an API model)."""
+
+    name: str
+    reference: str
+    family: str
+    local: bool = True
+    parameters: int = 0
+    dtype: str = ""
+    weight_bytes: int = 0
+    prompt_tokens: int = 0
+    kv_bytes_per_token: int = 0
+    batch_size: int = 1
+
+    @property
+    def kv_bytes(self) -> int:
+        return self.kv_bytes_per_token * self.prompt_tokens * self.batch_size
+
+    @property
+    def total_bytes(self) -> int:
+        return self.weight_bytes + self.kv_bytes
+
+    def largest_batch(self, budget_bytes: float) -> int:
+        """The largest batch whose weights and KV cache fit ``budget_bytes`` (0 when the weights alone do not)."""
+        per_sample = self.kv_bytes_per_token * self.prompt_tokens
+        room = budget_bytes - self.weight_bytes
+        if room < 0:
+            return 0
+        return int(room // per_sample) if per_sample else 10 ** 9
+
+
+def plan_dtype(name: str):
+    """The torch dtype a plan counts in: ``auto`` is bf16 (a GPU's choice)."""
+    import torch
+
+    from emovit_model.model import resolve_dtype
+
+    return torch.bfloat16 if name in (None, "auto") else resolve_dtype(name, torch.device("cpu"))
+
+
+def meta_model(config):
+    """The model of ``config`` on the meta device: shapes and parameter count, no memory, no weights read."""
+    from accelerate import init_empty_weights
+
+    from emovit_model.model import model_class
+
+    cls = model_class(config)
+    with init_empty_weights():  # an Auto class builds with from_config, a model class with _from_config
+        model = cls.from_config(config) if hasattr(cls, "from_config") else cls._from_config(config)
+    model.tie_weights()  # as from_pretrained does: tied embeddings are one parameter
+    return model
+
+
+def weight_bytes(model, dtype) -> tuple[int, int]:
+    """``(parameters, bytes)`` of ``model`` held in ``dtype`` (floating-point parameters; others as they are)."""
+    import torch
+
+    size = torch.empty((), dtype=dtype).element_size()
+    count = total = 0
+    for parameter in model.parameters():
+        count += parameter.numel()
+        total += parameter.numel() * (size if parameter.is_floating_point() else parameter.element_size())
+    return count, total
+
+
+def kv_bytes_per_token(config, dtype) -> int:
+    """Bytes of keys and values one prompt token keeps in the language model's cache (0 for CLIP)."""
+    import torch
+
+    if config.model_type == "clip":
+        return 0
+    text = config.get_text_config(decoder=True)
+    layers = text.num_hidden_layers
+    heads = text.num_attention_heads
+    kv_heads = getattr(text, "num_key_value_heads", None) or heads
+    head_dim = getattr(text, "head_dim", None) or text.hidden_size // heads
+    return 2 * layers * kv_heads * head_dim * torch.empty((), dtype=dtype).element_size()
+
+
+def image_tokens(config, image_size: int = 512) -> int:
+    """Image tokens one image puts in the prompt (worst case for any-resolution models)."""
+    if getattr(config, "num_query_tokens", None):  # BLIP-2 / InstructBLIP
+        return config.num_query_tokens
+    vision = getattr(config, "vision_config", None)
+    if config.model_type in ("qwen2_vl", "qwen2_5_vl"):  # 14-px patches merged 2 x 2, on a square image
+        side = vision.patch_size * getattr(vision, "spatial_merge_size", 2)
+        return math.ceil(image_size / side) ** 2
+    if getattr(config, "image_grid_pinpoints", None):  # LLaVA-NeXT: base view + the largest grid + newlines
+        patch, size = vision.patch_size, vision.image_size
+        grid = max((h // patch) * (w // patch) + h // patch for h, w in config.image_grid_pinpoints)
+        return (size // patch) ** 2 + grid
+    if config.model_type in ("idefics3", "smolvlm"):  # 4 x 4 tiles and the global view
+        per_tile = (vision.image_size // vision.patch_size) ** 2 // config.scale_factor ** 2
+        return 17 * per_tile
+    for name in ("mm_tokens_per_image", "image_seq_length"):
+        if getattr(config, name, None):
+            return int(getattr(config, name))
+    if vision is not None:
+        return (vision.image_size // vision.patch_size) ** 2
+    return 0
+
+
+def text_tokens(reference: str, instructions: list[str]) -> int:
+    """Tokens of the longest instruction: counted with the checkpoint's tokenizer when it can be read, else
+    estimated at 3 characters a token (Llama tokenizers average about 4 on English prose)."""
+    longest = max(instructions, key=len, default="")
+    folder = Path(reference)
+    if not folder.is_dir() or (folder / "tokenizer_config.json").is_file():
+        try:
+            from transformers import AutoTokenizer
+
+            return len(AutoTokenizer.from_pretrained(reference)(longest)["input_ids"])
+        except (OSError, ValueError, TypeError):
+            pass
+    return math.ceil(len(longest) / 3)
+
+
+def task_instructions(config: BenchConfig) -> list[str]:
+    """Every fixed instruction the config's tasks ask (reasoning rows bring their own: 128 tokens' worth)."""
+    from benchmarks.task import load_task
+
+    found = []
+    for name in config.tasks:
+        task = load_task(name)
+        if task.source == "derived":
+            continue
+        found += [text if text else "x" * 3 * 128 for text in task.questions().values()]
+    return found
+
+
+def _reference(entry: dict, out: Path) -> str:
+    """What the entry's scores come from: its path, or the base it trains on (an adapter's own weights are small);
+    an adapter folder stands for its base; ``zoo:<kind>`` is written under ``OUT/_zoo`` as a run would."""
+    from benchmarks.adapters import get_adapter
+    from benchmarks.runner import processes, resolve_reference
+    from emovit_model.model import is_adapter_dir
+
+    adapter = get_adapter(entry["adapter"])
+    reference = entry.get("path") or entry.get("base") or adapter.checkpoint
+    reference = resolve_reference(reference, out, processes("cpu"))
+    if is_adapter_dir(reference):
+        from emovit_model.checkpoint import read_adapter_config, resolve_base
+
+        reference = str(resolve_base(reference, read_adapter_config(reference)["base_model"]))
+    return reference
+
+
+def plan_config(config: BenchConfig, *, image_size: int = 512) -> list[ModelPlan]:
+    """A :class:`ModelPlan` per model entry of ``config``."""
+    from emovit_model.model import read_model_config
+    from emovit_model.scorers import family_for
+
+    dtype = plan_dtype(config.dtype)
+    instructions = task_instructions(config)
+    plans = []
+    for entry in config.models:
+        if entry["adapter"] == "openai":
+            plans.append(ModelPlan(entry["name"], entry.get("path") or "gpt-4o-mini", "openai", local=False))
+            continue
+        reference = _reference(entry, Path(config.out))
+        model_config = read_model_config(reference)
+        count, size = weight_bytes(meta_model(model_config), dtype)
+        prompt = image_tokens(model_config, image_size) + text_tokens(reference, instructions) + LAYOUT_TOKENS \
+            + ANSWER_TOKENS
+        plans.append(ModelPlan(entry["name"], reference, family_for(model_config).name, True, count,
+                               str(dtype).replace("torch.", ""), size, prompt,
+                               kv_bytes_per_token(model_config, dtype), config.batch_size))
+    return plans
+
+
+def default_budget() -> float | None:
+    """The first CUDA device's total memory in GiB (``None`` without one)."""
+    import torch
+
+    return torch.cuda.mem_get_info()[1] / GIB if torch.cuda.is_available() else None
+
+
+def print_plan(plans: list[ModelPlan], budget_gib: float | None = None) -> None:
+    """The plan as a table, against ``budget_gib`` (default: the GPU this runs on, if any)."""
+    from tabulate import tabulate
+
+    budget_gib = default_budget() if budget_gib is None else budget_gib
+    rows = []
+    for p in plans:
+        if not p.local:
+            rows.append([p.name, p.family, "API", "-", "-", "-", "-", "-", "no GPU", "-"])
+            continue
+        fits, largest = "-", "-"
+        if budget_gib is not None:
+            fits = "yes" if p.total_bytes <= budget_gib * GIB else "no"
+            largest = f"{p.largest_batch(budget_gib * GIB):,}"
+        rows.append([p.name, p.family, f"{p.parameters / 1e9:.2f} B" if p.parameters >= 1e8 else f"{p.parameters:,}",
+                     p.dtype, f"{p.weight_bytes / GIB:.2f}", f"{p.prompt_tokens:,}",
+                     f"{p.kv_bytes / GIB:.2f} (batch {p.batch_size})", f"{p.total_bytes / GIB:.2f}", fits, largest])
+    budget = f"{budget_gib:g} GiB" if budget_gib is not None else "no budget (--gpu-memory GiB)"
+    print(tabulate(rows, headers=["model", "family", "parameters", "dtype", "weights GiB", "prompt tokens",
+                                  "KV cache GiB", "total GiB", f"fits {budget}", "largest batch"],
+                   tablefmt="simple"))
+    print("weights + KV cache of the prompt; activations and the CUDA context are not counted (keep a few GiB free)")
+
+
+__all__ = ["ModelPlan", "image_tokens", "kv_bytes_per_token", "meta_model", "plan_config", "print_plan",
+           "weight_bytes"]
