@@ -291,6 +291,8 @@ class _Session:
         writer = RequestFiles(self.folder, self.prefix + "-retry")
         try:
             for path in files:
+                if not Path(path).is_file():
+                    continue  # removed by hand: the next run writes these requests again from their items
                 with open(path, "rb") as handle:
                     for raw in handle:
                         line = json.loads(raw)
