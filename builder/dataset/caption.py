@@ -61,7 +61,7 @@ def caption_build(config, *, cache_dir: str | Path, procs=None, progress: bool =
                          "build (use blip2:<model> or file:<path>)")
     plan = None
     if procs.is_main:
-        plan = _plan(config, settings, merge_parts)
+        plan = _plan(config, settings)
     plan_dir, units, problem = procs.share(plan)
     if problem:
         raise UsageError(problem)
@@ -93,9 +93,10 @@ def caption_build(config, *, cache_dir: str | Path, procs=None, progress: bool =
     return tallies
 
 
-def _plan(config, settings, merge_parts) -> tuple[str | None, list, str | None]:
+def _plan(config, settings) -> tuple[str | None, list, str | None]:
     """Rank 0: settle an earlier run's parts, freeze the cache for the readers, plan the units."""
     from builder.captions.base import CaptionCache
+    from builder.captions.parallel import merge_parts
     from builder.dataset.plan import plan_splits
     from builder.sources.emoset import EmoSetSource
 

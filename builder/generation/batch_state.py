@@ -100,10 +100,6 @@ class BatchState:
                                "reported FROM requests WHERE key = ?", (key,)).fetchone()
         return None if row is None else RequestRow(*row)
 
-    def file(self, path: str) -> FileRow | None:
-        row = self._db.execute("SELECT * FROM files WHERE path = ?", (path,)).fetchone()
-        return None if row is None else FileRow(*row)
-
     def files(self, endpoint: str, *statuses: str) -> list[FileRow]:
         marks = ",".join("?" * len(statuses))
         rows = self._db.execute(f"SELECT * FROM files WHERE endpoint = ? AND status IN ({marks}) ORDER BY created",
@@ -114,14 +110,10 @@ class BatchState:
         row = self._db.execute("SELECT * FROM files WHERE batch_id = ?", (batch_id,)).fetchone()
         return None if row is None else FileRow(*row)
 
-    def count(self, status: str, *, batch: str | None = None, file: str | None = None) -> int:
-        """Requests with ``status`` (in one batch or one file)."""
-        query, args = "SELECT COUNT(*) FROM requests WHERE status = ?", [status]
-        if batch is not None:
-            query, args = query + " AND batch = ?", [*args, batch]
-        if file is not None:
-            query, args = query + " AND file = ?", [*args, file]
-        return self._db.execute(query, args).fetchone()[0]
+    def count(self, status: str, *, batch: str) -> int:
+        """Requests of one batch with ``status``."""
+        return self._db.execute("SELECT COUNT(*) FROM requests WHERE status = ? AND batch = ?",
+                                (status, batch)).fetchone()[0]
 
     # ------------------------------------------------------------------ writing requests
     def write(self, key: str, item: str, endpoint: str, file: str, attempts: int) -> None:
@@ -129,14 +121,6 @@ class BatchState:
         self._db.execute("INSERT OR REPLACE INTO requests (key, item, endpoint, status, file, batch, attempts, "
                          "reported, updated) VALUES (?, ?, ?, ?, ?, NULL, ?, 1, ?)",
                          (key, item, endpoint, WRITTEN, file, attempts, time.time()))
-        self._pending += 1
-        if self._pending >= COMMIT_EVERY:
-            self.commit()
-
-    def move(self, key: str, file: str) -> None:
-        """A request to retry, written into another input file."""
-        self._db.execute("UPDATE requests SET status = ?, file = ?, batch = NULL, updated = ? WHERE key = ?",
-                         (WRITTEN, file, time.time(), key))
         self._pending += 1
         if self._pending >= COMMIT_EVERY:
             self.commit()

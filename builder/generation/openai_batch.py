@@ -118,13 +118,13 @@ class OpenAIBatchGenerator(OpenAIGenerator):
             raise GenerationError("openai-batch keeps track of its batches in the cache folder: set cache_dir")
         super().check_ready()
 
-    def body(self, messages: list[dict], *, structured: bool | None = None) -> dict:
+    def body(self, messages: list[dict]) -> dict:
         """The chat-completions request body of one item (as ``openai:`` sends it)."""
         body: dict = {"model": self.model, "messages": messages, "temperature": self.config.temperature,
                       "seed": self.config.seed}
         if self.config.max_tokens is not None:
             body["max_tokens"] = self.config.max_tokens
-        if self.config.use_structured_output if structured is None else structured:
+        if self.config.use_structured_output:
             body["response_format"] = QA_RESPONSE_FORMAT
         return body
 

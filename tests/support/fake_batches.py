@@ -1,9 +1,8 @@
 """A loopback server speaking the OpenAI Files and Batches endpoints, for the Batch API backend's tests and
 its memory benchmark.
 
-Endpoints (under ``/v1``): ``POST /files`` (multipart: ``purpose``, ``file``), ``GET /files/{id}``,
-``GET /files/{id}/content``, ``POST /batches``, ``GET /batches`` (newest first, ``limit``/``after``),
-``GET /batches/{id}``, ``POST /batches/{id}/cancel``. Files are kept on disk, so large batches cost the
+Endpoints (under ``/v1``): ``POST /files`` (multipart: ``purpose``, ``file``), ``GET /files/{id}/content``,
+``POST /batches``, ``GET /batches`` (newest first, ``limit``/``after``), ``GET /batches/{id}``. Files are kept on disk, so large batches cost the
 server little memory.
 
 Each retrieve moves a batch one status along its plan: ``validating``, ``in_progress``, ``finalizing``,
@@ -122,9 +121,6 @@ class _Handler(BaseHTTPRequestHandler):
                 self.connection.shutdown(2)
             else:
                 self._json(200, batch)
-        elif (found := re.fullmatch(r"/v1/batches/([^/]+)/cancel", path)) is not None:
-            batch = owner._cancel(found.group(1))
-            self._json(200, batch) if batch else self._error(404, "no such batch")
         else:
             self._error(404, f"no route {path}")
 
@@ -154,9 +150,6 @@ class _Handler(BaseHTTPRequestHandler):
             with open(record["path"], "rb") as handle:
                 for block in iter(lambda: handle.read(1 << 16), b""):
                     self.wfile.write(block)
-        elif (found := re.fullmatch(r"/v1/files/([^/]+)", path)) is not None:
-            record = owner.files.get(found.group(1))
-            self._json(200, owner._file_object(found.group(1))) if record else self._error(404, "no such file")
         else:
             self._error(404, f"no route {path}")
 
@@ -334,16 +327,6 @@ class FakeBatchServer:
             return {"object": "list", "data": [dict(self.batches[b]) for b in page],
                     "first_id": page[0] if page else None, "last_id": page[-1] if page else None,
                     "has_more": start + limit < len(newest)}
-
-    def _cancel(self, batch_id: str) -> dict | None:
-        with self._lock:
-            batch = self.batches.get(batch_id)
-            if batch is None:
-                return None
-            if batch["status"] not in TERMINAL:
-                self.plans[batch_id].update(end="cancelled", process=0, steps=["cancelled"])
-                batch["status"], batch["cancelling_at"] = "cancelling", int(time.time())
-            return dict(batch)
 
     def _retrieve(self, batch_id: str) -> dict | None:
         with self._lock:
