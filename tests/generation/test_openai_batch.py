@@ -90,6 +90,9 @@ def test_a_completed_batch_gives_what_openai_gives_at_half_the_price(source_reco
     assert (batch["endpoint"], batch["completion_window"], batch["status"]) == ("/v1/chat/completions", "24h",
                                                                                 "completed")
     assert server.retrieves == 3  # validating -> in_progress -> finalizing -> completed, one step per poll
+    lines = [m for m in caplog.messages if m.startswith(f"batch {batch['id']}: ")]  # what the client saw
+    assert lines[0].endswith("8 requests from " + server.uploads[0]["filename"] + " submitted (validating)")
+    assert [line.split(": ")[1].split(" ")[0] for line in lines[1:]] == ["in_progress", "finalizing", "completed"]
     lines = [json.loads(line) for line in (server.folder / f"{server.uploads[0]['id']}.jsonl").read_text().splitlines()]
     assert [sorted(line) for line in lines] == [["body", "custom_id", "method", "url"]] * 8
     assert {(line["method"], line["url"]) for line in lines} == {("POST", "/v1/chat/completions")}
