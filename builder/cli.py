@@ -19,6 +19,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "synth": ("builder.sources.synth", "write a synthetic EmoSet-format tree (images, annotations, splits)"),
     "validate": ("builder.sources.validate", "read and validate an EmoSet-style tree; write report and quarantine"),
     "build": ("builder.dataset.build", "build the instruction dataset (datasets save_to_disk) with report and quarantine"),
+    "caption": ("builder.dataset.caption", "caption a build's images ahead of it, in parallel under torchrun / accelerate launch"),
     "export": ("builder.publish.export", "export a built dataset as a Hub-ready folder (parquet + card) or LLaVA JSON"),
     "push": ("builder.publish.push", "publish an exported dataset to the Hugging Face Hub"),
     "curate": ("builder.curation.cli", "curate a build visually with FiftyOne: load, signals, App, decisions"),

@@ -29,7 +29,7 @@ class Captioner(Protocol):
 
     name: str
 
-    def captions(self, records: Sequence[SourceRecord], *, progress: bool = True) -> CaptionOutcome:
+    def captions(self, records: Sequence[SourceRecord], *, progress: bool = True, cache=None) -> CaptionOutcome:
         ...
 
 
@@ -43,7 +43,9 @@ class CaptionCache:
     """Captions keyed by (captioner key, content key) in ``<cache_dir>/captions.sqlite``, committed per batch.
 
     The content key says what the caption was made from (by default the sha256 of the image's bytes), so a
-    second tree with the same ids, or an edited image, never reuses a stale caption.
+    second tree with the same ids, or an edited image, never reuses a stale caption. Writes take SQLite's
+    write lock up front (``BEGIN IMMEDIATE``), so several processes of one machine may write at once: each
+    waits for the lock (up to the connection's 30 s busy timeout) instead of failing half-way.
     """
 
     def __init__(self, cache_dir: str | Path):
@@ -56,24 +58,42 @@ class CaptionCache:
                          "PRIMARY KEY (captioner, content))")
         self._db.commit()
 
-    def get_many(self, captioner: str, keys: Sequence[str]) -> dict[str, str]:
-        """Content key -> caption for the keys found."""
+    @staticmethod
+    def lookup(db, captioner: str, keys: Sequence[str]) -> dict[str, str]:
+        """Content key -> caption for the keys found in the open database ``db``."""
         found: dict[str, str] = {}
         for start in range(0, len(keys), 500):
             chunk = list(keys[start:start + 500])
             marks = ",".join("?" * len(chunk))
-            rows = self._db.execute(
+            rows = db.execute(
                 f"SELECT content, caption FROM captions_by_content WHERE captioner = ? AND content IN ({marks})",
                 [captioner, *chunk])
             found.update(rows)
         return found
 
+    def get_many(self, captioner: str, keys: Sequence[str]) -> dict[str, str]:
+        """Content key -> caption for the keys found."""
+        return self.lookup(self._db, captioner, keys)
+
     def put_many(self, captioner: str, captions: Iterable[tuple[str, str]]) -> None:
         """Store (content key, caption) pairs and commit."""
+        self.put_rows([(captioner, key, caption) for key, caption in captions])
+
+    def put_rows(self, rows: Sequence[tuple[str, str, str]]) -> None:
+        """Store (captioner key, content key, caption) rows in one transaction."""
         now = time.time()
-        self._db.executemany("INSERT OR REPLACE INTO captions_by_content VALUES (?, ?, ?, ?)",
-                             [(captioner, key, caption, now) for key, caption in captions])
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            self._db.executemany("INSERT OR REPLACE INTO captions_by_content VALUES (?, ?, ?, ?)",
+                                 [(*row, now) for row in rows])
+        except BaseException:
+            self._db.rollback()
+            raise
         self._db.commit()
+
+    def checkpoint(self) -> None:
+        """Copy the write-ahead log into the database file (then a reader without the log sees everything)."""
+        self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def close(self) -> None:
         self._db.close()
@@ -121,12 +141,21 @@ class CachingCaptioner:
         """Captions for ``records`` (by id) and entries for those that cannot have one."""
         raise NotImplementedError
 
-    def captions(self, records: Sequence[SourceRecord], *, progress: bool = True) -> CaptionOutcome:
+    def captions(self, records: Sequence[SourceRecord], *, progress: bool = True, cache=None) -> CaptionOutcome:
+        """Captions of ``records``: cached ones looked up, the others computed in batches and stored.
+
+        ``cache``: where to look up and store them (an object with ``get_many`` / ``put_many``, e.g. a
+        :class:`~builder.captions.parallel.RankCaptionCache`); default the cache under ``cache_dir``.
+        """
         from tqdm.auto import tqdm
 
         unique = list({record.id: record for record in records}.values())
         outcome = CaptionOutcome()
-        cache = CaptionCache(self.cache_dir) if self.cache_dir is not None and self.cacheable else None
+        own = cache is None and self.cache_dir is not None and self.cacheable
+        if own:
+            cache = CaptionCache(self.cache_dir)
+        elif not self.cacheable:
+            cache = None
         try:
             key = self.cache_key
             contents: dict[str, str | None] = {}
@@ -149,6 +178,6 @@ class CachingCaptioner:
                                              if contents.get(i) is not None])
                     bar.update(len(batch))
         finally:
-            if cache is not None:
+            if own:
                 cache.close()
         return outcome

@@ -1,13 +1,15 @@
 """The ``blip2:<model id or path>`` captioner: BLIP-2 image captioning with transformers.
 
 torch and transformers are imported when the first batch is captioned. On CUDA the model runs in bfloat16
-(float16 where bf16 is unsupported), on CPU in float32. Images that cannot be opened are reported in
+(float16 where bf16 is unsupported), on CPU in float32; under a launcher (``LOCAL_RANK`` set) each process
+takes its own GPU. Images that cannot be opened are reported in
 ``missing`` (code ``unreadable_image``), as are empty generations (``empty_caption``).
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -33,7 +35,7 @@ class Blip2Captioner(CachingCaptioner):
         batch_size: images per forward pass.
         max_new_tokens: caption length limit.
         prompt: text the caption continues (empty: plain captioning).
-        device: ``cuda``/``cpu``/...; default CUDA when available.
+        device: ``cuda``/``cpu``/...; default CUDA when available (``cuda:<LOCAL_RANK>`` under a launcher).
     """
 
     def __init__(self, model: str, cache_dir: str | Path | None = None, *, batch_size: int = 16,
@@ -68,7 +70,8 @@ class Blip2Captioner(CachingCaptioner):
         import transformers
         from transformers import AutoProcessor, Blip2ForConditionalGeneration
 
-        device = self.device or ("cuda" if torch.cuda.is_available() else "cpu")
+        device = self.device or ("cpu" if not torch.cuda.is_available()
+                                 else f"cuda:{os.environ['LOCAL_RANK']}" if "LOCAL_RANK" in os.environ else "cuda")
         if device.startswith("cuda"):
             dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
         else:

@@ -221,7 +221,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--out", help="required (except with --dry-run): build directory (new, empty, or an "
                                       "earlier build: replaced only on success)")
     parser.add_argument("--config", default="all", choices=(*KINDS, "all"))
-    parser.add_argument("--generator", default="template", help="template | openai:<model>")
+    parser.add_argument("--generator", default="template", help="template | openai:<model> | openai-batch:<model>")
     parser.add_argument("--captioner", default="attributes", help="attributes | file:<path> | blip2:<model or path>")
     parser.add_argument("--splits", help="comma-separated subset of the source's splits")
     parser.add_argument("--sampling", default="emovit", choices=("emovit", "all"),

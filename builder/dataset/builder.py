@@ -185,7 +185,21 @@ class EmoVITInstructions(datasets.ArrowBasedBuilder):
                             class_positions=config.sampling == "emovit")
         for split, plan in plans.items():
             (log / f"{split}.plan.json").write_text(json.dumps({"entries": plan.entries, "shards": len(plan.shards)}))
+        self._prepare_generation([shard for split in splits for shard in plans[split].shards])
         return [datasets.SplitGenerator(name=split, gen_kwargs={"shards": plans[split].shards}) for split in splits]
+
+    def _prepare_generation(self, shards: list) -> None:
+        """A batch backend (one with ``prepare``, e.g. ``openai-batch:``) gets every LLM request of the build
+        before the shards run, so they go out in a few large batches; the shards then read the answers."""
+        from builder.dataset.requests import llm_items
+        from builder.dataset.shard import ShardWorker
+
+        settings = self.settings()
+        if not settings.makes_llm_kinds or not hasattr(settings.make_generator(), "prepare"):
+            return
+        if self._worker is None:
+            self._worker = ShardWorker(settings)
+        self._worker.generator.prepare(llm_items(self._worker, shards), progress=self.progress)
 
     def _generate_tables(self, shards: list) -> Iterator[tuple[object, object]]:
         from datasets.builder import Key

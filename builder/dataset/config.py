@@ -57,12 +57,13 @@ class BuildConfig:
 
 
 def generator_prices(config: BuildConfig) -> dict | None:
-    """The prices an OpenAI-compatible generator bills at, and where they came from (None otherwise)."""
+    """The prices an OpenAI-compatible generator bills at (the Batch API's for ``openai-batch:``), and where
+    they came from (None otherwise)."""
     name, _, model = config.generator.partition(":")
-    if name != "openai":
+    if name not in ("openai", "openai-batch"):
         return None
     from builder.generation.pricing import resolve_prices
 
     prices = resolve_prices(model.strip(), config.generation.get("price_per_million_input"),
-                            config.generation.get("price_per_million_output"))
+                            config.generation.get("price_per_million_output"), batch=name == "openai-batch")
     return asdict(prices) | {"unit": "USD per 1M tokens"}

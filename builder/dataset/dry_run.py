@@ -42,11 +42,10 @@ def _completion_estimates(count) -> dict[str, int]:
 
 def dry_run(config: BuildConfig, *, cache_dir: str | Path | None = None, token_estimate: str = "chars") -> dict:
     """The estimate for building ``config``: per split and kind, generations, cached, requests and tokens."""
-    from builder.captions.base import CaptionOutcome
     from builder.dataset.builder import EmoVITBuilderConfig, shard_settings
     from builder.dataset.plan import plan_splits
+    from builder.dataset.requests import shard_items
     from builder.dataset.shard import ShardWorker
-    from builder.generation.base import GenerationItem
     from builder.generation.pricing import estimate_prompt_tokens, estimate_tokens, tiktoken_counter
     from builder.sources.emoset import EmoSetSource
 
@@ -69,6 +68,13 @@ def dry_run(config: BuildConfig, *, cache_dir: str | Path | None = None, token_e
     rows: dict[tuple[str, str], dict] = defaultdict(lambda: {"generations": 0, "cached": 0, "requests": 0,
                                                              "prompt_tokens": 0, "completion_tokens": 0})
     placeholders = 0
+
+    def blip2_captions(records) -> dict[str, str]:  # BLIP-2 is not run: cached captions or a placeholder
+        nonlocal placeholders
+        cached = _cached_only(worker.captioner, records).captions if worker.captioner.cache_dir is not None else {}
+        placeholders += sum(record.id not in cached for record in records)
+        return {r.id: cached.get(r.id, PLACEHOLDER_CAPTION) for r in records}
+
     tallies = {}
     with tempfile.TemporaryDirectory(prefix="emovit-dry-run-") as plan_dir:
         plans = plan_splits(source, splits, plan_dir, shard_size=config.shard_images,
@@ -76,21 +82,11 @@ def dry_run(config: BuildConfig, *, cache_dir: str | Path | None = None, token_e
         for split in splits:
             tally = defaultdict(int)
             for shard in plans[split].shards:
-                selection = worker.select(shard)
+                selection, items = shard_items(worker, shard, blip2_captions if config.captioner.startswith(
+                    "blip2:") else None)
                 for key, value in vars(selection.tally).items():
                     if isinstance(value, int):
                         tally[key] += value
-                records = [record for record, _ in selection.records]
-                if config.captioner.startswith("blip2:"):
-                    captions = CaptionOutcome()
-                    if worker.captioner.cache_dir is not None:
-                        captions = _cached_only(worker.captioner, records)
-                    placeholders += sum(record.id not in captions.captions for record in records)
-                    texts = {r.id: captions.captions.get(r.id, PLACEHOLDER_CAPTION) for r in records}
-                else:
-                    texts = worker.captioner.captions(records, progress=False).captions
-                items = [GenerationItem(record, texts[record.id], kind) for record, kinds in selection.records
-                         if record.id in texts for kind in kinds if kind != "categorical"]
                 for item, messages, cached in (planning(items) if planning else []):
                     row = rows[(split, item.kind)]
                     row["generations"] += 1
@@ -109,13 +105,34 @@ def dry_run(config: BuildConfig, *, cache_dir: str | Path | None = None, token_e
     table = [{"split": split, "kind": kind, **values} for (split, kind), values in sorted(rows.items())]
     prompt = sum(r["prompt_tokens"] for r in table)
     completion_total = sum(r["completion_tokens"] for r in table)
-    cost = (prompt * prices["input"] + completion_total * prices["output"]) / 1e6 if prices else 0.0
+    costs = _costs(config, prompt, completion_total)
     return {
         "generator": config.generator, "token_estimate": token_estimate, "rows": table, "splits": tallies,
         "requests": sum(r["requests"] for r in table), "cached": sum(r["cached"] for r in table),
         "prompt_tokens": prompt, "completion_tokens": completion_total, "prices": prices,
-        "cost_usd": cost, "placeholder_captions": placeholders,
+        "cost_usd": costs.get(config.generator.partition(":")[0], 0.0), "costs": costs,
+        "placeholder_captions": placeholders,
     }
+
+
+def _costs(config: BuildConfig, prompt_tokens: int, completion_tokens: int) -> dict[str, float]:
+    """The estimated cost through each OpenAI route: ``openai`` (synchronous, list prices) and ``openai-batch``
+    (Batch API), for an OpenAI generator. Prices given on the command line are those of the build's own route;
+    the other route is priced only for a model of the price table."""
+    from builder.generation.pricing import known_prices, resolve_prices
+
+    name, _, model = config.generator.partition(":")
+    if name not in ("openai", "openai-batch"):
+        return {}
+    model = model.strip()
+    given = (config.generation.get("price_per_million_input"), config.generation.get("price_per_million_output"))
+    costs = {}
+    for route in ("openai", "openai-batch"):
+        if route != name and known_prices(model) is None:
+            continue
+        prices = resolve_prices(model, *(given if route == name else (None, None)), batch=route == "openai-batch")
+        costs[route] = prices.cost(prompt_tokens, completion_tokens)
+    return costs
 
 
 def _cached_only(captioner, records):
@@ -144,6 +161,10 @@ def print_estimate(estimate: dict) -> None:
                      r["completion_tokens"]] for r in estimate["rows"]],
                    headers=["split", "kind", "generations", "cached", "requests", "est. prompt tokens",
                             "est. completion tokens"]))
+    costs = estimate.get("costs") or {}
+    if len(costs) == 2:
+        print(f"\nthe same requests cost ${costs['openai']:.4f} at list prices (openai:, synchronous) and "
+              f"${costs['openai-batch']:.4f} at batch prices (openai-batch:, Batch API, answers within 24 h)")
     prices = estimate["prices"]
     price_text = (f"at ${prices['input']:g} / ${prices['output']:g} per 1M tokens ({prices['source']})"
                   if prices else "(offline generator: no cost)")

@@ -1,10 +1,11 @@
 """Known list prices of common chat models, and the token estimate a dry run uses.
 
 Prices are US dollars per million tokens (prompt, completion), as OpenAI's public pricing page listed
-them in March 2026 (read through third-party price trackers that quote it; standard tier, no batch or
-cached-input discounts). Prices change: the table is dated, the report says where a price came from, and
-``--price-per-million-input`` / ``--price-per-million-output`` override it. A model not in the table
-costs 0 unless prices are given, and the report says so.
+them in March 2026 (read through third-party price trackers that quote it; standard tier, no cached-input
+discounts). The Batch API (``openai-batch:<model>``) bills half of these list prices. Prices change: the table
+is dated, the report says where a price came from, and ``--price-per-million-input`` /
+``--price-per-million-output`` override it (taken as the prices of the backend used: batch prices for
+``openai-batch:``). A model not in the table costs 0 unless prices are given, and the report says so.
 """
 
 from __future__ import annotations
@@ -32,6 +33,10 @@ KNOWN_PRICES: dict[str, tuple[float, float]] = {
 }
 
 
+#: Share of the list price the Batch API bills (OpenAI: 50 % off input and output tokens).
+BATCH_DISCOUNT = 0.5
+
+
 @dataclass(frozen=True)
 class Prices:
     """USD per million prompt and completion tokens, and where the figures came from."""
@@ -53,15 +58,19 @@ def known_prices(model: str) -> tuple[float, float] | None:
     return KNOWN_PRICES[max(prefixes, key=len)] if prefixes else None
 
 
-def resolve_prices(model: str, price_input: float | None, price_output: float | None) -> Prices:
-    """Given prices win; missing ones come from the table; unknown models cost 0 (source says so)."""
+def resolve_prices(model: str, price_input: float | None, price_output: float | None, *,
+                   batch: bool = False) -> Prices:
+    """Given prices win; missing ones come from the table (halved for the Batch API when ``batch``); unknown
+    models cost 0 (source says so)."""
     table = known_prices(model)
+    if table is not None and batch:
+        table = (table[0] * BATCH_DISCOUNT, table[1] * BATCH_DISCOUNT)
     if price_input is not None and price_output is not None:
         return Prices(price_input, price_output, "given")
     if table is None:
         return Prices(price_input or 0.0, price_output or 0.0,
                       "given" if price_input or price_output else f"unknown model {model!r}: no price")
-    source = f"table of list prices as of {PRICES_AS_OF}"
+    source = f"table of list prices as of {PRICES_AS_OF}" + (", Batch API: half" if batch else "")
     if price_input is not None or price_output is not None:
         source = f"given, rest from the {source}"
     return Prices(table[0] if price_input is None else price_input,

@@ -1,4 +1,5 @@
-"""Generator registry: ``get_generator("template", config)`` or ``get_generator("openai:<model>", config)``.
+"""Generator registry: ``get_generator("template", config)``, ``get_generator("openai:<model>", config)`` or
+``get_generator("openai-batch:<model>", config)``.
 
 Backends are imported only when asked for, so the offline path never imports ``openai``.
 """
@@ -13,6 +14,7 @@ from schemas.errors import UsageError
 GENERATORS: dict[str, str] = {
     "template": "offline, deterministic attribute-grounded phrasings (no network)",
     "openai:<model>": "any OpenAI-compatible chat-completions endpoint (config.base_url, key from config.api_key_env)",
+    "openai-batch:<model>": "the same requests through the OpenAI Batch API: half the price, answers within 24 h",
 }
 
 
@@ -34,5 +36,12 @@ def get_generator(spec: str, config: GenerationConfig | None = None) -> Instruct
         from builder.generation.openai_backend import OpenAIGenerator
 
         return OpenAIGenerator(argument.strip(), config)
+    if name == "openai-batch":
+        if not argument.strip():
+            raise GeneratorSpecError("generator 'openai-batch' needs a model: 'openai-batch:<model>', e.g. "
+                                     "'openai-batch:gpt-4o-mini'")
+        from builder.generation.openai_batch import OpenAIBatchGenerator
+
+        return OpenAIBatchGenerator(argument.strip(), config)
     known = "; ".join(f"{key} ({text})" for key, text in GENERATORS.items())
     raise GeneratorSpecError(f"unknown generator {spec!r}; known: {known}")

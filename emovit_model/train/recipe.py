@@ -66,6 +66,20 @@ def _cuda_available() -> bool:
     return torch.cuda.is_available()
 
 
+def _parallel_flags() -> dict:
+    """TrainingArguments for a launch with several processes (``torchrun`` / ``accelerate launch``).
+
+    Every trainable tensor of both recipes takes part in every forward pass, so DDP need not search for unused
+    ones. Without a GPU the Trainer joins the launcher's process group only when told to run on CPU (gloo);
+    with GPUs it takes the launcher's ranks itself."""
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return {}
+    flags = {"ddp_find_unused_parameters": False}
+    if not _cuda_available():
+        flags.update(use_cpu=True, ddp_backend="gloo")
+    return flags
+
+
 def is_main_process() -> bool:
     """Whether this process has rank 0 (or runs alone)."""
     return int(os.environ.get("RANK", "0")) == 0
@@ -198,6 +212,7 @@ def train(config: TrainConfig, *, resume: bool | str = False, callbacks=None) ->
         disable_tqdm=not config.progress,
         **save_flags,
         **precision_flags,
+        **_parallel_flags(),
         **_checkpointing_flags(config.gradient_checkpointing),
     )
     trainer = EmoVITTrainer(

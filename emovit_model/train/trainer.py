@@ -76,7 +76,8 @@ class EmoVITTrainer(Trainer):
         classifier = EmotionClassifier(
             self.accelerator.unwrap_model(self.model), self.processing_class, normalise=config.normalise,
             batch_size=config.eval_batch_size, max_prompt_tokens=config.max_prompt_tokens)
-        with self.accelerator.split_between_processes(list(range(len(dataset)))) as mine:
+        # contiguous, unpadded shares: every image is scored once, and gathering keeps the split's order
+        with self.accelerator.split_between_processes(list(range(len(dataset))), apply_padding=False) as mine:
             rows = dataset.select(mine)
             scored = list(zip(column(rows, "image_id"), gold_labels(rows), classifier.predict(column(rows, "image"))))
         scored = gather_object(scored)

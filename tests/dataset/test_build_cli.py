@@ -86,7 +86,9 @@ def test_misconfiguration_is_one_line_and_exit_2_before_any_work(small_tree_temp
                              "--generator", "bogus"],
                             "emovit build: error: unknown generator 'bogus'; known: template (offline, deterministic "
                             "attribute-grounded phrasings (no network)); openai:<model> (any OpenAI-compatible "
-                            "chat-completions endpoint (config.base_url, key from config.api_key_env))"),
+                            "chat-completions endpoint (config.base_url, key from config.api_key_env)); "
+                            "openai-batch:<model> (the same requests through the OpenAI Batch API: half the price, "
+                            "answers within 24 h)"),
         "missing caption file": (["build", "--emoset-root", str(small_tree_template), "--out", str(out),
                                   "--captioner", f"file:{caption_file}"],
                                  f"emovit build: error: {caption_file}: caption file not found"),
