@@ -176,6 +176,7 @@ def _run_demo(out: str | Path, config: DemoConfig) -> dict:
                          runs=str(bench_out / "runs"), leaderboard=str(bench_out / "leaderboard" / "leaderboard.md"),
                          leaderboard_csv=str(bench_out / "leaderboard" / "leaderboard.csv"),
                          leaderboard_json=str(bench_out / "leaderboard" / "leaderboard.json"),
+                         leaderboard_page=str(bench_out / "leaderboard" / "index.html"),
                          plots=str(bench_out / "leaderboard" / "plots"))
     summary["where"] = where
     summary["elapsed_s"] = round(time.perf_counter() - began, 1)

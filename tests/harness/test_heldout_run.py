@@ -112,6 +112,11 @@ def test_leakage_is_counted_recorded_and_excluded(tmp_path, zoo, bench_build, le
     assert len(ids) == 5 and "images/joy/1.jpg" not in ids
     assert list(out.glob("runs/clip/emotion6/*.stale-*"))  # the unfiltered predictions were set aside
 
+    assert main(["bench", "leaderboard", "--runs", str(out / "runs"), "--out", str(tmp_path / "board"),
+                 "--no-plots"]) == 0
+    [row] = json.loads((tmp_path / "board" / "leaderboard.json").read_text())
+    assert (row["model"], row["task"], row["n"], row["leaked"]) == ("clip", "emotion6", 5, 1)
+
 
 def test_leakage_command_errors_are_one_line(tmp_path, capsys, bench_build):
     code = main(["bench", "leakage", "--build", str(tmp_path / "nope"), "--task", "emotion6",
