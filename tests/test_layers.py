@@ -113,10 +113,10 @@ def module_graph() -> dict[str, set[str]]:
 def import_circles(graph: dict[str, set[str]]) -> list[list[str]]:
     """The strongly connected components of more than one module (Tarjan's algorithm, iterative)."""
     index, low, on_stack, stack, circles = {}, {}, set(), [], []
-    for root in graph:
+    for root, children in graph.items():
         if root in index:
             continue
-        work = [(root, iter(sorted(graph[root])))]
+        work = [(root, iter(sorted(children)))]
         index[root] = low[root] = len(index)
         stack.append(root)
         on_stack.add(root)
