@@ -202,6 +202,26 @@ class HeldoutReader:
                     self.note("ignored_files", rel)
             stack.extend(reversed(subdirs))
 
+    def class_folder_images(self, rel_dir: str, labels: tuple[str, ...],
+                            fields=lambda image: {}) -> Iterator[Candidate | QuarantineEntry]:
+        """Every image under ``rel_dir/<label>/`` (any depth) as a candidate whose gold is the folder, with
+        ``fields(image)`` as its extra fields; an image in a folder that is not one of ``labels`` is
+        ``unknown_label``, one directly in ``rel_dir`` is ``unlabelled``; other files are noted."""
+        for item in self.listing(rel_dir):
+            rel = f"{rel_dir}/{item.name}"
+            if not item.is_dir(follow_symlinks=False):
+                if is_image_name(item.name):
+                    yield self.reject(rel, "unlabelled", f"{rel}: image outside the emotion folders", rel, "label")
+                else:
+                    self.note("ignored_files", rel)
+                continue
+            for image in self.walk_images(rel):
+                if item.name in labels:
+                    yield Candidate(image, item.name, f"folder {rel}/", fields(image))
+                else:
+                    yield self.reject(image, "unknown_label", f"{image}: folder {item.name!r} is not one of "
+                                      f"{self.title}'s emotions ({', '.join(labels)})", image, "label")
+
     # ------------------------------------------------------------------ files
     def check_image(self, rel: str, source: str) -> str:
         """The absolute path of image ``rel``, proven to stay inside the root before anything is opened."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from builder.sources.heldout.base import Candidate, HeldoutReader, is_image_name
+from builder.sources.heldout.base import Candidate, HeldoutReader
 from builder.sources.records import QuarantineEntry
 from schemas.heldout import MIKELS
 
@@ -34,17 +34,4 @@ class FIReader(HeldoutReader):
             raise self.not_this_dataset(f"{FOLDER}/ has none of the folders {', '.join(MIKELS)}")
 
     def entries(self) -> Iterator[Candidate | QuarantineEntry]:
-        for item in self.listing(FOLDER):
-            rel = f"{FOLDER}/{item.name}"
-            if not item.is_dir(follow_symlinks=False):
-                if is_image_name(item.name):
-                    yield self.reject(rel, "unlabelled", f"{rel}: image outside the emotion folders", rel, "label")
-                else:
-                    self.note("ignored_files", rel)
-                continue
-            for image in self.walk_images(rel):
-                if item.name in MIKELS:
-                    yield Candidate(image, item.name, f"folder {rel}/")
-                else:
-                    yield self.reject(image, "unknown_label", f"{image}: folder {item.name!r} is not one of FI's "
-                                      f"eight emotions ({', '.join(MIKELS)})", image, "label")
+        return self.class_folder_images(FOLDER, MIKELS)

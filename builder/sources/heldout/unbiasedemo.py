@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from builder.sources.heldout.base import Candidate, HeldoutReader, is_image_name
+from builder.sources.heldout.base import Candidate, HeldoutReader
 from builder.sources.records import QuarantineEntry
 from schemas.heldout import UNBIASEDEMO
 
@@ -34,18 +34,10 @@ class UnBiasedEmoReader(HeldoutReader):
             raise self.not_this_dataset(f"{IMAGES}/ has none of the folders {', '.join(UNBIASEDEMO)}")
 
     def entries(self) -> Iterator[Candidate | QuarantineEntry]:
-        for item in self.listing(IMAGES):
-            rel = f"{IMAGES}/{item.name}"
-            if not item.is_dir(follow_symlinks=False):
-                if is_image_name(item.name):
-                    yield self.reject(rel, "unlabelled", f"{rel}: image outside the emotion folders", rel, "label")
-                else:
-                    self.note("ignored_files", rel)
-                continue
-            for image in self.walk_images(rel):
-                if item.name not in UNBIASEDEMO:
-                    yield self.reject(image, "unknown_label", f"{image}: folder {item.name!r} is not one of "
-                                      f"UnBiasedEmo's emotions ({', '.join(UNBIASEDEMO)})", image, "label")
-                    continue
-                parts = image.split("/")
-                yield Candidate(image, item.name, f"folder {rel}/", {"object": parts[2] if len(parts) > 3 else None})
+        return self.class_folder_images(IMAGES, UNBIASEDEMO, _object_folder)
+
+
+def _object_folder(image: str) -> dict:
+    """``images/<emotion>/<object>/<file>`` -> the object folder (None for an image right in its emotion folder)."""
+    parts = image.split("/")
+    return {"object": parts[2] if len(parts) > 3 else None}
