@@ -100,7 +100,7 @@ def test_every_documented_command_parses_and_machines_share_storage():
         paths = [getattr(args, name) for name in ("emoset_root", "cache_dir", "dataset", "out")
                  if getattr(args, name, None)]
         paths += [value.split("=", 1)[1] for value in getattr(args, "overrides", []) if "/" in value]
-        assert paths and all(path.startswith("/shared/") for path in paths), entry
+        assert paths and all(path.startswith("/nfs/emovit/") for path in paths), entry
 
 
 def _free_port() -> int:
@@ -140,8 +140,8 @@ def test_the_torchrun_caption_command_on_two_machines(small_tree_template, tmp_p
     command = next(c for c in documented_commands() if c.startswith("torchrun --nnodes 2") and " caption " in c)
     argv = _as_local_machines(command, {
         "10.0.0.1:29500": f"127.0.0.1:{_free_port()}", "--nproc-per-node 8": "--nproc-per-node 1",
-        "/shared/EmoSet-3.3M": str(small_tree_template), "blip2:Salesforce/blip2-opt-2.7b": f"blip2:{model}",
-        "/shared/cache": str(tmp_path / "cache"), "caption-1": f"caption-{tmp_path.name}"})
+        "/nfs/emovit/EmoSet-3.3M": str(small_tree_template), "blip2:Salesforce/blip2-opt-2.7b": f"blip2:{model}",
+        "/nfs/emovit/cache": str(tmp_path / "cache"), "caption-1": f"caption-{tmp_path.name}"})
     argv += ["--config", "categorical", "--splits", "train,val", "--shard-images", "5", "--quiet"]
     results = _run_as_two_machines([argv, argv])
     assert [r.returncode for r in results] == [0, 0], [r.stderr[-3000:] for r in results]
