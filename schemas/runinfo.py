@@ -34,9 +34,9 @@ def fingerprint(config: Any) -> str:
 
 
 def write_json(path: str | Path, document: Any) -> None:
-    """Write ``document`` as indented, key-sorted UTF-8 JSON."""
-    Path(path).write_text(json.dumps(to_jsonable(document), indent=2, sort_keys=True, ensure_ascii=False) + "\n",
-                          encoding="utf-8")
+    """Write ``document`` as indented, key-sorted UTF-8 JSON (strict: NaN and infinities are refused)."""
+    text = json.dumps(to_jsonable(document), indent=2, sort_keys=True, ensure_ascii=False, allow_nan=False)
+    Path(path).write_text(text + "\n", encoding="utf-8")
 
 
 @dataclass
