@@ -31,11 +31,9 @@ class BadLine:
 
 def split_lines(text: str) -> Iterator[tuple[int, str]]:
     """``(number, line)`` for every non-blank line of ``text``, split on ``\\n`` only (1-based numbers)."""
-    if text.startswith(BOM):
-        text = text[len(BOM):]
+    text = text.removeprefix(BOM)
     for number, line in enumerate(text.split("\n"), start=1):
-        if line.endswith("\r"):
-            line = line[:-1]
+        line = line.removesuffix("\r")
         if line.strip():
             yield number, line
 
