@@ -10,10 +10,15 @@ from __future__ import annotations
 from pathlib import Path
 
 
+#: Longest name a plot shows (longer ones end with an ellipsis).
+SHOWN = 48
+
+
 def _t(value) -> str:
-    """A name as plain text for matplotlib: ``$`` would start mathtext (and a bad formula fails the plot), a
-    leading ``_`` would hide a legend entry."""
-    text = str(value).replace("$", r"\$")
+    """A name as plain text for matplotlib: unprintable characters as escapes, cut to :data:`SHOWN`
+    characters; ``$`` would start mathtext (a bad formula fails the plot), a leading ``_`` hide a legend entry."""
+    text = "".join(char if char.isprintable() else repr(char)[1:-1] for char in str(value))
+    text = (text[: SHOWN - 1] + "…" if len(text) > SHOWN else text).replace("$", r"\$")
     return " " + text if text.startswith("_") else text
 
 

@@ -7,8 +7,9 @@ leaderboard), :func:`safe_name` turns it into one plain, bounded name:
 * a string that already is a plain name (ASCII letters, digits, ``.``, ``_``, ``-``; starting with a letter
   or digit; ending with a letter, digit or ``_``; no ``..`` or ``--``; at most :data:`MAX_LENGTH` characters;
   not a name Windows reserves such as ``CON``) is kept as it is, so everyday names stay readable;
-* any other string becomes its letters and digits (other runs of characters turned into ``_``, cut short)
-  followed by ``_`` and the first :data:`DIGEST_LENGTH` hex digits of the string's sha256. A plain string
+* any other string becomes its plain characters (every other run of characters, and every run of ``.``,
+  ``_``, ``-``, turned into one character; cut short) followed by ``_`` and the first :data:`DIGEST_LENGTH`
+  hex digits of the string's sha256. A plain string
   that happens to end like that is hashed too, so a kept name can never equal a hashed one.
 
 Every name is also a valid Hugging Face repository name. Two different strings can only share a hashed name
@@ -48,7 +49,9 @@ def _is_plain(text: str, max_length: int) -> bool:
 def hashed_name(text: str, *, salt: str = "", max_length: int = MAX_LENGTH) -> str:
     """The hashed form of ``text``: its letters and digits, ``_``, and a digest of ``text`` (and ``salt``)."""
     digest = hashlib.sha256(f"{text}\0{salt}".encode("utf-8", "surrogatepass")).hexdigest()[:DIGEST_LENGTH]
-    stem = re.sub(r"[^A-Za-z0-9]+", "_", text).strip("_")[: max(1, max_length - DIGEST_LENGTH - 1)].strip("_")
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", text)
+    stem = re.sub(r"([._-])[._-]+", r"\1", stem).strip("._-")  # no "..", "--", or a leading dot
+    stem = stem[: max(1, max_length - DIGEST_LENGTH - 1)].rstrip("._-")
     return f"{stem or 'x'}_{digest}"
 
 
