@@ -588,10 +588,12 @@ def write_leaderboard(paths, out: str | Path, *, seed: int = 0, plots: bool = Tr
     from schemas.runinfo import write_json
 
     check_seed(seed)
-    out = output_folder(out, "the leaderboard")
+    if Path(out).exists() and not Path(out).is_dir():
+        raise UsageError(f"{out}: exists and is not a folder (--out names the folder for the leaderboard)")
     runs = collect_runs(paths, warn=warn, root=root)
     rows = leaderboard_rows(runs, seed=seed)
     validate_leaderboard_rows(rows)
+    out = output_folder(out, "the leaderboard")
     written: dict[str, list[str]] = {}
     with writing("the leaderboard", out):
         if plots:

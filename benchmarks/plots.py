@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-
 #: Longest name a plot shows (longer ones end with an ellipsis).
 SHOWN = 48
 

@@ -51,8 +51,10 @@ def hashed_name(text: str, *, salt: str = "", max_length: int = MAX_LENGTH) -> s
     digest = hashlib.sha256(f"{text}\0{salt}".encode("utf-8", "surrogatepass")).hexdigest()[:DIGEST_LENGTH]
     stem = re.sub(r"[^A-Za-z0-9._-]+", "_", text)
     stem = re.sub(r"([._-])[._-]+", r"\1", stem).strip("._-")  # no "..", "--", or a leading dot
-    stem = stem[: max(1, max_length - DIGEST_LENGTH - 1)].rstrip("._-")
-    return f"{stem or 'x'}_{digest}"
+    stem = stem[: max(1, max_length - DIGEST_LENGTH - 3)].rstrip("._-") or "x"
+    if stem.split(".", 1)[0].lower() in _RESERVED:  # "NUL.0_..." is still Windows' NUL device
+        stem = f"x_{stem}"
+    return f"{stem}_{digest}"
 
 
 def safe_name(text: str, *, max_length: int = MAX_LENGTH) -> str:

@@ -180,7 +180,7 @@ def test_bad_lmms_eval_files_are_one_line(tmp_path, capsys):
     results = {"configs": {"emoset8": {"dataset_path": "parquet", "dataset_kwargs": {"data_files": {"test": str(data)}}}}}
     odd = _lmms(tmp_path / "odd" / "m", [{"doc_id": d, "target": "awe", "filtered_resps": ["awe"]}
                                          for d in ("0", "²", "1")], results=results)
-    code, out, err = _cli(capsys, "import", "--from", "lmms-eval", str(odd), "--out", str(tmp_path / "r"))
+    code, _, err = _cli(capsys, "import", "--from", "lmms-eval", str(odd), "--out", str(tmp_path / "r"))
     assert code == 0, err                      # "²" is no document position: ids stay the log's doc_ids
     lines = [json.loads(line) for line in (tmp_path / "r" / "m" / "emoset8" / "predictions.jsonl").read_text().splitlines()]
     assert [line["id"] for line in lines] == ["0", "²", "1"]
