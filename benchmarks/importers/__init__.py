@@ -251,7 +251,7 @@ def import_runs(tool: str, paths, out: str | Path, *, task: str | None = None, m
         raise UsageError(f"{out}: exists and is not a folder (--out names the folder for the run folders)")
     runs = read_foreign(tool, paths, model=model, task=task, note=log)
     for run in runs:
-        run.model = model_label(run.model)
+        run.model = model_label(run.model) or "model"
     kept = []
     for run in runs:
         if run.samples:
