@@ -4,6 +4,7 @@ and every file written proven to stay inside them, whatever names the data holds
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from pathlib import Path
 
 from schemas.errors import UsageError
@@ -40,23 +41,14 @@ def inside(folder: Path, *parts: str) -> Path:
     return target
 
 
+@contextmanager
 def writing(what: str, out: Path):
     """A context that turns an ``OSError`` while writing into one :class:`UsageError` line."""
-    return _Writing(what, out)
-
-
-class _Writing:
-    def __init__(self, what: str, out: Path):
-        self.what, self.out = what, out
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, kind, exc, traceback):
-        if isinstance(exc, OSError):
-            name = getattr(exc, "filename", None) or self.out
-            raise UsageError(f"{name}: cannot write {self.what} ({exc.strerror or exc})") from None
-        return False
+    try:
+        yield
+    except OSError as exc:
+        raise UsageError(f"{getattr(exc, 'filename', None) or out}: cannot write {what} "
+                         f"({exc.strerror or exc})") from None
 
 
 __all__ = ["inside", "is_inside", "output_folder", "writing"]
