@@ -295,6 +295,7 @@ def build_folder(board: str | Path, repo: str, out: str | Path, *, model_repos: 
     """Write the results dataset folder for ``board`` into ``out`` (a new or empty folder); returns a summary:
     ``{"results": [paths], "details": [paths], "model_cards": {model: (hub id, path)}}``."""
     from benchmarks.folders import inside, writing
+    from schemas.names import unique_names
     from schemas.runinfo import write_json
 
     check_repo(repo)
@@ -313,6 +314,8 @@ def build_folder(board: str | Path, repo: str, out: str | Path, *, model_repos: 
     for row in rows:
         by_model.setdefault(row["model"], []).append(row)
     model_names, task_names = _folder_texts(rows)
+    config_names = unique_names({(row["model"], row["task"]): f"details_{model_names[row['model']]}_"
+                                 f"{task_names[row['task']]}" for row in rows}, max_length=160)
     hub_names: dict[str, tuple[str, str]] = {}
     for model, group in by_model.items():
         known = {key: next((r[key] for r in group if r.get(key)), None) for key in ("checkpoint_identity", "dtype")}
@@ -341,7 +344,7 @@ def build_folder(board: str | Path, repo: str, out: str | Path, *, model_repos: 
                 folder, file = model_names[model], task_names[row["task"]]
                 relative = f"details/{folder}/{file}.parquet"
                 _write_parquet(details[(model, row["task"])], inside(out, "details", folder, f"{file}.parquet"))
-                configs[f"details_{folder}_{file}"] = relative
+                configs[config_names[(model, row["task"])]] = relative
                 summary["details"].append(out / relative)
             if any(_trained_here(row) for row in group):
                 card_path = inside(out, "model_cards", model_names[model], "README.md")

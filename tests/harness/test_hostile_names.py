@@ -274,3 +274,31 @@ def test_vlmevalkit_model_renames_and_a_work_folder_skips_score_files(tmp_path, 
     config = json.loads((written.parent / "config.json").read_text())
     assert config["imported"]["file_model"] == "Qwen2-VL-7B" and config["model"]["name"] == "my-qwen"
     assert config["imported"]["samples"] == 8
+
+
+def test_details_configs_of_names_joined_alike_stay_apart(tmp_path, capsys):
+    """``a_b`` on ``c`` and ``a`` on ``b_c`` both read ``details_a_b_c``: the card still lists both files."""
+    gold = [LABELS[i % 8] for i in range(8)]
+    lines = [prediction_line(f"s{i}", model, task, g, g) for model, task in (("a_b", "c"), ("a", "b_c"))
+             for i, g in enumerate(gold)]
+    write_run(tmp_path / "runs" / "foreign", lines)
+    assert _cli(capsys, "leaderboard", "--runs", str(tmp_path / "runs"), "--out", str(tmp_path / "board"),
+                "--no-plots")[0] == 0
+    assert _cli(capsys, "publish", "--board", str(tmp_path / "board"), "--repo", "my-org/results",
+                "--dry-run", str(tmp_path / "hub"))[0] == 0
+    from huggingface_hub import DatasetCard
+
+    configs = {c["config_name"]: c["data_files"][0]["path"]
+               for c in DatasetCard.load(tmp_path / "hub" / "README.md").data.configs}
+    assert sorted(configs.values()) == ["details/a/b_c.parquet", "details/a_b/c.parquet"]
+
+
+def test_two_models_published_under_one_hub_id_are_refused(tmp_path, capsys):
+    """Their results files would overwrite each other: one line naming both, nothing written."""
+    _runs(tmp_path / "runs" / "foreign", ["org/vlm", "ORG/vlm", "mine"])
+    assert _cli(capsys, "leaderboard", "--runs", str(tmp_path / "runs"), "--out", str(tmp_path / "board"),
+                "--no-plots")[0] == 0
+    code, _, err = _cli(capsys, "publish", "--board", str(tmp_path / "board"), "--repo", "my-org/results",
+                        "--dry-run", str(tmp_path / "hub"))
+    assert code == 2 and "models 'org/vlm' and 'ORG/vlm' would both be published as ORG/vlm" in err
+    assert not (tmp_path / "hub").exists()
