@@ -91,7 +91,8 @@ def _add_import(actions) -> None:
     imported.add_argument("--out", required=True, help="folder for the run directories")
     imported.add_argument("--task", help="file the runs under this task of ours (its labels); default: the "
                                          "tool's task or dataset name")
-    imported.add_argument("--model", help="model name (default: from the tool's files or folder names)")
+    imported.add_argument("--model", help="the runs' model name on the leaderboard (default: from the tool's "
+                                          "files or folder names)")
 
 
 def _add_publish(actions) -> None:

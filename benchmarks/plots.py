@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 #: Longest name a plot shows (longer ones end with an ellipsis).
-SHOWN = 48
+SHOWN = 32
 
 
 def _t(value) -> str:
