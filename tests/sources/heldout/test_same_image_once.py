@@ -84,3 +84,10 @@ def test_label_file_lines_split_on_newline_only(tmp_path):
     read = read_heldout("twitter1", root)
     assert read.entries == 3 and list(read.table["id"]) == ["Agg_AMT_Candidates/1.jpg"]
     assert sorted(q.code for q in read.quarantined) == ["missing_image", "missing_image"]
+    from benchmarks.samples import write_read_report
+    from schemas.jsonlines import parse_lines, read_text
+
+    write_read_report(read, tmp_path / "report")                  # the quarantine writer pairs with the reader
+    written = [entry for _, entry in parse_lines(read_text(tmp_path / "report" / "quarantine.jsonl"))]
+    assert sorted(entry["id"] for entry in written) == sorted(q.id for q in read.quarantined)
+    assert any("\u2028" in entry["id"] for entry in written)
