@@ -7,6 +7,9 @@ adapters). Imports nothing heavy until a subcommand runs, so ``emovit bench --he
 from __future__ import annotations
 
 import argparse
+import math
+
+from schemas.errors import UsageError
 
 EPILOG = """examples:
   emovit bench run --config main size=tiny out=runs/tiny-main        # offline, tiny models, synthetic data
@@ -88,7 +91,8 @@ def _add_import(actions) -> None:
     imported.add_argument("--out", required=True, help="folder for the run directories")
     imported.add_argument("--task", help="file the runs under this task of ours (its labels); default: the "
                                          "tool's task or dataset name")
-    imported.add_argument("--model", help="model name (default: from the tool's files or folder names)")
+    imported.add_argument("--model", help="the runs' model name on the leaderboard (default: from the tool's "
+                                          "files or folder names)")
 
 
 def _add_publish(actions) -> None:
@@ -105,6 +109,18 @@ def _add_publish(actions) -> None:
                          help="the Hub repo of a model trained here (its card gets model-index results); "
                               "default ORG/<model>")
     publish.add_argument("--private", action="store_true", help="create the dataset repo private")
+
+
+def _check_prices(price_input: float | None, price_output: float | None) -> None:
+    """The API price flags, checked by the rule ``emovit build`` applies to the same flags (its generation
+    config's: finite numbers >= 0)."""
+    from builder.generation.config import GenerationConfig
+
+    for name, value in (("price_per_million_input", price_input), ("price_per_million_output", price_output)):
+        try:
+            GenerationConfig(**{name: value})
+        except ValueError as exc:
+            raise UsageError(f"--{name.replace('_', '-')}: {exc}") from None
 
 
 def _run_import(args) -> int:
@@ -157,18 +173,22 @@ def run(args) -> int:
         from benchmarks.config import load_config
         from benchmarks.plan import plan_config, print_plan
 
+        if args.gpu_memory is not None and not (math.isfinite(args.gpu_memory) and args.gpu_memory > 0):
+            raise UsageError(f"--gpu-memory {args.gpu_memory}: a GPU memory budget is a finite number of GiB > 0")
         config = load_config(args.config, list(args.overrides))
         print_plan(plan_config(config, image_size=args.image_size), args.gpu_memory)
         return 0
     if args.action == "leaderboard":
-        from benchmarks.leaderboard import write_leaderboard
+        from benchmarks.leaderboard import check_seed, write_leaderboard
 
+        check_seed(args.seed)
         rows = write_leaderboard(args.runs, args.out, seed=args.seed, plots=not args.no_plots)
         print(f"{len(rows)} rows -> {args.out}/leaderboard.md, leaderboard.csv, leaderboard.json, index.html")
         return 0
     from benchmarks.config import load_config
     from benchmarks.runner import run_bench
 
+    _check_prices(args.price_per_million_input, args.price_per_million_output)
     overrides = list(args.overrides)
     if args.quiet:
         overrides.append("progress=false")

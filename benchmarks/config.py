@@ -26,7 +26,11 @@ A config names the models, the tasks and the data::
 (deep-merged, models by name) before the other overrides, so the command line always wins.
 
 **References** in ``path``/``base``: a local folder, a Hub id, or ``zoo:<kind>`` (a tiny random checkpoint
-written under ``OUT/_zoo``). Data: ``data.synth: {per_class, seed}`` makes a synthetic build under
+written under ``OUT/_zoo``). **Relative paths in a config file** (``path``, ``base``, ``lavis``,
+``train.dataset``, ``data.build``, ``data.folder``, ``data.roots.*``, ``leakage.build`` and task-file paths)
+are read relative to the file's folder when they name something there, so a config works from any working
+directory; anything else (a Hub id, a path that only exists from the working directory) is kept as given.
+``out`` and every ``key=value`` override are relative to the working directory. Data: ``data.synth: {per_class, seed}`` makes a synthetic build under
 ``OUT/_data``; ``data.folder_synth: {paint: {class: emotion}, per_class, seed}`` a synthetic image folder;
 ``data.heldout_synth: {per_class, seed}`` a tree in every held-out layout, used where no root is given.
 
@@ -171,8 +175,43 @@ def _merge(target: dict, patch: dict) -> None:
             target[key] = copy.deepcopy(value)
 
 
+def _beside(value, folder: Path):
+    """``value`` resolved against ``folder`` when it is a relative path naming something there; else as is."""
+    if not isinstance(value, str) or not value or value.startswith("zoo:") or Path(value).is_absolute():
+        return value
+    candidate = folder / value
+    try:
+        return str(candidate) if candidate.exists() else value
+    except (OSError, ValueError):
+        return value
+
+
+def resolve_file_paths(document: dict, folder: Path) -> None:
+    """Read the input paths of a config file relative to the file's ``folder`` (see the module docstring)."""
+    for entry in document.get("models") or []:
+        if isinstance(entry, dict):
+            for key in ("path", "base", "lavis"):
+                if key in entry:
+                    entry[key] = _beside(entry[key], folder)
+            if isinstance(entry.get("train"), dict) and "dataset" in entry["train"]:
+                entry["train"]["dataset"] = _beside(entry["train"]["dataset"], folder)
+    data = document.get("data")
+    if isinstance(data, dict):
+        for key in ("build", "folder"):
+            if key in data:
+                data[key] = _beside(data[key], folder)
+        if isinstance(data.get("roots"), dict):
+            data["roots"] = {name: _beside(root, folder) for name, root in data["roots"].items()}
+    if isinstance(document.get("leakage"), dict) and "build" in document["leakage"]:
+        document["leakage"]["build"] = _beside(document["leakage"]["build"], folder)
+    if isinstance(document.get("tasks"), list):
+        document["tasks"] = [_beside(t, folder) if isinstance(t, str) and t.endswith((".yaml", ".yml")) else t
+                             for t in document["tasks"]]
+
+
 def load_config(reference: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> BenchConfig:
-    """Read a config, apply its size profile (``size=...``) and the overrides, and validate it."""
+    """Read a config, apply its size profile (``size=...``) and the overrides, and validate it. Input paths
+    in a config file are read relative to its folder (:func:`resolve_file_paths`)."""
     document, where = read_config_document(reference)
     document = copy.deepcopy(document)
     parsed = [parse_override(text) for text in overrides]
@@ -183,6 +222,8 @@ def load_config(reference: str | Path, overrides: list[str] | tuple[str, ...] = 
             raise UsageError(f"{where}: no size {size!r} (sizes: {', '.join(sizes) or 'none'})")
         merge_profile(document, sizes[size])
         document["size"] = size
+    if Path(where).is_file() and str(reference) not in packaged_configs():  # a file of the user's
+        resolve_file_paths(document, Path(where).parent)
     for path, value in parsed:
         if path != ["size"]:
             apply_override(document, path, value)
@@ -212,8 +253,9 @@ def validate(document: dict, where: str) -> BenchConfig:
         extra = sorted(set(entry) - _MODEL)
         if extra:
             problems.append(f"model {label}: unknown key(s) {', '.join(extra)}")
-        if not isinstance(entry.get("name"), str) or not entry["name"] or "/" in entry["name"]:
-            problems.append(f"{label}: 'name' must be a non-empty string without '/'")
+        if not isinstance(entry.get("name"), str) or not entry["name"] or "/" in entry["name"] \
+                or "\\" in entry["name"] or entry["name"] in (".", ".."):
+            problems.append(f"{label}: 'name' must be a non-empty string without '/' (it names a folder)")
         if entry.get("adapter") not in REGISTRY:
             problems.append(f"model {label}: 'adapter' must be one of {', '.join(REGISTRY)}")
         if entry.get("mode") is not None and entry["mode"] not in MODES:

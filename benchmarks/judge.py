@@ -70,6 +70,7 @@ def judge_reasoning(rows: list[dict], questions: dict[str, str], settings: dict,
     from builder.generation.cache import ResponseCache, StoredResponse, endpoint_id, response_key
     from builder.generation.config import GenerationConfig
     from builder.generation.openai_backend import RETRYABLE_STATUS, retry_after_seconds
+    from schemas.jsonlines import write_lines
 
     model = settings.get("model")
     if not model:
@@ -114,7 +115,7 @@ def judge_reasoning(rows: list[dict], questions: dict[str, str], settings: dict,
             results.append({"id": row["id"], "verdict": read_verdict(stored.content), "raw": stored.content})
     if client is not None:
         client.close()
-    Path(out).write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in results), encoding="utf-8")
+    write_lines(out, results)
     return results
 
 

@@ -16,14 +16,18 @@ def packaged(folder: str) -> dict[str, str]:
 
 def read_reference(reference: str | Path, folder: str, what: str) -> tuple[bytes, str]:
     """The bytes of a ``.yaml`` path, or of the packaged file named ``reference`` in ``folder``, and where
-    they came from. ``what`` names the kind of file in errors (``task``, ``config``)."""
+    they came from. ``what`` names the kind of file in errors (``task``, ``config``).
+
+    A packaged name stays a packaged name: a folder or file of that name in the working directory (a held-out
+    dataset unpacked as ``emotion6``, ``emovit demo --out demo``) never shadows it; only an argument ending
+    in ``.yaml`` / ``.yml`` (or a file that is no packaged name) is read as a path."""
     path = Path(reference)
-    if path.suffix in (".yaml", ".yml") or path.exists():
+    known = packaged(folder)
+    if path.suffix in (".yaml", ".yml") or (str(reference) not in known and path.is_file()):
         try:
             return path.read_bytes(), str(path)
         except OSError as exc:
             raise UsageError(f"{path}: cannot read {what} file ({exc.strerror})") from None
-    known = packaged(folder)
     if str(reference) not in known:
         raise UsageError(f"unknown {what} {reference!r}; packaged {what}s: {', '.join(sorted(known))} "
                          "(or give a .yaml path)")

@@ -12,6 +12,15 @@ its rows name), the dataset folder holds::
     model_cards/<model>/README.md                 for models trained here: a model card whose model-index
                                                    holds their results (not uploaded with the dataset)
 
+Model and task names are data: ``<org>/<model>`` is a Hub id that ``huggingface_hub``'s own validator accepts
+(a name it refuses is filed under the results repo's org as :func:`schemas.names.safe_name` of it), and the
+details and model-card folders are :func:`schemas.names.unique_names` of the names, so nothing is written
+outside the folder and no two models share a file. Names in the cards are escaped as Markdown text. Nothing
+published holds a path of this machine: the board names its predictions relative to the runs folder (their
+local paths stay in the board's ``local_sources.json``, which is not published), checkpoints by Hub id or
+content digest, and the folder is checked for this machine's paths (the home folder, the board's and the
+runs' folders, the working directory) before anything is pushed.
+
 ``results_*.json`` follows the convention of the Hugging Face leaderboard template (and the Open LLM
 Leaderboard's results repo): ``config.model_name`` is the model's Hub id (``org/model``), ``model_sha`` its
 revision, ``model_dtype`` a torch dtype name, metric values in ``[0, 1]``. A model whose name has no
@@ -43,11 +52,24 @@ from schemas.errors import UsageError
 #: Metrics of a leaderboard row published per task, in ``results_*.json`` order.
 METRICS: tuple[str, ...] = ("accuracy", "accuracy_ci_low", "accuracy_ci_high", "macro_f1", "uar",
                             "parse_failure_rate", "n")
-REPO = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+#: Text files of the folder checked for local paths before anything is published.
+TEXT_SUFFIXES = (".json", ".md", ".html", ".csv", ".yaml")
 
 
-def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "__", text).strip("_") or "x"
+def check_repo(repo: str, shown: str | None = None) -> str:
+    """``repo`` when it is an ``ORG/NAME`` id the Hub accepts (``huggingface_hub``'s ``validate_repo_id``);
+    one :class:`UsageError` line starting with ``shown`` (default ``--repo REPO``) otherwise."""
+    from huggingface_hub.utils import HFValidationError, validate_repo_id
+
+    shown = shown or f"--repo {repo}"
+    if not isinstance(repo, str) or repo.count("/") != 1:
+        raise UsageError(f"{shown}: expected ORG/NAME")
+    try:
+        validate_repo_id(repo)
+    except HFValidationError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else "invalid"
+        raise UsageError(f"{shown}: not a repository id the Hub accepts ({first})") from None
+    return repo
 
 
 def read_board(board: str | Path) -> list[dict]:
@@ -55,24 +77,35 @@ def read_board(board: str | Path) -> list[dict]:
     path = Path(board) / "leaderboard.json"
     try:
         rows = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise UsageError(f"{path}: not a leaderboard (run 'emovit bench leaderboard' first): {exc}") from None
-    if not isinstance(rows, list) or not rows or not all(isinstance(r, dict) and "model" in r for r in rows):
+    if not isinstance(rows, list) or not rows or not all(isinstance(r, dict) and isinstance(r.get("model"), str)
+                                                         and isinstance(r.get("task"), str) for r in rows):
         raise UsageError(f"{path}: expected a list of leaderboard rows")
     return rows
 
 
+def _digest(identity) -> str | None:
+    """A content digest (``model_sha``) from a row's ``checkpoint_identity``; anything else is ``None``."""
+    return identity if isinstance(identity, str) and re.fullmatch(r"[0-9a-f]{8,64}", identity) else None
+
+
 def model_id(row: dict, org: str, model_repos: dict[str, str]) -> tuple[str, str]:
-    """``(model_name, model_sha)`` of a row as the results convention wants them (see the module docstring)."""
+    """``(model_name, model_sha)`` of a row as the results convention wants them (see the module docstring):
+    always a repository id the Hub accepts."""
+    from benchmarks.leaderboard import hub_id
+    from schemas.names import safe_name
+
     model = row["model"]
-    identity = row.get("checkpoint_identity") or ""
+    identity = row.get("checkpoint_identity")
+    sha = _digest(identity) or "main"
     if model in model_repos:
-        return model_repos[model], identity or "main"
-    if "/" in model:
+        return model_repos[model], sha
+    if "/" in model and hub_id(model):
         return model, "main"
-    if identity.startswith("hub:"):
+    if isinstance(identity, str) and identity.startswith("hub:") and hub_id(identity[4:]):
         return identity[4:], "main"
-    return f"{org}/{model}", identity or "main"
+    return f"{org}/{safe_name(model, max_length=96)}", sha
 
 
 def _dtype(row: dict) -> str:
@@ -94,19 +127,35 @@ def _provenance(row: dict) -> dict:
     return {key: row.get(key) for key in keys}
 
 
-def details_rows(rows: list[dict]) -> dict[tuple[str, str], list[dict]]:
+def board_sources(board: str | Path, rows: list[dict]) -> dict[tuple[str, str], Path]:
+    """The local predictions file of every (model, task) of the board, from its ``local_sources.json``."""
+    from benchmarks.leaderboard import LOCAL_SOURCES
+
+    path = Path(board) / LOCAL_SOURCES
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+        runs = {(entry["model"], entry["task"]): Path(entry["path"]) for entry in document["runs"]}
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError, KeyError, TypeError):
+        raise UsageError(f"{path}: missing or unreadable (the board was written by an older emovit, or moved); "
+                         "run 'emovit bench leaderboard' again where the predictions are") from None
+    found = {}
+    for row in rows:
+        key = (row["model"], row["task"])
+        if key not in runs or not runs[key].is_file():
+            raise UsageError(f"{runs.get(key, path)}: the predictions of {key[0]} on {key[1]} are not there any "
+                             "more; run 'emovit bench leaderboard' again where they are")
+        found[key] = runs[key]
+    return found
+
+
+def details_rows(rows: list[dict], sources: dict[tuple[str, str], Path]) -> dict[tuple[str, str], list[dict]]:
     """Per-sample rows of every (model, task) of the board, as the leaderboard scored them, checked against
     the board's figures."""
     from benchmarks.leaderboard import collect_runs, reparse
 
     wanted = {(row["model"], row["task"]): row for row in rows}
-    sources = sorted({row.get("source") for row in rows if row.get("source")})
-    missing = [s for s in sources if not Path(s).is_file()]
-    if missing or len(sources) == 0:
-        raise UsageError(f"{missing[0] if missing else 'leaderboard.json'}: the board's predictions are not there "
-                         "any more; run 'emovit bench leaderboard' again where they are")
     found = {}
-    for run in collect_runs(sources, warn=lambda _: None):
+    for run in collect_runs(sorted(set(sources.values())), warn=lambda _: None):
         if (run.model, run.task) not in wanted:
             continue
         scored, _, _ = reparse(run)
@@ -119,7 +168,7 @@ def details_rows(rows: list[dict]) -> dict[tuple[str, str], list[dict]]:
         details = found.get(key)
         if details is None or len(details) != row["n"] or \
                 not math.isclose(sum(d["correct"] for d in details) / len(details), row["accuracy"], abs_tol=1e-12):
-            raise UsageError(f"{row.get('source')}: predictions of {key[0]} on {key[1]} no longer match "
+            raise UsageError(f"{sources[key]}: predictions of {key[0]} on {key[1]} no longer match "
                              "leaderboard.json; run 'emovit bench leaderboard' again")
     return found
 
@@ -150,6 +199,8 @@ def model_card(name: str, rows: list[dict], repo: str):
     """A model card whose ``model-index`` holds ``rows``' figures (one result per task)."""
     from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
+    from benchmarks.escape import markdown_text as md
+
     source = f"https://huggingface.co/datasets/{repo}"
     results = []
     for row in rows:
@@ -164,11 +215,11 @@ def model_card(name: str, rows: list[dict], repo: str):
                                metric_value=row["uar"], **common)]
     data = ModelCardData(model_name=name, eval_results=results, tags=["emovit", "emotion-recognition"],
                          pipeline_tag="image-text-to-text", datasets=[repo])
-    lines = [f"# {name}", "", f"Emotion classification results from the emovit leaderboard ([{repo}]({source})):", "",
+    lines = [f"# {md(name)}", "", f"Emotion classification results from the emovit leaderboard ([{md(repo)}]({source})):", "",
              "| task | n | accuracy [95% CI] | macro-F1 | UAR | parse failures |", "|---|---|---|---|---|---|"]
     for row in rows:
         low, high = row["accuracy_ci"]
-        lines.append(f"| {row['task']} | {row['n']} | {row['accuracy']:.3f} [{low:.3f}, {high:.3f}] | "
+        lines.append(f"| {md(row['task'])} | {row['n']} | {row['accuracy']:.3f} [{low:.3f}, {high:.3f}] | "
                      f"{row['macro_f1']:.3f} | {row['uar']:.3f} | {row['parse_failure_rate']:.3f} |")
     return ModelCard(f"---\n{data.to_yaml()}\n---\n\n" + "\n".join(lines) + "\n")
 
@@ -177,73 +228,134 @@ def dataset_card(repo: str, rows: list[dict], details: dict[str, str]):
     """The results dataset's card: a table of every row and one config per details file."""
     from huggingface_hub import DatasetCard, DatasetCardData
 
+    from benchmarks.escape import markdown_text as md
+
     configs = [{"config_name": name, "data_files": [{"split": "latest", "path": path}]}
                for name, path in sorted(details.items())]
     data = DatasetCardData(pretty_name=f"{repo.split('/')[1]} (emovit leaderboard results)", configs=configs,
                            tags=["leaderboard", "evaluation", "emotion-recognition", "emovit"],
                            task_categories=["image-classification"])
-    lines = [f"# Results: {repo}", "",
+    lines = [f"# Results: {md(repo)}", "",
              "Emotion classification results recomputed by `emovit bench leaderboard` from per-sample predictions "
              "(every answer read by the same parser). `results/<org>/<model>/results_<timestamp>.json` follow the "
              "Hub leaderboard convention; `details/<model>/<task>.parquet` hold every sample (load one with "
              "`datasets.load_dataset(\"" + repo + "\", \"<config>\")`); `index.html` is the board as a page.", ""]
     for task in dict.fromkeys(row["task"] for row in rows):
-        lines += [f"## {task}", "", "| # | model | n | accuracy [95% CI] | macro-F1 | UAR | parse failures | mode |",
+        lines += [f"## {md(task)}", "", "| # | model | n | accuracy [95% CI] | macro-F1 | UAR | parse failures | mode |",
                   "|---|---|---|---|---|---|---|---|"]
         for row in (r for r in rows if r["task"] == task):
             low, high = row["accuracy_ci"]
-            lines.append(f"| {row.get('rank', '')} | {row['model']} | {row['n']} | {row['accuracy']:.3f} "
+            lines.append(f"| {row.get('rank', '')} | {md(row['model'])} | {row['n']} | {row['accuracy']:.3f} "
                          f"[{low:.3f}, {high:.3f}] | {row['macro_f1']:.3f} | {row['uar']:.3f} | "
-                         f"{row['parse_failure_rate']:.3f} | {row.get('mode', '')} |")
+                         f"{row['parse_failure_rate']:.3f} | {md(row.get('mode', ''))} |")
         lines.append("")
     return DatasetCard(f"---\n{data.to_yaml()}\n---\n\n" + "\n".join(lines))
+
+
+def _folder_texts(rows: list[dict]) -> tuple[dict[str, str], dict[str, str]]:
+    """The folder names of the board's models and tasks (:func:`schemas.names.unique_names`; a model that is a
+    Hub id ``org/name`` reads ``org__name``)."""
+    from schemas.names import org_name_text, unique_names
+
+    models = dict.fromkeys(row["model"] for row in rows)
+    tasks = dict.fromkeys(row["task"] for row in rows)
+    model_names = unique_names({m: org_name_text(m) for m in models})
+    return model_names, unique_names({t: t for t in tasks})
+
+
+def local_paths(board: Path, sources) -> list[str]:
+    """Paths of this machine that must not appear in anything published: the home folder, the working
+    directory, the board's folder and the folders above each predictions file (two levels at least deep)."""
+    found = {str(Path.home())} if Path.home().parent != Path.home() else set()
+    places = [Path.cwd(), board.resolve(), board.absolute(), *(Path(os.path.abspath(p)) for p in sources),
+              *(Path(p).resolve() for p in sources)]
+    for place in places:
+        for folder in (place, *place.parents):
+            if len(folder.parts) > 2:
+                found.add(str(folder))
+    return sorted(found, key=len, reverse=True)
+
+
+def check_no_local_paths(folder: Path, paths: list[str]) -> None:
+    """Refuse (one line) when a text file of ``folder`` holds one of ``paths``."""
+    patterns = [(place, re.compile(rf"(?<![\w.\-/]){re.escape(place)}(?![\w.\-])")) for place in paths]
+    for file in sorted(folder.rglob("*")):
+        if not file.is_file() or file.suffix not in TEXT_SUFFIXES:
+            continue
+        text = file.read_text(encoding="utf-8", errors="replace")
+        variants = (text, text.replace("\\/", "/"))  # JSON may escape slashes
+        for place, pattern in patterns:
+            if any(pattern.search(t) for t in variants):
+                raise UsageError(f"{file.relative_to(folder)} would publish the local path {place}; refusing (a "
+                                 "board written by an older emovit: run 'emovit bench leaderboard' again)")
 
 
 def build_folder(board: str | Path, repo: str, out: str | Path, *, model_repos: dict[str, str] | None = None,
                  timestamp: str | None = None) -> dict:
     """Write the results dataset folder for ``board`` into ``out`` (a new or empty folder); returns a summary:
     ``{"results": [paths], "details": [paths], "model_cards": {model: (hub id, path)}}``."""
-    if not REPO.match(repo):
-        raise UsageError(f"--repo {repo}: expected ORG/NAME")
+    from benchmarks.folders import inside, writing
+    from schemas.names import unique_names
+    from schemas.runinfo import write_json
+
+    check_repo(repo)
     org = repo.split("/")[0]
     model_repos = dict(model_repos or {})
+    board = Path(board)
     rows = read_board(board)
     out = Path(out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise UsageError(f"{out}: exists and is not an empty folder")
-    details = details_rows(rows)
+    sources = board_sources(board, rows)
+    details = details_rows(rows, sources)
     stamp = timestamp or datetime.now(timezone.utc).strftime("%Y-%m-%dT%H-%M-%S.%f")
     summary: dict = {"results": [], "details": [], "model_cards": {}}
     by_model: dict[str, list[dict]] = {}
     for row in rows:
         by_model.setdefault(row["model"], []).append(row)
-    configs: dict[str, str] = {}
-    from schemas.runinfo import write_json
-
+    model_names, task_names = _folder_texts(rows)
+    config_names = unique_names({(row["model"], row["task"]): f"details_{model_names[row['model']]}_"
+                                 f"{task_names[row['task']]}" for row in rows}, max_length=160)
+    hub_names: dict[str, tuple[str, str]] = {}
     for model, group in by_model.items():
         known = {key: next((r[key] for r in group if r.get(key)), None) for key in ("checkpoint_identity", "dtype")}
-        name, sha = model_id({"model": model, **known}, org, model_repos)
-        document = {"config": {"model_name": name, "model_sha": sha, "model_dtype": _dtype(known)},
-                    "results": {row["task"]: _metrics(row) for row in group},
-                    "emovit": {"leaderboard_model": model, "runs": {row["task"]: _provenance(row) for row in group}}}
-        path = out / "results" / Path(*name.split("/", 1)) / f"results_{stamp}.json"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        write_json(path, document)
-        summary["results"].append(path)
-        for row in group:
-            relative = f"details/{_slug(model)}/{_slug(row['task'])}.parquet"
-            _write_parquet(details[(model, row["task"])], out / relative)
-            configs[f"details_{_slug(model)}_{_slug(row['task'])}"] = relative
-            summary["details"].append(out / relative)
-        if any(_trained_here(row) for row in group):
-            card_path = out / "model_cards" / _slug(model) / "README.md"
-            card_path.parent.mkdir(parents=True, exist_ok=True)
-            model_card(name, group, repo).save(str(card_path))
-            summary["model_cards"][model] = (name, card_path)
-    dataset_card(repo, rows, configs).save(str(out / "README.md"))
-    shutil.copyfile(Path(board) / "leaderboard.json", out / "leaderboard.json")
-    if (Path(board) / "index.html").is_file():
-        shutil.copyfile(Path(board) / "index.html", out / "index.html")
+        hub_names[model] = model_id({"model": model, **known}, org, model_repos)
+    taken: dict[str, str] = {}
+    for model, (name, _) in hub_names.items():
+        other = taken.setdefault(name.casefold(), model)
+        if other != model:
+            raise UsageError(f"models {other!r} and {model!r} would both be published as {name}; give one of them "
+                             "its own repository with --model-repo MODEL=ORG/NAME")
+    configs: dict[str, str] = {}
+    with writing("the results folder", out):
+        out.mkdir(parents=True, exist_ok=True)
+        for model, group in by_model.items():
+            name, sha = hub_names[model]
+            known = {"dtype": next((r["dtype"] for r in group if r.get("dtype")), None)}
+            document = {"config": {"model_name": name, "model_sha": sha, "model_dtype": _dtype(known)},
+                        "results": {row["task"]: _metrics(row) for row in group},
+                        "emovit": {"leaderboard_model": model,
+                                   "runs": {row["task"]: _provenance(row) for row in group}}}
+            path = inside(out, "results", *name.split("/", 1), f"results_{stamp}.json")
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write_json(path, document)
+            summary["results"].append(path)
+            for row in group:
+                folder, file = model_names[model], task_names[row["task"]]
+                relative = f"details/{folder}/{file}.parquet"
+                _write_parquet(details[(model, row["task"])], inside(out, "details", folder, f"{file}.parquet"))
+                configs[config_names[(model, row["task"])]] = relative
+                summary["details"].append(out / relative)
+            if any(_trained_here(row) for row in group):
+                card_path = inside(out, "model_cards", model_names[model], "README.md")
+                card_path.parent.mkdir(parents=True, exist_ok=True)
+                model_card(name, group, repo).save(str(card_path))
+                summary["model_cards"][model] = (name, card_path)
+        dataset_card(repo, rows, configs).save(str(out / "README.md"))
+        shutil.copyfile(board / "leaderboard.json", out / "leaderboard.json")
+        if (board / "index.html").is_file():
+            shutil.copyfile(board / "index.html", out / "index.html")
+    check_no_local_paths(out, local_paths(board, sources.values()))
     return summary
 
 
@@ -282,15 +394,16 @@ def _repos(pairs: list[str]) -> dict[str, str]:
     found = {}
     for pair in pairs:
         model, sep, repo = pair.partition("=")
-        if not sep or not model or not REPO.match(repo):
+        if not sep or not model:
             raise UsageError(f"--model-repo {pair}: expected MODEL=ORG/NAME")
-        found[model] = repo
+        found[model] = check_repo(repo, f"--model-repo {pair}")
     return found
 
 
 def publish(board: str | Path, repo: str, *, dry_run: str | Path | None = None, model_repos: list[str] = (),
             private: bool = False, log=print) -> int:
     """``emovit bench publish``: write the folder (``dry_run``) or build it in a temporary folder and push."""
+    check_repo(repo)
     repos = _repos(list(model_repos))
     if dry_run is not None:
         summary = build_folder(board, repo, dry_run, model_repos=repos)
@@ -311,5 +424,5 @@ def publish(board: str | Path, repo: str, *, dry_run: str | Path | None = None, 
     return 0
 
 
-__all__ = ["METRICS", "build_folder", "dataset_card", "details_rows", "model_card", "model_id", "publish", "push",
-           "read_board"]
+__all__ = ["METRICS", "board_sources", "build_folder", "check_no_local_paths", "check_repo", "dataset_card",
+           "details_rows", "local_paths", "model_card", "model_id", "publish", "push", "read_board"]

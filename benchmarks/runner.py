@@ -307,6 +307,7 @@ def run_bench(config: BenchConfig, *, log=print) -> BenchResult:
     """Run every model on every task of ``config``; returns the run directories and the leaderboard."""
     from benchmarks.adapters import get_adapter
     from benchmarks.provenance import git_commit, versions
+    from schemas.jsonlines import parse_lines, read_text
     from schemas.runinfo import fingerprint
 
     procs = processes(config.device)
@@ -409,7 +410,7 @@ def run_bench(config: BenchConfig, *, log=print) -> BenchResult:
             store = RunStore(out / "runs" / entry["name"] / task.name, key)
             run_dirs.append(store.directory)
             if procs.is_main:
-                base_rows = [json.loads(line) for line in base_store.predictions.read_text(encoding="utf-8").splitlines()]
+                base_rows = [row for _, row in parse_lines(read_text(base_store.predictions))]
                 records = derive_records(task, base_rows)
                 order = [r["id"] for r in records]
                 if store.complete(order):
@@ -435,7 +436,7 @@ def run_bench(config: BenchConfig, *, log=print) -> BenchResult:
     if procs.is_main and config.leaderboard:
         from benchmarks.leaderboard import write_leaderboard
 
-        rows = write_leaderboard(sorted(set(run_dirs)), out / "leaderboard", seed=config.seed)
+        rows = write_leaderboard(sorted(set(run_dirs)), out / "leaderboard", seed=config.seed, root=out / "runs")
         note(f"leaderboard: {out / 'leaderboard' / 'leaderboard.md'}")
     procs.wait()
     return BenchResult(out, sorted(set(run_dirs)), rows, messages)

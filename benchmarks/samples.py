@@ -182,11 +182,30 @@ def heldout_data(config, out: Path, is_main: bool = True, wait=lambda: None) -> 
             "reports": str(out / "data") if is_main else None}
 
 
+def check_data_keys(tasks: list[Task], data: dict) -> None:
+    """Every key of ``data.roots`` and ``data.variants`` must name a held-out dataset, a task of this run or a
+    packaged task: a misspelt key (``data.roots.fii``) is one :class:`UsageError` naming it and the known keys,
+    never a task silently left without its data."""
+    from benchmarks.task import packaged_tasks
+    from builder.sources.heldout import READERS
+
+    known = set(READERS) | set(packaged_tasks())
+    for task in tasks:
+        known |= {task.name, _unvaried(task)} | ({task.dataset} if task.dataset else set())
+    for key in ("roots", "variants"):
+        unknown = sorted(str(name) for name in (data.get(key) or {}) if name not in known)
+        if unknown:
+            raise UsageError(f"data.{key}.{unknown[0]}: no held-out dataset or task is called {unknown[0]!r}; known: "
+                             f"{', '.join(sorted(known))}")
+
+
 def rooted_tasks(tasks: list[Task], data: dict, note=print) -> list[Task]:
     """The tasks with ``data.variants`` applied (a task derived from a renamed one follows it); with
-    ``data.skip_missing``, heldout tasks without a root, and the tasks derived from them, are left out."""
+    ``data.skip_missing``, heldout tasks without a root, and the tasks derived from them, are left out. Keys of
+    ``data.roots`` and ``data.variants`` that name nothing are refused (:func:`check_data_keys`)."""
     from dataclasses import replace
 
+    check_data_keys(tasks, data)
     tasks = list(tasks)
     renamed = {}
     for index, task in enumerate(tasks):
@@ -305,13 +324,15 @@ def heldout_samples(task: Task, data: dict) -> tuple[list[Sample], dict]:
 
 def write_read_report(read, folder: str | Path) -> None:
     """``read.json`` (the read's summary) and ``quarantine.jsonl`` (one line per quarantined entry) in ``folder``."""
-    from builder.sources.records import write_jsonl
-    from schemas.runinfo import write_json
+    from dataclasses import asdict
+
+    from schemas.jsonlines import write_lines
+    from schemas.runinfo import to_jsonable, write_json
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     write_json(folder / "read.json", read.summary())
-    write_jsonl(folder / "quarantine.jsonl", read.quarantined)
+    write_lines(folder / "quarantine.jsonl", (to_jsonable(asdict(entry)) for entry in read.quarantined))
 
 
 def synthetic_layouts(folder: str | Path, *, per_class: int = 4, seed: int = 0, image_size: int = 32) -> dict[str, str]:
@@ -339,6 +360,6 @@ def synthetic_layouts(folder: str | Path, *, per_class: int = 4, seed: int = 0, 
     return roots
 
 
-__all__ = ["Sample", "build_fingerprint", "build_samples", "dataset_root", "folder_files", "folder_fingerprint",
+__all__ = ["Sample", "build_fingerprint", "build_samples", "check_data_keys", "dataset_root", "folder_files", "folder_fingerprint",
            "folder_samples", "heldout_data", "heldout_samples", "load_split", "read_heldout_task", "rooted_tasks",
            "stratified_subset", "synthetic_layouts", "with_variant", "write_read_report"]

@@ -25,6 +25,7 @@ import json
 import os
 from pathlib import Path
 
+from schemas.jsonlines import BadLine, dumps_line, parse_lines, read_text
 from schemas.runinfo import to_jsonable
 
 CONFIG = "config.json"
@@ -35,18 +36,17 @@ RUN_LOG = "run_log.jsonl"
 
 
 def _read_lines(path: Path) -> list[dict]:
-    """Complete JSON lines of ``path`` (a torn final line is ignored)."""
+    """Complete JSON lines of ``path`` (split on ``\\n`` only, :mod:`schemas.jsonlines`); a torn final line
+    (no ``\\n`` yet: a kill mid-write) and anything after a line that is not JSON are ignored."""
     if not path.is_file():
         return []
+    text = read_text(path)
+    complete = text[: text.rfind("\n") + 1]
     records = []
-    with open(path, encoding="utf-8") as handle:
-        for line in handle:
-            if not line.endswith("\n"):
-                break  # torn by a kill mid-write
-            try:
-                records.append(json.loads(line))
-            except ValueError:
-                break
+    for _, record in parse_lines(complete):
+        if isinstance(record, BadLine):
+            break
+        records.append(record)
     return records
 
 
@@ -126,8 +126,8 @@ class RunStore:
         def append(batch: list[dict]) -> None:
             if not batch:
                 return
-            with open(path, "a", encoding="utf-8") as handle:
-                handle.write("".join(json.dumps(record, ensure_ascii=False) + "\n" for record in batch))
+            with open(path, "a", encoding="utf-8", newline="") as handle:
+                handle.write("".join(dumps_line(record) for record in batch))
                 handle.flush()
                 os.fsync(handle.fileno())
 
@@ -145,8 +145,8 @@ class RunStore:
             raise RuntimeError(f"{self.directory}: {len(missing)} sample(s) not scored, e.g. {missing[0]}")
         rows = [by_id[i] for i in order]
         temporary = self.predictions.with_name(PREDICTIONS + ".tmp")
-        with open(temporary, "w", encoding="utf-8") as handle:
-            handle.write("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows))
+        with open(temporary, "w", encoding="utf-8", newline="") as handle:
+            handle.write("".join(dumps_line(row) for row in rows))
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temporary, self.predictions)
@@ -157,8 +157,8 @@ class RunStore:
         return rows
 
     def log_session(self, entry: dict) -> None:
-        with open(self.directory / RUN_LOG, "a", encoding="utf-8") as handle:
-            handle.write(json.dumps(to_jsonable(entry), sort_keys=True) + "\n")
+        with open(self.directory / RUN_LOG, "a", encoding="utf-8", newline="") as handle:
+            handle.write(dumps_line(to_jsonable(entry)))
 
 
 __all__ = ["CONFIG", "METRICS", "PREDICTIONS", "RUN_LOG", "RunStore"]

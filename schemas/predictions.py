@@ -18,6 +18,11 @@ as its decimal string); a missing ``model`` or ``task`` comes from the run's ``c
 shape: ``"model": "name"`` or ``"model": {"name": ...}``), else from the folder names
 ``<model>/<task>/predictions.jsonl``. A ``config.json`` that cannot be read is ignored with a warning.
 
+Lines are split on ``\\n`` only and a byte-order mark is accepted (:mod:`schemas.jsonlines`). Labels are matched
+by name, trimmed and case-folded (:func:`label_key`): ``" Anger"`` and ``"anger"`` are one label, reported in
+the task's spelling (the declared labels), else in the spelling the file uses most. A blank ``pred`` is no
+answer (null).
+
 :class:`LeaderboardRowModel` is the contract of ``leaderboard.json`` rows (one per model and task).
 """
 
@@ -25,6 +30,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -119,8 +126,8 @@ def read_run_config(folder: str | Path) -> tuple[dict | None, str | None]:
     if not path.is_file():
         return None, None
     try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        document = json.loads(path.read_text(encoding="utf-8-sig"))
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
         return None, f"{path}: unreadable run config ({type(exc).__name__}: {str(exc)[:120]}); ignored"
     if not isinstance(document, dict):
         return None, f"{path}: run config is a JSON {type(document).__name__}, not an object; ignored"
@@ -136,21 +143,48 @@ def config_name(config: dict | None, key: str) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
+def label_key(label: str) -> str:
+    """How labels compare: by name, surrounding spaces trimmed and case folded (``" Anger"`` is ``anger``)."""
+    return label.strip().casefold()
+
+
 def config_labels(config: dict | None) -> tuple[str, ...] | None:
-    """The label set a run config declares (``task.labels`` or a top-level ``labels``), if it is a list of
-    distinct non-empty strings."""
-    config = config or {}
+    """The label set a run config declares (``task.labels`` or a top-level ``labels``), trimmed, if it is a
+    list of non-blank strings that stay distinct under :func:`label_key`."""
+    config = config if isinstance(config, dict) else {}
     task = config.get("task")
     for labels in ((task or {}).get("labels") if isinstance(task, dict) else None, config.get("labels")):
-        if (isinstance(labels, list) and labels and all(isinstance(x, str) and x for x in labels)
-                and len(set(labels)) == len(labels)):
-            return tuple(labels)
+        if (isinstance(labels, list) and labels and all(isinstance(x, str) and x.strip() for x in labels)
+                and len({label_key(x) for x in labels}) == len(labels)):
+            return tuple(x.strip() for x in labels)
     return None
+
+
+def canonical_spellings(values) -> dict[str, str]:
+    """``{label_key: spelling}`` for label strings as a file writes them: each label in the spelling used
+    most (the first one seen on a tie), trimmed."""
+    counts: dict[str, Counter] = {}
+    for value in values:
+        if isinstance(value, str) and value.strip():
+            counts.setdefault(label_key(value), Counter())[value.strip()] += 1
+    return {key: found.most_common(1)[0][0] for key, found in counts.items()}
+
+
+def canonical_labels(records: list[dict], spellings: dict[str, str]) -> None:
+    """Rewrite ``gold`` and ``pred`` of ``records`` (in place) in the spelling ``spellings`` gives their
+    :func:`label_key`; labels it does not know stay as they are (the schema then names them); a blank
+    ``pred`` becomes null (no answer)."""
+    for record in records:
+        gold, pred = record["gold"], record["pred"]
+        if isinstance(gold, str):
+            record["gold"] = spellings.get(label_key(gold), gold)
+        if isinstance(pred, str):
+            record["pred"] = spellings.get(label_key(pred), pred) if pred.strip() else None
 
 
 def _identity(path: Path, config: dict | None) -> dict[str, str]:
     """Default ``model`` and ``task`` of a file's lines: from its config, else ``<model>/<task>/`` folders."""
-    folders = path.resolve().parent
+    folders = Path(os.path.abspath(path)).parent  # symlinked folders keep the names they were found under
     return {"model": config_name(config, "model") or folders.parent.name or "unknown",
             "task": config_name(config, "task") or folders.name or "unknown"}
 
@@ -186,21 +220,19 @@ def read_predictions(path: str | Path, labels: tuple[str, ...] | None = None) ->
     filled in as the module docstring says. Raises :class:`~schemas.errors.UsageError` (naming the file)
     when it cannot be read at all.
     """
+    from schemas.jsonlines import BadLine, parse_lines, read_text
+
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_text(path)
     except (OSError, UnicodeDecodeError) as exc:
         raise UsageError(f"{path}: cannot read predictions ({getattr(exc, 'strerror', None) or exc})") from None
     config, warning = read_run_config(path.parent)
     defaults = _identity(path, config)
     records, numbers, rejected = [], [], {}
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except ValueError as exc:
-            rejected[number] = f"{path}:{number}: not valid JSON ({exc})"
+    for number, record in parse_lines(text):
+        if isinstance(record, BadLine):
+            rejected[number] = f"{path}:{number}: not valid JSON ({record.message})"
             continue
         if not isinstance(record, dict) or any(name not in record for name in REQUIRED_PREDICTION_FIELDS) \
                 or ("pred" not in record and record.get("raw") is None):
@@ -209,6 +241,9 @@ def read_predictions(path: str | Path, labels: tuple[str, ...] | None = None) ->
             continue
         records.append(_normalised(record, defaults))
         numbers.append(number)
+    spellings = ({label_key(label): label for label in labels} if labels is not None else
+                 canonical_spellings(value for record in records for value in (record["gold"], record["pred"])))
+    canonical_labels(records, spellings)
     frame = pd.DataFrame(records, columns=list(_FIELDS), index=numbers).astype(dict.fromkeys(_NULLABLE, "object"))
     frame = frame.replace({float("nan"): None})  # pandas reads None in a column of strings as NaN
     outcome = validate_frame(frame, prediction_schema(labels))
@@ -279,5 +314,5 @@ def validate_leaderboard_rows(rows: list[dict]) -> None:
 
 
 __all__ = ["OPTIONAL_PREDICTION_FIELDS", "PREDICTION_FIELDS", "REQUIRED_PREDICTION_FIELDS", "RUN_CONFIG",
-           "LeaderboardRowModel", "PredictionFile", "PredictionModel", "RowFailure", "config_labels", "config_name",
-           "prediction_schema", "read_predictions", "read_run_config", "validate_leaderboard_rows"]
+           "LeaderboardRowModel", "PredictionFile", "PredictionModel", "RowFailure", "canonical_labels",
+           "canonical_spellings", "config_labels", "config_name", "label_key", "prediction_schema", "read_predictions", "read_run_config", "validate_leaderboard_rows"]

@@ -27,6 +27,7 @@ from pathlib import Path
 
 from benchmarks.importers import ForeignRun, ForeignSample
 from schemas.errors import UsageError
+from schemas.jsonlines import BadLine, parse_lines, read_text
 
 TOOL = "lmms-eval"
 #: ``<YYYYMMDD_HHMMSS>_samples_<task>.jsonl`` (lmms-eval >= 0.3)
@@ -58,12 +59,22 @@ def _answer(value) -> str | None:
     return value if isinstance(value, str) else None
 
 
+def _doc_id(value, where: str) -> str:
+    """A ``doc_id`` as text: an integer (lmms-eval writes the document's position) or a string."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    if isinstance(value, str) and value.strip():
+        return value
+    raise UsageError(f"{where}: doc_id {str(value)[:40]!r} is neither an integer nor a string")
+
+
 def _sample(record, where: str) -> ForeignSample:
     if not isinstance(record, dict) or "doc_id" not in record:
         raise UsageError(f"{where}: not an lmms-eval sample record (no doc_id)")
+    doc_id = _doc_id(record["doc_id"], where)
     raw = _answer(record.get("filtered_resps"))
     if raw is None:
-        raise UsageError(f"{where}: filtered_resps is not a generated answer ({str(record['filtered_resps'])[:80]}); "
+        raise UsageError(f"{where}: filtered_resps is not a generated answer ({str(record['filtered_resps'])[:80]!r}); "
                          "only generate_until tasks can be re-scored from text")
     target = record.get("target")
     if isinstance(target, list) and len(target) == 1:
@@ -71,7 +82,7 @@ def _sample(record, where: str) -> ForeignSample:
     gold = None if target is None else str(target)
     doc = record.get("doc") if isinstance(record.get("doc"), dict) else {}
     image_id = doc.get("image_id") if isinstance(doc.get("image_id"), str) else None
-    return ForeignSample(str(record["doc_id"]), gold, raw, where, image_id=image_id)
+    return ForeignSample(doc_id, gold, raw, where, image_id=image_id)
 
 
 def _exported_ids(task_config: dict) -> tuple[list[str], list[str], str] | None:
@@ -79,18 +90,20 @@ def _exported_ids(task_config: dict) -> tuple[list[str], list[str], str] | None:
     has ``id`` and ``image_id`` columns; else ``None``."""
     if not isinstance(task_config, dict) or task_config.get("dataset_path") != "parquet":
         return None
-    files = (task_config.get("dataset_kwargs") or {}).get("data_files")
+    kwargs = task_config.get("dataset_kwargs")
+    files = kwargs.get("data_files") if isinstance(kwargs, dict) else None
+    split = task_config.get("test_split")
     if isinstance(files, dict):
-        files = files.get(task_config.get("test_split") or "test")
+        files = files.get(split if isinstance(split, str) else "test")
     if isinstance(files, list) and len(files) == 1:
         files = files[0]
-    if not isinstance(files, str) or not Path(files).is_file():
+    if not isinstance(files, str) or not files.endswith(".parquet") or not Path(files).is_file():
         return None
     import pyarrow.parquet as pq
 
     try:
         table = pq.read_table(files, columns=["id", "image_id"])
-    except (OSError, ValueError, KeyError):
+    except Exception:  # noqa: BLE001 - a file a foreign log names: anything unreadable just does not pair
         return None
     return [str(x) for x in table.column("id").to_pylist()], [str(x) for x in table.column("image_id").to_pylist()], files
 
@@ -100,7 +113,7 @@ def _with_exported_ids(samples: list[ForeignSample], task_config) -> tuple[list[
     if found is None:
         return samples, None
     ids, image_ids, files = found
-    if not all(s.id.isdigit() and int(s.id) < len(ids) for s in samples):
+    if not all(s.id.isascii() and s.id.isdigit() and int(s.id) < len(ids) for s in samples):
         return samples, None
     return [ForeignSample(ids[int(s.id)], s.gold, s.raw, s.where, image_id=image_ids[int(s.id)], letter=s.letter)
             for s in samples], files
@@ -108,9 +121,9 @@ def _with_exported_ids(samples: list[ForeignSample], task_config) -> tuple[list[
 
 def _read_json(path: Path):
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise UsageError(f"{path}: not readable JSON ({exc})") from None
+        return json.loads(path.read_text(encoding="utf-8-sig"))
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise UsageError(f"{path}: not readable JSON ({type(exc).__name__}: {str(exc)[:120]})") from None
 
 
 def read_samples_file(path: Path, *, model: str | None = None) -> ForeignRun:
@@ -118,18 +131,21 @@ def read_samples_file(path: Path, *, model: str | None = None) -> ForeignRun:
     match = SAMPLES.match(path.name)
     if match is None:
         raise UsageError(f"{path}: not an lmms-eval samples file (<YYYYMMDD_HHMMSS>_samples_<task>.jsonl)")
+    try:
+        text = read_text(path)
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot read it ({exc.strerror})") from None
     samples = []
-    with open(path, encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except ValueError as exc:
-                raise UsageError(f"{path}:{number}: not valid JSON ({exc})") from None
-            samples.append(_sample(record, f"{path}:{number}"))
+    for number, record in parse_lines(text):
+        if isinstance(record, BadLine):
+            raise UsageError(f"{path}:{number}: not valid JSON ({record.message})")
+        samples.append(_sample(record, f"{path}:{number}"))
     results_path = path.with_name(f"{match['date']}_results.json")
     results = _read_json(results_path) if results_path.is_file() else {}
+    if not isinstance(results, dict):
+        raise UsageError(f"{results_path}: an lmms-eval results file is a JSON object, not a {type(results).__name__}")
     config = results.get("config") if isinstance(results.get("config"), dict) else {}
     name = (model or (results.get("model_name") if isinstance(results.get("model_name"), str) else None)
             or _model_from_args(config.get("model_args")) or path.parent.name.replace("__", "/"))
@@ -153,8 +169,9 @@ def read_logs_file(path: Path, document: dict, *, model: str | None = None) -> F
         raise UsageError(f"{path}: 'logs' is not a list of sample records")
     samples = [_sample(record, f"{path}: logs[{i}]") for i, record in enumerate(logs)]
     samples, ids_from = _with_exported_ids(samples, task_config)
-    name = model or _model_from_args(args.get("model_args")) or args.get("model") or path.parent.name
-    task = task_config.get("task") if isinstance(task_config.get("task"), str) else path.stem
+    stated = args.get("model") if isinstance(args.get("model"), str) and args.get("model") else None
+    name = model or _model_from_args(args.get("model_args")) or stated or path.parent.name
+    task = task_config.get("task") if isinstance(task_config.get("task"), str) and task_config["task"] else path.stem
     details = {"layout": "<=0.2.3 task json", "date": document.get("time"), "model_args": args.get("model_args"),
                "lmms_eval_model": args.get("model"), "ids_from": ids_from}
     return ForeignRun(TOOL, str(name), task, samples, [path], {k: v for k, v in details.items() if v is not None})
@@ -173,12 +190,12 @@ def _candidates(paths: list[Path]) -> list[Path]:
     return list(dict.fromkeys(found))
 
 
-def read(paths: list[Path], *, model: str | None = None, note=print) -> list[ForeignRun]:
+def read(paths: list[Path], *, model: str | None = None, task: str | None = None, note=print) -> list[ForeignRun]:
     """Every lmms-eval run under ``paths``: samples files (>= 0.3) and task files with ``logs`` (<= 0.2.3).
 
     A folder is searched recursively; ``.json`` files without ``logs`` are passed over there with a ``note``
     (``*results.json`` silently: they are the runs' summaries), but a file given by name must be one of the
-    two layouts.
+    two layouts. ``task`` (``--task``) files the runs later; lmms-eval's file names carry their task.
     """
     runs = []
     given = {p for p in paths if p.is_file()}
@@ -186,7 +203,13 @@ def read(paths: list[Path], *, model: str | None = None, note=print) -> list[For
         if path.suffix == ".jsonl":
             runs.append(read_samples_file(path, model=model))
             continue
-        document = _read_json(path) if path.suffix == ".json" else None
+        try:
+            document = _read_json(path) if path.suffix == ".json" else None
+        except UsageError as exc:
+            if path in given:
+                raise
+            note(f"skipped: {exc}")
+            continue
         if isinstance(document, dict) and "logs" in document:
             runs.append(read_logs_file(path, document, model=model))
         elif path in given:

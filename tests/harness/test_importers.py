@@ -254,7 +254,7 @@ def test_vlmevalkit_without_task_takes_options_as_labels_and_folder_as_model(tmp
     assert code == 2 and "no such file or folder" in err
     loose = _vlm_write(tmp_path / "loose" / "A_B_C.tsv", _vlm_frame())
     code, _, err = _cli(capsys, "import", "--from", "vlmevalkit", str(loose), "--out", str(tmp_path / "r3"))
-    assert code == 2 and "cannot tell the model from the dataset in 'A_B_C'; pass --model" in err
+    assert code == 2 and "cannot tell the model from the dataset in 'A_B_C': pass --task" in err
     code, _, err = _cli(capsys, "import", "--from", "vlmevalkit", str(loose), "--out", str(tmp_path / "r3"),
                         "--model", "A_B")
     assert code == 0 and (tmp_path / "r3" / "A_B" / "C" / "predictions.jsonl").is_file()

@@ -24,7 +24,9 @@ def board(tmp_path_factory):
         lines = [prediction_line(f"s{i}", model, "emoset8", g, g if i < right else
                                  (None if i % 3 == 0 else LABELS[(i + 1) % 8]), mode="generate")
                  for i, g in enumerate(gold)]
-        config = {"model": {"name": model, "reference": f"/ckpt/{model}", "identity": "abc123"},
+        # a local checkpoint path is never shown: a Hub checkpoint by its id, a local one by its content digest
+        identity = "hub:my-org/strong-vlm" if model == "strong" else "abc123def4567890"
+        config = {"model": {"name": model, "reference": f"/ckpt/{model}", "identity": identity},
                   "task": {"name": "emoset8", "labels": list(LABELS)}, "task_hash": "f" * 64,
                   "versions": {"torch": "2.13.0", "transformers": "5.23.0"}, "git_commit": "0" * 40,
                   "device": "cpu", "dtype": "float32"}
@@ -87,10 +89,13 @@ def test_page_holds_every_row_with_the_numbers_of_the_json(board):
         provenance = page.inner_text("section[data-task='emoset2'] .provenance")
         assert "imported from lmms-eval" in provenance and "not recorded" in provenance
         strong_card = page.inner_text("section[data-task='emoset8'] .provenance[data-model='strong']")
-        for fact in ("/ckpt/strong", "abc123", "f" * 64, "torch 2.13.0, transformers 5.23.0", "cpu, float32",
+        assert "/ckpt/" not in page.inner_text("body")
+        for fact in ("checkpoint\nmy-org/strong-vlm", "hub:my-org/strong-vlm", "f" * 64, "torch 2.13.0, transformers 5.23.0", "cpu, float32",
                      "exact 46, single_label 0, failure 2", "leaked samples\n4"):
             assert fact in strong_card
         assert page.inner_text("#board tbody tr[data-model='weak<script>'] td[data-key='model']") == "weak<script>"
+        weak_card = page.inner_text("section[data-task='emoset8'] .provenance[data-model='weak<script>']")
+        assert "checkpoint digest\nabc123def4567890" in weak_card and "predictions\nruns/weak<script>/emoset8" in weak_card
     assert requests == [(folder / "index.html").as_uri()]     # no CDN, no font, no image fetched
 
 

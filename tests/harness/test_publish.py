@@ -85,7 +85,7 @@ def test_dry_run_folder_reads_back_with_every_value_of_the_board(board, tmp_path
         assert len(details) == row["n"]
         assert sum(details["correct"]) / len(details) == row["accuracy"]
         assert sum(p is None for p in details["pred"]) == row["parse_failures"]
-        source = [json.loads(line) for line in Path(row["source"]).read_text().splitlines()]
+        source = [json.loads(line) for line in (board.parent / row["source"]).read_text().splitlines()]
         assert details["id"] == [line["id"] for line in source] and details["gold"] == [line["gold"] for line in source]
     scores = datasets.load_dataset("parquet", data_files=str(out / "details/emovit/emoset8.parquet"), split="train")
     assert json.loads(scores["scores"][0]) == {label: (0.0 if label == "anger" else -1.0) for label in LABELS}
@@ -130,6 +130,7 @@ def test_refusals(board, tmp_path, capsys):
     moved.mkdir()
     rows = json.loads((board / "leaderboard.json").read_text())
     (moved / "leaderboard.json").write_text(json.dumps([{**rows[0], "accuracy": 0.123}]))
+    (moved / "local_sources.json").write_text((board / "local_sources.json").read_text())
     code, err = publish("--board", str(moved), "--repo", "o/r", "--dry-run", str(tmp_path / "y"))
     assert code == 2 and "no longer match leaderboard.json" in err
 

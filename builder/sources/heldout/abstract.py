@@ -20,11 +20,13 @@ from __future__ import annotations
 import csv
 from collections.abc import Iterator
 
-from builder.sources.heldout.base import Candidate, HeldoutReader, is_image_name, is_relative
+from builder.sources.heldout.base import Candidate, HeldoutReader, is_image_name, is_relative, normalised
 from builder.sources.records import QuarantineEntry
 from schemas.heldout import ABSTRACT_COLUMNS, ABSTRACT_TO_MIKELS, votes_column
 
 LABEL_FILE = "ABSTRACT_groundTruth.csv"
+#: A vote count this large cannot be a count of raters (and does not fit the table's 64-bit column).
+MAX_VOTES = 2**63 - 1
 
 
 def _unquote(text: str) -> str:
@@ -48,17 +50,31 @@ class AbstractReader(HeldoutReader):
                                         + ", ".join(repr(m) for m in missing))
         return {name: names.index(name.lower()) for name in ABSTRACT_COLUMNS}
 
+    @staticmethod
+    def _cells(line: str) -> list[str] | None:
+        """The fields of one CSV line (``None`` when the csv module cannot split it: a NUL, a huge field)."""
+        try:
+            return next(csv.reader([line], quotechar="'", skipinitialspace=True), [])
+        except csv.Error:
+            return None
+
     def entries(self) -> Iterator[Candidate | QuarantineEntry]:
         lines = self.read_lines(self.root / LABEL_FILE)
-        rows = csv.reader(lines, quotechar="'", skipinitialspace=True)
-        columns = self._columns(next(rows, []))
+        header = self._cells(lines[0]) if lines else []
+        if header is None:
+            raise self.not_this_dataset(f"{LABEL_FILE} line 1: not a CSV header line")
+        columns = self._columns(header)
         width = max(columns.values()) + 1
         listed: set[str] = set()
-        for number, row in enumerate(rows, start=2):
+        for number, line in enumerate(lines[1:], start=2):
+            row = self._cells(line)
+            where = f"{LABEL_FILE}:{number}"
+            if row is None:
+                yield self.reject(where, "malformed_line", f"{where}: not a CSV line", LABEL_FILE)
+                continue
             if not any(cell.strip() for cell in row):
                 continue
-            where = f"{LABEL_FILE}:{number}"
-            name = _unquote(row[0]) if row else ""
+            name = normalised(_unquote(row[0])) if row else ""
             entry_id = name or where
             if name in listed:
                 yield self.reject(entry_id, "duplicate_entry", f"{where}: {name} is listed again", LABEL_FILE, "id")
@@ -85,8 +101,12 @@ class AbstractReader(HeldoutReader):
         try:
             votes = {name: int(_unquote(row[index])) for name, index in columns.items()}
         except ValueError as exc:
-            return self.reject(entry_id, "malformed_line", f"{where}: vote counts must be integers ({exc})",
+            return self.reject(entry_id, "malformed_line", f"{where}: vote counts must be integers ({str(exc)[:80]})",
                                LABEL_FILE)
+        huge = [name for name, count in votes.items() if abs(count) > MAX_VOTES]
+        if huge:
+            return self.reject(entry_id, "out_of_range", f"{where}: vote count of {huge[0]} is out of range "
+                               f"({str(votes[huge[0]])[:24]}...)", LABEL_FILE, votes_column(huge[0]))
         top = max(votes.values())
         leaders = [name for name, count in votes.items() if count == top]
         if len(leaders) > 1:

@@ -10,6 +10,11 @@ and with ``verify_images`` PIL must be able to verify it — and validates the r
 schema (:func:`schemas.heldout.heldout_schema`) in chunks. Every entry ends as a table row or a quarantine
 entry with a stable ``code`` and a ``reason`` naming the file: ``rows + quarantined = entries``.
 
+One image is scored once: every path is normalised before it becomes an id (``anger/./2.jpg`` is
+``anger/2.jpg``, :func:`normalised`), and an entry whose file is one an earlier entry already reads (the same
+id, or a symlink inside the root to that file) is ``duplicate_entry``. Label files are split into lines on
+``\\n`` only (``\\r\\n`` and a lone ``\\r`` too), never on the other characters :meth:`str.splitlines` breaks on.
+
 Quarantine codes: ``path_escape``, ``missing_image``, ``undecodable_image``, ``unlabelled``, ``unknown_label``,
 ``malformed_line``, ``duplicate_entry``, ``conflicting_labels``, ``tied_votes``, ``file_name_clash``,
 ``out_of_range``, ``out_of_vocabulary``.
@@ -21,7 +26,7 @@ import os
 import stat
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import ClassVar
 
@@ -101,6 +106,27 @@ def is_relative(path: str) -> bool:
     return ".." not in parts and ":" not in parts[0] and "" not in parts
 
 
+def normalised(path: str) -> str:
+    """``path`` without ``.`` components and repeated ``/`` (``anger/./2.jpg`` -> ``anger/2.jpg``), so one
+    file has one id; an absolute path, or one with ``..``, is returned as it is (it is refused later)."""
+    if not path or path[0] in "/\\":
+        return path
+    parts = path.split("/")
+    if ".." in parts:
+        return path
+    kept = [part for part in parts if part not in ("", ".")]
+    return "/".join(kept) if kept else path
+
+
+def split_text_lines(text: str) -> list[str]:
+    """The lines of a text file: split on ``\\n`` (``\\r\\n`` and, in a file without ``\\n``, ``\\r``),
+    never on U+2028, U+0085, form feeds or the other characters :meth:`str.splitlines` breaks on."""
+    text = text.removeprefix("\ufeff")
+    separator = "\n" if "\n" in text or "\r" not in text else "\r"
+    lines = [line.removesuffix("\r") for line in text.split(separator)]
+    return lines[:-1] if lines and lines[-1] == "" else lines
+
+
 def is_image_name(name: str) -> bool:
     return os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS
 
@@ -173,7 +199,7 @@ class HeldoutReader:
     def read_lines(self, path: Path) -> list[str]:
         """The lines of a label file (BOM and line endings removed); an unreadable file is a root error."""
         try:
-            return path.read_text(encoding="utf-8-sig").splitlines()
+            return split_text_lines(path.read_text(encoding="utf-8-sig"))
         except UnicodeDecodeError as exc:
             raise HeldoutRootError(f"{path}: label file is not UTF-8 text ({exc.reason} at byte {exc.start})") \
                 from None
@@ -225,8 +251,14 @@ class HeldoutReader:
     # ------------------------------------------------------------------ files
     def check_image(self, rel: str, source: str) -> str:
         """The absolute path of image ``rel``, proven to stay inside the root before anything is opened."""
+        return self._checked(rel, source)[0]
+
+    def _checked(self, rel: str, source: str) -> tuple[str, str]:
+        """:meth:`check_image`'s path and the real path of the file it reads (symlinks followed)."""
         if not is_relative(rel):
             raise Rejected("path_escape", f"{rel!r} ({source}): path leaves the dataset root; not opened", "image")
+        if "\0" in rel:
+            raise Rejected("missing_image", f"{rel!r} ({source}): not a possible file name", "image")
         full = os.path.join(self._root_real, rel)
         parent = os.path.dirname(full)
         real_parent = self._real_dirs.get(parent)
@@ -240,8 +272,13 @@ class HeldoutReader:
             mode = os.lstat(full).st_mode
         except (FileNotFoundError, NotADirectoryError):
             raise Rejected("missing_image", f"{rel}: image file not found ({source})", "image") from None
+        except OSError as exc:
+            raise Rejected("missing_image", f"{rel!r:.200}: cannot read it ({exc.strerror}; {source})", "image") \
+                from None
+        real = os.path.join(real_parent, os.path.basename(full))
         if stat.S_ISLNK(mode):
-            if not os.path.realpath(full).startswith(inside):
+            real = os.path.realpath(full)
+            if not real.startswith(inside):
                 raise Rejected("path_escape", f"{rel} ({source}): symlink points outside the dataset root; "
                                "not opened", "image")
             try:
@@ -259,7 +296,7 @@ class HeldoutReader:
             except Exception as exc:  # noqa: BLE001 - PIL raises many types for corrupt files
                 raise Rejected("undecodable_image", f"{rel}: image cannot be decoded ({type(exc).__name__})",
                                "image") from None
-        return full
+        return full, real
 
     # ------------------------------------------------------------------ reading
     def read(self) -> HeldoutRead:
@@ -269,21 +306,31 @@ class HeldoutReader:
         frames: list[pd.DataFrame] = []
         pending: list[tuple[Candidate, str]] = []
         seen: set[str] = set()
+        files: dict[str, str] = {}  # real path of each file read -> the id reading it
         entries = 0
         for item in self.entries():
             entries += 1
             if isinstance(item, QuarantineEntry):
                 quarantined.append(item)
                 continue
+            if normalised(item.id) != item.id:
+                item = replace(item, id=normalised(item.id))
             if item.id in seen:
                 quarantined.append(self.reject(item.id, "duplicate_entry", f"{item.id}: listed again ({item.source})",
                                                item.source, "id"))
                 continue
             seen.add(item.id)
             try:
-                pending.append((item, self.check_image(item.id, item.source)))
+                full, real = self._checked(item.id, item.source)
             except Rejected as rejected:
                 quarantined.append(self.reject(item.id, rejected.code, rejected.reason, item.id, rejected.field))
+                continue
+            first = files.setdefault(real, item.id)
+            if first != item.id:
+                quarantined.append(self.reject(item.id, "duplicate_entry", f"{item.id}: the same file as {first} "
+                                               f"(a link to it; {item.source})", item.source, "id"))
+                continue
+            pending.append((item, full))
             if len(pending) >= self.chunk_size:
                 frames.append(self._validated(pending, schema, quarantined))
                 pending = []
@@ -330,4 +377,4 @@ def _dtype(schema, name: str) -> str:
 
 
 __all__ = ["IMAGE_EXTENSIONS", "STAGE", "Candidate", "HeldoutRead", "HeldoutReader", "HeldoutRootError", "Rejected",
-           "is_image_name", "is_relative"]
+           "is_image_name", "is_relative", "normalised", "split_text_lines"]

@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from builder.sources.heldout.base import Candidate, HeldoutReader, is_relative
+from builder.sources.heldout.base import Candidate, HeldoutReader, is_relative, normalised
 from builder.sources.records import QuarantineEntry
 from schemas.heldout import EMOTION6, EMOTION6_DISTRIBUTION, prob_column
 
@@ -66,7 +66,8 @@ class Emotion6Reader(HeldoutReader):
                 continue
             where = f"{LABEL_FILE}:{number}"
             fields = line.split("\t") if "\t" in line else line.split()
-            name = fields[columns["image_filename"]].strip() if len(fields) > columns["image_filename"] else ""
+            name = normalised(fields[columns["image_filename"]].strip()) if len(fields) > columns["image_filename"] \
+                else ""
             entry_id = f"{IMAGES}/{name}" if name else where
             if entry_id in listed:
                 yield self.reject(entry_id, "duplicate_entry", f"{where}: {name} is listed again", LABEL_FILE, "id")

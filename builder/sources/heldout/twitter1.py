@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from builder.sources.heldout.base import Candidate, HeldoutReader, is_image_name, is_relative
+from builder.sources.heldout.base import Candidate, HeldoutReader, is_image_name, is_relative, normalised
 from builder.sources.records import QuarantineEntry
 from schemas.heldout import TWITTER_CODES, TWITTER_FILES
 
@@ -89,9 +89,13 @@ class Twitter1Reader(HeldoutReader):
 
     def entries(self) -> Iterator[Candidate | QuarantineEntry]:
         where = self.label_files[self.variant]
-        listed, bad = parse_lines(self, self.read_lines(self.root / where), where, TWITTER_CODES)
+        found, bad = parse_lines(self, self.read_lines(self.root / where), where, TWITTER_CODES)
         yield from bad
+        listed: dict[str, list[tuple[int, str]]] = {}
+        for name, seen in found.items():  # ``./a.jpg`` and ``a.jpg`` name one file: repeats of one entry
+            listed.setdefault(normalised(name), []).extend(seen)
         for name in sorted(listed):
+            listed[name].sort()
             entry_id = f"{self.images}/{name}"
             if not is_relative(name) or "/" in name:
                 yield self.reject(entry_id, "path_escape", f"{where}: {name!r} is not a file of {self.images}/; "

@@ -33,8 +33,12 @@ INDEX_CODES: dict[str, str] = {str(index): name for index, name in enumerate(WEB
 
 
 def file_name(url: str) -> str:
-    """The file an image fetched from ``url`` is saved as: the last segment of the URL's path."""
-    return urlsplit(url).path.rsplit("/", 1)[-1]
+    """The file an image fetched from ``url`` is saved as: the last segment of the URL's path (``""`` for a
+    string that is not a URL)."""
+    try:
+        return urlsplit(url).path.rsplit("/", 1)[-1]
+    except ValueError:  # e.g. an unclosed IPv6 host
+        return ""
 
 
 class WEBEmoReader(HeldoutReader):
