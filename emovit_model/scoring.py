@@ -41,8 +41,15 @@ from schemas.protocol import (
     categorical_answer,
 )
 
-#: Which parse rule produced a label (see :func:`parse_answer`).
-PARSE_RULES: tuple[str, ...] = ("exact", "single_label", "failure")
+#: Which parse rule produced a label, or why none was read (see :func:`parse_answer`).
+PARSE_RULES: tuple[str, ...] = ("exact", "single_label", "failure", "unclosed_reasoning")
+#: Tag names of a reasoning block (``<think>...</think>``: Qwen3-VL Thinking and the R1-style RL-trained models;
+#: ``<thinking>``, ``<reasoning>`` in other releases), matched case-insensitively.
+REASONING_TAGS: tuple[str, ...] = ("think", "thinking", "reasoning")
+_TAGS = "|".join(REASONING_TAGS)
+_OPEN = re.compile(rf"<\s*(?:{_TAGS})\s*>", re.IGNORECASE)
+_CLOSE = re.compile(rf"<\s*/\s*(?:{_TAGS})\s*>", re.IGNORECASE)
+_ANSWER = re.compile(r"<\s*answer\s*>(.*?)<\s*/\s*answer\s*>", re.IGNORECASE | re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -66,9 +73,37 @@ def _label_alternation(labels) -> str:
     return "|".join(re.escape(label.lower()) for label in sorted(labels, key=len, reverse=True))
 
 
+def is_reasoning_tag(token: str) -> bool:
+    """Whether ``token`` is an opening or closing reasoning tag (``<think>``, ``</think>`` ...)."""
+    return bool(_OPEN.fullmatch(token) or _CLOSE.fullmatch(token))
+
+
+def opened_reasoning(prompt: str) -> str:
+    """The reasoning tag a chat prompt ends with (Qwen3-VL Thinking's template opens ``<think>`` for the model),
+    as the prompt writes it, or ``""``."""
+    match = re.search(rf"{_OPEN.pattern}\s*$", prompt, re.IGNORECASE)
+    return match.group(0) if match else ""
+
+
+def final_answer(text: str) -> str | None:
+    """The part of an answer that commits to a label: after the last closing reasoning tag (``</think>``), and
+    inside the last ``<answer>...</answer>`` there when the model wraps its answer so (R1-style models); ``None``
+    when a reasoning block is open at the end (a ``<think>`` never closed: the answer was cut off inside its
+    reasoning, e.g. by ``max_new_tokens``). Text without reasoning tags is its own answer."""
+    closes = list(_CLOSE.finditer(text))
+    rest = text[closes[-1].end():] if closes else text
+    if _OPEN.search(rest):
+        return None
+    wrapped = _ANSWER.findall(rest)
+    return wrapped[-1] if wrapped else rest
+
+
 def parse_answer(text: str, labels=ALPHABETICAL_EMOTIONS) -> ParsedAnswer:
     """Read the label a free-text answer commits to, never guessing.
 
+    0. A reasoning answer (``<think>...</think>`` then the answer) is read after its last closing tag only
+       (:func:`final_answer`): labels named while reasoning never count. A reasoning block that never closes is a
+       failure with its own rule, **unclosed_reasoning**, never a label guessed from the reasoning.
     1. **exact** — the whole answer is ``Predict emotion: <label>`` (case and surrounding spaces ignored, one
        final ``.`` or ``!`` allowed).
     2. **single_label** (the one fallback) — exactly one distinct candidate label occurs as a whole word
@@ -76,7 +111,10 @@ def parse_answer(text: str, labels=ALPHABETICAL_EMOTIONS) -> ParsedAnswer:
     3. Anything else — no label, or two or more different labels — is a **failure**: label ``None``, which
        counts as wrong. There is no default, random or first-option label.
     """
-    lowered = text.lower()
+    answer = final_answer(text)
+    if answer is None:
+        return ParsedAnswer(None, "unclosed_reasoning")
+    lowered = answer.lower()
     alternation = _label_alternation(labels)
     prefix = re.escape(CATEGORICAL_ANSWER_PREFIX.lower().rstrip(":"))
     exact = re.fullmatch(rf"\s*{prefix}\s*:\s*({alternation})\s*[.!]?\s*", lowered)
@@ -254,5 +292,6 @@ class EmotionClassifier:
         return results
 
 
-__all__ = ["CLIP_PROMPTS", "PARSE_RULES", "EmotionClassifier", "Generation", "ParsedAnswer", "autocast_for",
-           "parse_answer", "parse_emotion", "vision_dtype"]
+__all__ = ["CLIP_PROMPTS", "PARSE_RULES", "REASONING_TAGS", "EmotionClassifier", "Generation", "ParsedAnswer",
+           "autocast_for", "final_answer", "is_reasoning_tag", "opened_reasoning", "parse_answer", "parse_emotion",
+           "vision_dtype"]

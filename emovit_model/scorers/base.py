@@ -221,13 +221,20 @@ def score_candidates(logits, shared, past, prefix_mask, tails, continuation, pad
 
 
 def decode_new(tokenizer, out, prompt_ids) -> list[str]:
-    """The generated text of each row, without the prompt (when ``generate`` echoes it) and special tokens."""
+    """The generated text of each row, without the prompt (when ``generate`` echoes it) and special tokens, but
+    with reasoning tags (``<think>``, ``</think>``) kept where a tokenizer marks them special: the parser needs
+    them to find the answer after the reasoning."""
     import torch
+
+    from emovit_model.scoring import is_reasoning_tag
 
     width = prompt_ids.shape[1]
     echoed = out.shape[1] > width and torch.equal(out[:, :width].cpu(), prompt_ids.cpu())
     new = out[:, width:] if echoed else out
-    return [text.strip() for text in tokenizer.batch_decode(new, skip_special_tokens=True)]
+    special = set(tokenizer.all_special_ids) | {i for i, t in tokenizer.added_tokens_decoder.items() if t.special}
+    dropped = {i for i in special if not is_reasoning_tag(tokenizer.convert_ids_to_tokens(i) or "")}
+    rows = [[i for i in row if i not in dropped] for row in new.tolist()]
+    return [text.strip() for text in tokenizer.batch_decode(rows, skip_special_tokens=False)]
 
 
 __all__ = ["Candidates", "Ranking", "Scorer", "ScorerOptions", "autocast_for", "decode_new", "extend",

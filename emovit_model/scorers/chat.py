@@ -97,6 +97,15 @@ class ChatTemplateScorer(ProcessorScorer):
                 self._turn = (before, special[-1] if special else eos)
         return self._turn
 
+    def generate(self, images, instructions, max_new_tokens: int) -> list[str]:
+        """Greedy answers as the model's turn reads: where the template opens a reasoning block for the model
+        (``<think>`` at the end of Qwen3-VL Thinking's generation prompt), the answer starts with it, so that an
+        answer cut off inside its reasoning stays recognisable as such."""
+        from emovit_model.scoring import opened_reasoning
+
+        texts = super().generate(images, instructions, max_new_tokens)
+        return [opened_reasoning(self.prompt(i)) + text for i, text in zip(instructions, texts)]
+
     def continuation(self, prompt: str, answer: str) -> str:
         if self.options.prompt_template:
             return super().continuation(prompt, answer)

@@ -277,3 +277,11 @@ def test_a_thinking_template_ranks_the_answer_after_an_empty_reasoning_block(zoo
     tails = classifier.scorer.answer_ids(classifier.prompt("Q?"), ("Predict emotion: awe",))
     assert tokenizer.decode(tails[0]) == "\n</think>\n\nPredict emotion: awe<|im_end|>"
     assert tokenizer.convert_ids_to_tokens(tails[0])[1] == "</think>"  # one token, as in Qwen3's vocabulary
+    # generation: the answer as the model's turn reads, the template's <think> first; cut off inside it, no label
+    image = _images()[0]
+    [answer] = classifier.generate([image], max_new_tokens=4)
+    inputs = classifier.processor(images=[[image]], text=[classifier.prompt(classifier.instruction)],
+                                  add_special_tokens=False, return_tensors="pt")
+    out = classifier.model.generate(**inputs, max_new_tokens=4, do_sample=False)
+    text = tokenizer.decode(out[0, inputs["input_ids"].shape[1]:], skip_special_tokens=True).strip()
+    assert answer.text == f"<think>\n{text}" and "</think>" not in text and answer.label is None
