@@ -90,3 +90,20 @@ def test_generate_mode_prices_the_answer_budget_in_the_kv_cache(zoo, tmp_path):
     assert thinking.kv_bytes_per_token == per_token
     assert thinking.kv_bytes == per_token * (thinking.prompt_tokens + 4096) * 2
     assert thinking.kv_bytes - short.kv_bytes == per_token * (4096 - 12) * 2
+
+
+def test_the_reference_config_runs_offline_at_tiny_size(tmp_path):
+    """Every family of the comparison scores through its adapter on a synthetic build (tiny stand-ins, EmoVIT
+    trained for an epoch), answers generated and read by our parser, and lands on one leaderboard."""
+    from benchmarks.config import load_config
+    from benchmarks.runner import run_bench
+
+    config = load_config("reference", ["size=tiny", f"out={tmp_path / 'out'}", "tasks=[emoset8]", "progress=false"])
+    result = run_bench(config)
+    runs = tmp_path / "out" / "runs"
+    names = [entry["name"] for entry in config.models]
+    assert sorted(p.parent.parent.name for p in runs.glob("*/emoset8/predictions.jsonl")) == sorted(names)
+    for name in names:
+        rows = [json.loads(line) for line in (runs / name / "emoset8" / "predictions.jsonl").read_text().splitlines()]
+        assert len(rows) == 32 and all(row["raw"] is not None and row["scores"] is None for row in rows), name
+    assert sorted(row["model"] for row in result.leaderboard if row["task"] == "emoset8") == sorted(names)
