@@ -220,10 +220,9 @@ def _reference(entry: dict, out: Path) -> str:
 
 def plan_config(config: BenchConfig, *, image_size: int = 512) -> list[ModelPlan]:
     """A :class:`ModelPlan` per model entry of ``config``."""
+    from benchmarks.task import load_task
     from emovit_model.model import read_model_config
     from emovit_model.scorers import family_for
-
-    from benchmarks.task import load_task
 
     dtype = plan_dtype(config.dtype)
     instructions = task_instructions(config)

@@ -66,7 +66,7 @@ def needs_video_processor(cls) -> bool:
     return "video_processor" in cls.get_attributes()
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def image_only(cls):
     """``cls`` without its video half: a subclass whose parts are the image processor and the tokenizer only.
 

@@ -32,6 +32,7 @@ import copy
 import re
 from dataclasses import dataclass
 
+from emovit_model.reasoning import final_answer
 from emovit_model.scorers.base import Candidates, ScorerOptions, autocast_for, vision_dtype
 from emovit_model.scorers.clip import CLIP_PROMPTS
 from schemas.protocol import (
@@ -43,13 +44,6 @@ from schemas.protocol import (
 
 #: Which parse rule produced a label, or why none was read (see :func:`parse_answer`).
 PARSE_RULES: tuple[str, ...] = ("exact", "single_label", "failure", "unclosed_reasoning")
-#: Tag names of a reasoning block (``<think>...</think>``: Qwen3-VL Thinking and the R1-style RL-trained models;
-#: ``<thinking>``, ``<reasoning>`` in other releases), matched case-insensitively.
-REASONING_TAGS: tuple[str, ...] = ("think", "thinking", "reasoning")
-_TAGS = "|".join(REASONING_TAGS)
-_OPEN = re.compile(rf"<\s*(?:{_TAGS})\s*>", re.IGNORECASE)
-_CLOSE = re.compile(rf"<\s*/\s*(?:{_TAGS})\s*>", re.IGNORECASE)
-_ANSWER = re.compile(r"<\s*answer\s*>(.*?)<\s*/\s*answer\s*>", re.IGNORECASE | re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -71,31 +65,6 @@ class ParsedAnswer:
 def _label_alternation(labels) -> str:
     # longest first, so a label that is a prefix of another never shadows it
     return "|".join(re.escape(label.lower()) for label in sorted(labels, key=len, reverse=True))
-
-
-def is_reasoning_tag(token: str) -> bool:
-    """Whether ``token`` is an opening or closing reasoning tag (``<think>``, ``</think>`` ...)."""
-    return bool(_OPEN.fullmatch(token) or _CLOSE.fullmatch(token))
-
-
-def opened_reasoning(prompt: str) -> str:
-    """The reasoning tag a chat prompt ends with (Qwen3-VL Thinking's template opens ``<think>`` for the model),
-    as the prompt writes it, or ``""``."""
-    match = re.search(rf"{_OPEN.pattern}\s*$", prompt, re.IGNORECASE)
-    return match.group(0) if match else ""
-
-
-def final_answer(text: str) -> str | None:
-    """The part of an answer that commits to a label: after the last closing reasoning tag (``</think>``), and
-    inside the last ``<answer>...</answer>`` there when the model wraps its answer so (R1-style models); ``None``
-    when a reasoning block is open at the end (a ``<think>`` never closed: the answer was cut off inside its
-    reasoning, e.g. by ``max_new_tokens``). Text without reasoning tags is its own answer."""
-    closes = list(_CLOSE.finditer(text))
-    rest = text[closes[-1].end():] if closes else text
-    if _OPEN.search(rest):
-        return None
-    wrapped = _ANSWER.findall(rest)
-    return wrapped[-1] if wrapped else rest
 
 
 def parse_answer(text: str, labels=ALPHABETICAL_EMOTIONS) -> ParsedAnswer:
@@ -292,6 +261,5 @@ class EmotionClassifier:
         return results
 
 
-__all__ = ["CLIP_PROMPTS", "PARSE_RULES", "REASONING_TAGS", "EmotionClassifier", "Generation", "ParsedAnswer",
-           "autocast_for", "final_answer", "is_reasoning_tag", "opened_reasoning", "parse_answer", "parse_emotion",
-           "vision_dtype"]
+__all__ = ["CLIP_PROMPTS", "PARSE_RULES", "EmotionClassifier", "Generation", "ParsedAnswer", "autocast_for",
+           "final_answer", "parse_answer", "parse_emotion", "vision_dtype"]
