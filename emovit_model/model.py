@@ -178,12 +178,15 @@ def _read_config(base: str | Path, **kwargs):
         return base, AutoConfig.from_pretrained(str(base), **kwargs)
     except (OSError, ValueError) as exc:
         text = " ".join(str(exc).split())
-        if "does not recognize this architecture" in text or "Unrecognized model" in text:
+        if "does not recognize this architecture" in text:
+            import re
+
             import transformers
 
-            raise UsageError(f"{base}: its model type is unknown to the installed transformers "
-                             f"{transformers.__version__}; a newer release may know it: pip install -U transformers "
-                             f"({text[:200]})") from None
+            named = re.search(r"model type `([^`]*)`", text)
+            raise UsageError(f"{base}: model type {named.group(1) if named else '?'!r} is unknown to the installed "
+                             f"transformers {transformers.__version__}; a newer release may know it: "
+                             "pip install -U transformers") from None
         raise UsageError(f"cannot load a model config from {base}: {text}") from None
 
 

@@ -1,4 +1,6 @@
-"""Tiny random checkpoints (InstructBLIP, BLIP-2, LLaVA, LLaVA-NeXT, Idefics3, CLIP) for tests and the demo.
+"""Tiny random checkpoints (InstructBLIP, BLIP-2, LLaVA, LLaVA-NeXT, Idefics3, CLIP, and the 2025-2026 reference
+families Qwen2-VL, Qwen2.5-VL, Qwen3-VL, Gemma 3, InternVL, LLaVA-OneVision from :mod:`emovit_model.zoo_families`)
+for tests and the demo.
 
 Each checkpoint is written with ``save_pretrained`` (model as safetensors, processor, tokenizer, chat
 template), so code that loads a tiny model goes through the same ``from_pretrained(path)`` calls as a real
@@ -30,6 +32,9 @@ Idefics3 = SigLIP-style ViT + pixel-shuffle connector + Llama 3, images split in
 ``openai/clip-vit-large-patch14``, the zero-shot image-text baseline). The chat templates are the real
 checkpoints' (:data:`LLAVA_CHAT_TEMPLATE`, :data:`IDEFICS3_CHAT_TEMPLATE`). Vision towers use
 ``initializer_range=0.02``: the BLIP default (1e-10) would make every image look the same.
+
+The 2025-2026 families always build with their real tokenizer kind (``tokenizer`` ``real`` or ``bytelevel`` alike;
+a tokenizer folder is for the six kinds above) and are written in their Hub folder layout.
 
 LLaVA fine-tuned on the instruction data (the benchmark's ``llava-ft``) needs no extra kind: it is the
 ``llava`` checkpoint plus a projector or LoRA adapter written by ``emovit train --base <llava>``.

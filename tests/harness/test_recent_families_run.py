@@ -110,7 +110,7 @@ def test_an_unknown_architecture_is_one_line(tmp_path, zoo, bench_build, capsys)
     config = json.loads((folder / "config.json").read_text())
     (folder / "config.json").write_text(json.dumps({**config, "model_type": "qwen9_vl"}))
     err = _run_one_line(tmp_path, bench_build, folder, capsys)
-    assert str(folder) in err and "model type is unknown to the installed transformers" in err
+    assert str(folder) in err and "model type 'qwen9_vl' is unknown to the installed transformers 5." in err
     assert "pip install -U transformers" in err
 
 
