@@ -129,6 +129,11 @@ def kv_bytes_per_token(config, dtype) -> int:
     return 2 * layers * kv_heads * head_dim * torch.empty((), dtype=dtype).element_size()
 
 
+def _first(size) -> int:
+    """A square size given as ``n`` or ``[n, n]``."""
+    return size[0] if isinstance(size, (list, tuple)) else size
+
+
 def image_tokens(config, image_size: int = 512) -> int:
     """Image tokens one image puts in the prompt (worst case for any-resolution models)."""
     if getattr(config, "num_query_tokens", None):  # BLIP-2 / InstructBLIP
@@ -139,10 +144,8 @@ def image_tokens(config, image_size: int = 512) -> int:
         side = vision.patch_size * getattr(vision, "spatial_merge_size", 2)
         return math.ceil(image_size / side) ** 2
     if config.model_type == "internvl":  # <img>, the context tokens of every tile and the thumbnail, </img>
-        size, patch = vision.image_size, vision.patch_size
-        size, patch = (size[0] if isinstance(size, (list, tuple)) else size), (
-            patch[0] if isinstance(patch, (list, tuple)) else patch)
-        per_tile = getattr(config, "image_seq_length", None) or int((size // patch) ** 2 * config.downsample_ratio ** 2)
+        side = _first(vision.image_size) // _first(vision.patch_size)
+        per_tile = getattr(config, "image_seq_length", None) or int(side ** 2 * config.downsample_ratio ** 2)
         return per_tile * (INTERNVL_MAX_TILES + 1) + 2
     ratio = str(getattr(config, "vision_aspect_ratio", "") or "")
     if ratio.startswith("anyres_max_"):  # LLaVA-OneVision: base view + grid pooled to at most N base views
@@ -218,6 +221,17 @@ def _reference(entry: dict, out: Path) -> str:
     return reference
 
 
+def answer_tokens(entry: dict, tasks, mode: str) -> tuple[int, str]:
+    """``(tokens after the prompt, modes)`` of a model entry over ``tasks``: a ranked answer's 16, or in generate
+    mode (the task's, else the entry's, else the config's ``mode``) the generation budget; the largest."""
+    counts, modes = [], set()
+    for task in tasks:
+        chosen = task.mode or entry.get("mode") or mode
+        modes.add(chosen)
+        counts.append(generation_budget(entry, task) if chosen == "generate" else ANSWER_TOKENS)
+    return max(counts, default=ANSWER_TOKENS), "+".join(sorted(modes or {mode}))
+
+
 def plan_config(config: BenchConfig, *, image_size: int = 512) -> list[ModelPlan]:
     """A :class:`ModelPlan` per model entry of ``config``."""
     from benchmarks.task import load_task
@@ -237,13 +251,11 @@ def plan_config(config: BenchConfig, *, image_size: int = 512) -> list[ModelPlan
         model_config = read_model_config(source)
         count, size = weight_bytes(meta_model(model_config), dtype)
         prompt = image_tokens(model_config, image_size) + text_tokens(str(source), instructions) + LAYOUT_TOKENS
-        modes = {task.mode or entry.get("mode") or config.mode for task in tasks} or {config.mode}
-        answer = max((generation_budget(entry, task) if (task.mode or entry.get("mode") or config.mode) == "generate"
-                      else ANSWER_TOKENS) for task in tasks) if tasks else ANSWER_TOKENS
+        answer, modes = answer_tokens(entry, tasks, config.mode)
         plans.append(ModelPlan(entry["name"], reference, family_for(model_config).name, True, count,
                                str(dtype).replace("torch.", ""), size, prompt,
-                               kv_bytes_per_token(model_config, dtype), config.batch_size, answer,
-                               "+".join(sorted(modes)), source != reference))
+                               kv_bytes_per_token(model_config, dtype), config.batch_size, answer, modes,
+                               source != reference))
     return plans
 
 
