@@ -1,9 +1,10 @@
 """The 2025-2026 reference families through the scorer registry, on this machine (no torchvision): Qwen2-VL,
 Qwen2.5-VL, Qwen3-VL, Gemma 3, InternVL and LLaVA-OneVision tiny checkpoints in their Hub folder layout score in
 rank and generate mode with their own chat templates. Ranking equals a one-pass full-sequence computation (1e-3
-nats), batch 1 equals batch 8 with images of eight sizes (different numbers of image tokens per row), generation
-equals ``model.generate``, and the multimodal rotary positions of a padded batch are those computed by hand from
-each image's ``image_grid_thw``."""
+nats) and generation equals ``model.generate`` on padded batches of images of different sizes (different numbers
+of image tokens per row), and the multimodal rotary positions of a padded batch are those computed by hand from
+each image's ``image_grid_thw``. Batch 1 equals batch 8 for every family through its adapter:
+``tests/harness/test_batch_invariance.py``."""
 
 from __future__ import annotations
 
@@ -108,23 +109,11 @@ def test_rank_scores_equal_the_full_sequence_log_likelihood(classifiers, kind):
 
 
 @pytest.mark.parametrize("kind", FAMILIES)
-def test_batch_1_and_batch_8_agree(classifiers, kind):
-    classifier = classifiers[kind]
-    images, questions = _images(), _questions(8)
-    one, eight = classifier.with_options(batch_size=1), classifier.with_options(batch_size=8)
-    single, batched = one.score(images, questions), eight.score(images, questions)
-    assert [max(s, key=s.get) for s in single] == [max(s, key=s.get) for s in batched]
-    assert max(abs(a[k] - b[k]) for a, b in zip(single, batched) for k in a) < 1e-4
-    assert one.generate(images, instructions=questions, max_new_tokens=6) == \
-        eight.generate(images, instructions=questions, max_new_tokens=6)
-
-
-@pytest.mark.parametrize("kind", FAMILIES)
 def test_generate_equals_model_generate(classifiers, kind):
     """The classifier's batched answers equal ``model.generate`` on each image's own unpadded processor inputs."""
-    classifier = classifiers[kind].with_options(batch_size=8)
+    classifier = classifiers[kind].with_options(batch_size=4)
     model, processor = classifier.model, classifier.processor
-    images, questions = _images(), _questions(8)
+    images, questions = _images()[3:7], _questions(4)
     answers = classifier.generate(images, instructions=questions, max_new_tokens=6)
     texts = []
     for image, question, answer in zip(images, questions, answers):
