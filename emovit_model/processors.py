@@ -88,7 +88,18 @@ def image_only(cls):
          f"    _parent(self, video_processor=None, {passed}, **kwargs)\n", namespace)
     return type(f"{cls.__name__}ImageOnly", (cls,), {
         "__init__": namespace["__init__"], "__module__": __name__,
+        "_get_arguments_from_pretrained": classmethod(_image_and_tokenizer),
         "__doc__": f"{cls.__name__} with its image processor and tokenizer only (no video)."})
+
+
+def _image_and_tokenizer(cls, reference, processor_dict=None, **kwargs) -> list:
+    """The two parts of an image-only processor, as saved with ``reference``: the image processor on its PIL
+    backend (transformers would pick the torchvision one wherever the package is installed, even where it does
+    not import) and the tokenizer."""
+    from transformers import AutoImageProcessor, AutoTokenizer
+
+    return [AutoImageProcessor.from_pretrained(reference, backend="pil", **kwargs),
+            AutoTokenizer.from_pretrained(reference, **kwargs)]
 
 
 def load_processor(reference: str | Path, config, **kwargs):

@@ -217,6 +217,8 @@ def test_the_full_processor_is_loaded_where_torchvision_imports(zoo, classifiers
     assert processors.has_torchvision() is False  # this machine: the tests above ran the torchvision-less path
     config = AutoConfig.from_pretrained(zoo["qwen2-vl"])
     assert type(processors.load_processor(zoo["qwen2-vl"], config)).__name__ == "Qwen2VLProcessorImageOnly"
+    assert type(processors.load_processor(zoo["qwen2-vl"], config).image_processor).__name__ == \
+        "Qwen2VLImageProcessorPil"
     with pytest.raises(ImportError, match="Torchvision"):
         AutoProcessor.from_pretrained(zoo["qwen2-vl"])  # what `bench run` died of before
 
