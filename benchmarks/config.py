@@ -13,7 +13,7 @@ A config names the models, the tasks and the data::
     tasks: [emoset8, emoset2]       # packaged task names or task-file paths
     mode: rank                      # rank | generate (a model entry or a task may say otherwise)
     batch_size: 8                   # images per forward pass (results do not depend on it)
-    models:
+    models:                         # an entry may set max_new_tokens (generate mode; default: the task's)
       - name: emovit                # results are filed under this name
         adapter: emovit             # see benchmarks.adapters
         base: Salesforce/instructblip-vicuna-7b
@@ -54,7 +54,8 @@ from schemas.errors import UsageError
 MODES = ("rank", "generate")
 _TOP = {"name", "description", "out", "data", "tasks", "mode", "batch_size", "device", "dtype", "models", "sizes",
         "size", "seed", "judge", "progress", "leaderboard", "limit", "leakage", "exclude_leaked"}
-_MODEL = {"name", "adapter", "path", "base", "lavis", "train", "mode", "options", "series", "base_url"}
+_MODEL = {"name", "adapter", "path", "base", "lavis", "train", "mode", "options", "series", "base_url",
+          "max_new_tokens"}
 _DATA = {"build", "split", "folder", "synth", "folder_synth", "roots", "variants", "heldout_synth", "skip_missing",
          "verify_images"}
 _LEAKAGE = {"build", "threshold"}
@@ -264,6 +265,10 @@ def validate(document: dict, where: str) -> BenchConfig:
             problems.append(f"model {label}: 'train' must be a mapping of training options")
         if entry.get("options") is not None and not isinstance(entry["options"], dict):
             problems.append(f"model {label}: 'options' must be a mapping")
+        budget = entry.get("max_new_tokens")
+        if budget is not None and (not isinstance(budget, int) or isinstance(budget, bool) or budget < 1):
+            problems.append(f"model {label}: 'max_new_tokens' must be a positive integer (tokens a generated answer "
+                            "may take, reasoning included)")
     duplicates = sorted({n for n in names if names.count(n) > 1 and n})
     if duplicates:
         problems.append(f"model names must be unique: {', '.join(duplicates)}")
@@ -310,5 +315,11 @@ def validate(document: dict, where: str) -> BenchConfig:
     )
 
 
-__all__ = ["BenchConfig", "apply_override", "load_config", "packaged_configs", "parse_override",
+def generation_budget(entry: dict, task) -> int:
+    """Tokens a generated answer of model ``entry`` may take on ``task``: the entry's ``max_new_tokens`` (thinking
+    models need thousands), else the task's."""
+    return entry.get("max_new_tokens") or task.max_new_tokens
+
+
+__all__ = ["BenchConfig", "apply_override", "generation_budget", "load_config", "packaged_configs", "parse_override",
            "read_config_document"]

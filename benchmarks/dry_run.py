@@ -18,6 +18,7 @@ def price_run(config: BenchConfig) -> list[dict]:
     """One row per API model and task: ``model``, ``task``, ``mode``, ``images``, ``cached``, ``requests``,
     ``prompt_tokens``, ``completion_tokens``, ``cost_usd``, ``prices``."""
     from benchmarks.adapters import get_adapter
+    from benchmarks.config import generation_budget
     from benchmarks.runner import ordered_tasks, prepare_data, processes, task_samples
 
     procs = processes("cpu")
@@ -37,7 +38,7 @@ def price_run(config: BenchConfig) -> list[dict]:
             asked = classifier.with_options(labels=task.labels, answer_template=task.answer)
             batch = samples[task.name]
             instructions = [s.instruction if s.instruction is not None else asked.instruction for s in batch]
-            budget = task.max_new_tokens if mode == "generate" else asked.scorer.rank_tokens
+            budget = generation_budget(entry, task) if mode == "generate" else asked.scorer.rank_tokens
             estimate = asked.scorer.estimate([s.image for s in batch], instructions, budget, rank=mode == "rank")
             rows.append({"model": entry["name"], "task": task.name, "mode": mode, **estimate,
                          "prices": classifier.usage()["prices"]})

@@ -33,7 +33,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from benchmarks.config import BenchConfig
+from benchmarks.config import BenchConfig, generation_budget
 from benchmarks.samples import Sample, heldout_data, rooted_tasks
 from benchmarks.store import METRICS, RunStore
 from benchmarks.task import Task, load_task
@@ -230,8 +230,9 @@ def _record(sample: Sample, model: str, task: Task, pred, raw, scores) -> dict:
 
 
 def score_samples(classifier, samples: list[Sample], *, model: str, task: Task, mode: str, batch_size: int,
-                  append, progress: bool = True) -> int:
-    """Score ``samples`` batch by batch, appending each batch's records durably; returns how many."""
+                  append, progress: bool = True, max_new_tokens: int | None = None) -> int:
+    """Score ``samples`` batch by batch, appending each batch's records durably; returns how many. Generated
+    answers take at most ``max_new_tokens`` (default: the task's)."""
     from tqdm.auto import tqdm
 
     classifier = classifier.with_options(labels=task.labels, answer_template=task.answer, batch_size=batch_size)
@@ -246,7 +247,8 @@ def score_samples(classifier, samples: list[Sample], *, model: str, task: Task, 
                     best = max(scores, key=scores.get)
                     records.append(_record(sample, model, task, best, None, scores))
             else:
-                answers = classifier.generate(images, instructions=instructions, max_new_tokens=task.max_new_tokens)
+                answers = classifier.generate(images, instructions=instructions,
+                                              max_new_tokens=max_new_tokens or task.max_new_tokens)
                 records = [_record(s, model, task, a.label, a.text, None) for s, a in zip(batch, answers)]
             append(records)
             bar.update(len(batch))
@@ -348,10 +350,12 @@ def run_bench(config: BenchConfig, *, log=print) -> BenchResult:
                 continue
             samples, dataset = prepared[task.name]
             mode = task.mode or entry.get("mode") or config.mode
+            budget = {"max_new_tokens": entry["max_new_tokens"]} \
+                if mode == "generate" and entry.get("max_new_tokens") else {}  # answers change with it
             key = fingerprint({"task": task.hash, "adapter": adapter.name, "identity": identity, "mode": mode,
                                "options": adapter.key_options(entry.get("options") or {}),
                                "data": dataset["fingerprint"], "dtype": dtype,
-                               "harness": HARNESS_VERSION})
+                               "harness": HARNESS_VERSION, **budget})
             keys[task.name] = key
             store = RunStore(out / "runs" / entry["name"] / task.name, key)
             document = {**common, "model": {**model_doc, "mode": mode}, "training": training,
@@ -386,7 +390,8 @@ def run_bench(config: BenchConfig, *, log=print) -> BenchResult:
                 before = classifier.usage()
                 try:
                     score_samples(classifier, mine, model=entry["name"], task=task, mode=mode,
-                                  batch_size=config.batch_size, append=store.appender(procs.rank), progress=progress)
+                                  batch_size=config.batch_size, append=store.appender(procs.rank), progress=progress,
+                                  max_new_tokens=generation_budget(entry, task))
                 finally:  # an API model's cost is recorded even when the run stops (paid is paid)
                     if procs.is_main:
                         adapter.record_usage(store.directory, carried, before, classifier.usage())

@@ -177,7 +177,17 @@ def _read_config(base: str | Path, **kwargs):
     try:
         return base, AutoConfig.from_pretrained(str(base), **kwargs)
     except (OSError, ValueError) as exc:
-        raise UsageError(f"cannot load a model config from {base}: {exc}") from None
+        text = " ".join(str(exc).split())
+        if "does not recognize this architecture" in text:
+            import re
+
+            import transformers
+
+            named = re.search(r"model type `([^`]*)`", text)
+            raise UsageError(f"{base}: model type {named.group(1) if named else '?'!r} is unknown to the installed "
+                             f"transformers {transformers.__version__}; a newer release may know it: "
+                             "pip install -U transformers") from None
+        raise UsageError(f"cannot load a model config from {base}: {text}") from None
 
 
 def read_model_config(reference: str | Path, **kwargs):
@@ -186,14 +196,20 @@ def read_model_config(reference: str | Path, **kwargs):
 
 
 def _load_base(base: str | Path, device, dtype, **kwargs):
-    from transformers import AutoProcessor
+    from emovit_model.processors import explain_load_error, load_processor
 
     base, config = _read_config(base, **kwargs)
     cls = model_class(config)
+    try:  # the processor first: it is where a missing library or file shows up, before any weights are read
+        processor = load_processor(base, config, **kwargs)
+    except (ImportError, OSError, ValueError, TypeError) as exc:
+        raise explain_load_error(base, config, exc) from None
     # straight onto a GPU (no full copy in host memory); on CPU no device map, so Trainer/accelerate may move it
     placement = {"device_map": {"": device}} if device.type == "cuda" else {}
-    model = cls.from_pretrained(str(base), dtype=dtype, **placement, **kwargs)
-    processor = AutoProcessor.from_pretrained(str(base), **kwargs)
+    try:
+        model = cls.from_pretrained(str(base), dtype=dtype, **placement, **kwargs)
+    except (ImportError, OSError) as exc:
+        raise explain_load_error(base, config, exc) from None
     return model, processor
 
 

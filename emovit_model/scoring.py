@@ -32,6 +32,7 @@ import copy
 import re
 from dataclasses import dataclass
 
+from emovit_model.reasoning import final_answer
 from emovit_model.scorers.base import Candidates, ScorerOptions, autocast_for, vision_dtype
 from emovit_model.scorers.clip import CLIP_PROMPTS
 from schemas.protocol import (
@@ -41,8 +42,8 @@ from schemas.protocol import (
     categorical_answer,
 )
 
-#: Which parse rule produced a label (see :func:`parse_answer`).
-PARSE_RULES: tuple[str, ...] = ("exact", "single_label", "failure")
+#: Which parse rule produced a label, or why none was read (see :func:`parse_answer`).
+PARSE_RULES: tuple[str, ...] = ("exact", "single_label", "failure", "unclosed_reasoning")
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,9 @@ def _label_alternation(labels) -> str:
 def parse_answer(text: str, labels=ALPHABETICAL_EMOTIONS) -> ParsedAnswer:
     """Read the label a free-text answer commits to, never guessing.
 
+    0. A reasoning answer (``<think>...</think>`` then the answer) is read after its last closing tag only
+       (:func:`final_answer`): labels named while reasoning never count. A reasoning block that never closes is a
+       failure with its own rule, **unclosed_reasoning**, never a label guessed from the reasoning.
     1. **exact** — the whole answer is ``Predict emotion: <label>`` (case and surrounding spaces ignored, one
        final ``.`` or ``!`` allowed).
     2. **single_label** (the one fallback) — exactly one distinct candidate label occurs as a whole word
@@ -76,7 +80,10 @@ def parse_answer(text: str, labels=ALPHABETICAL_EMOTIONS) -> ParsedAnswer:
     3. Anything else — no label, or two or more different labels — is a **failure**: label ``None``, which
        counts as wrong. There is no default, random or first-option label.
     """
-    lowered = text.lower()
+    answer = final_answer(text)
+    if answer is None:
+        return ParsedAnswer(None, "unclosed_reasoning")
+    lowered = answer.lower()
     alternation = _label_alternation(labels)
     prefix = re.escape(CATEGORICAL_ANSWER_PREFIX.lower().rstrip(":"))
     exact = re.fullmatch(rf"\s*{prefix}\s*:\s*({alternation})\s*[.!]?\s*", lowered)
@@ -255,4 +262,4 @@ class EmotionClassifier:
 
 
 __all__ = ["CLIP_PROMPTS", "PARSE_RULES", "EmotionClassifier", "Generation", "ParsedAnswer", "autocast_for",
-           "parse_answer", "parse_emotion", "vision_dtype"]
+           "final_answer", "parse_answer", "parse_emotion", "vision_dtype"]

@@ -263,3 +263,107 @@ def byte_level_tokenizer(vocab_size: int = 1024, *, bos: str, eos: str, pad: str
     if added:
         tokenizer.add_special_tokens({"additional_special_tokens": list(added)}, replace_extra_special_tokens=False)
     return tokenizer
+
+
+# ------------------------------------------------------------------------------------ the 2025-2026 families' kinds
+#: Qwen2's special tokens, in the order the Qwen2-VL / Qwen2.5-VL / Qwen3-VL tokenizers add them after the BPE
+#: vocabulary (151643 ... 151656 in the real ones).
+QWEN_SPECIAL: tuple[str, ...] = (
+    "<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|object_ref_start|>", "<|object_ref_end|>", "<|box_start|>",
+    "<|box_end|>", "<|quad_start|>", "<|quad_end|>", "<|vision_start|>", "<|vision_end|>", "<|vision_pad|>",
+    "<|image_pad|>", "<|video_pad|>",
+)
+#: Tokens Qwen2.5's tokenizers add after those, as plain (not special) added tokens; Qwen3's add the tool-response
+#: and reasoning markers too.
+QWEN25_ADDED: tuple[str, ...] = ("<tool_call>", "</tool_call>", "<|fim_prefix|>", "<|fim_middle|>", "<|fim_suffix|>",
+                                 "<|fim_pad|>", "<|repo_name|>", "<|file_sep|>")
+QWEN3_ADDED: tuple[str, ...] = (*QWEN25_ADDED, "<tool_response>", "</tool_response>", "<think>", "</think>")
+
+
+@functools.lru_cache(maxsize=4)
+def _qwen_bpe(vocab_size: int) -> tuple[dict, tuple]:
+    """``(vocab, merges)`` of a byte-level BPE trained on :func:`training_corpus` with Qwen2's normaliser (NFC)
+    and pre-tokeniser (its split regex, then byte-level without a prefix space); no special tokens."""
+    import json
+
+    from tokenizers import Regex, Tokenizer, models, normalizers, pre_tokenizers, trainers
+    from transformers.models.qwen2.tokenization_qwen2 import PRETOKENIZE_REGEX
+
+    backend = Tokenizer(models.BPE())
+    backend.normalizer = normalizers.NFC()
+    backend.pre_tokenizer = pre_tokenizers.Sequence([
+        pre_tokenizers.Split(Regex(PRETOKENIZE_REGEX), behavior="isolated", invert=False),
+        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)])
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+                                  show_progress=False)
+    backend.train_from_iterator(training_corpus(), trainer)
+    model = json.loads(backend.to_str())["model"]
+    return model["vocab"], tuple(tuple(merge) for merge in model["merges"])
+
+
+def qwen_tokenizer(vocab_size: int = 1024, *, added: tuple[str, ...] = (), special: tuple[str, ...] = QWEN_SPECIAL,
+                   eos: str = "<|im_end|>", pad: str = "<|endoftext|>", extra_special: dict | None = None):
+    """A tokenizer of Qwen2's kind (transformers' ``Qwen2Tokenizer``): byte-level BPE with Qwen2's normaliser and
+    split regex, no BOS, the ``special`` tokens right after the vocabulary (as the Qwen-VL tokenizers have them)
+    and then ``added`` as plain added tokens; ``eos`` ends an answer (``<|im_end|>`` for the chat checkpoints) and
+    ``<|endoftext|>`` pads. ``extra_special`` names tokens for the processor (e.g. InternVL's
+    ``context_image_token``)."""
+    from tokenizers import AddedToken
+    from transformers.models.qwen2.tokenization_qwen2 import Qwen2Tokenizer
+
+    learnt, merges = _qwen_bpe(vocab_size)
+    # the special and added tokens take the ids right after the learnt vocabulary, in order (the constructor adds
+    # its EOS and pad tokens first; with their ids in the vocabulary already they keep them)
+    vocab = {**learnt, **{token: len(learnt) + i for i, token in enumerate((*special, *added))}}
+    extra = {"extra_special_tokens": dict(extra_special)} if extra_special else {}
+    tokenizer = Qwen2Tokenizer(vocab=vocab, merges=list(merges), unk_token=None, bos_token=None,
+                               eos_token=eos, pad_token=pad, errors="replace", model_max_length=32768,
+                               padding_side="right", **extra)
+    tokenizer.add_tokens([AddedToken(t, special=True, normalized=False) for t in special], special_tokens=True)
+    tokenizer.add_tokens([AddedToken(t, special=False, normalized=False) for t in added])
+    return tokenizer
+
+
+#: Gemma 3's special pieces at the front of its SentencePiece vocabulary, and the chat and image tokens it holds.
+GEMMA_PAD, GEMMA_EOS, GEMMA_BOS, GEMMA_UNK, GEMMA_MASK = "<pad>", "<eos>", "<bos>", "<unk>", "<mask>"
+GEMMA_TURN: tuple[str, str] = ("<start_of_turn>", "<end_of_turn>")
+GEMMA_IMAGE: tuple[str, str, str] = ("<start_of_image>", "<end_of_image>", "<image_soft_token>")
+
+
+@functools.lru_cache(maxsize=4)
+def gemma_sentencepiece_model(vocab_size: int = 1024) -> bytes:
+    """A SentencePiece BPE model (serialised) with Gemma's settings: byte fallback, no dummy prefix, digits split,
+    no normalisation, ``<pad>``/``<eos>``/``<bos>``/``<unk>`` at ids 0-3, then ``<mask>`` and the chat and image
+    pieces as user-defined symbols (never split)."""
+    import io
+
+    import sentencepiece as spm
+
+    model = io.BytesIO()
+    spm.SentencePieceTrainer.train(
+        sentence_iterator=iter(training_corpus()), model_writer=model, model_type="bpe", vocab_size=vocab_size,
+        byte_fallback=True, add_dummy_prefix=False, split_digits=True, remove_extra_whitespaces=False,
+        normalization_rule_name="identity", allow_whitespace_only_pieces=True, character_coverage=1.0,
+        pad_id=0, eos_id=1, bos_id=2, unk_id=3, pad_piece=GEMMA_PAD, eos_piece=GEMMA_EOS, bos_piece=GEMMA_BOS,
+        unk_piece=GEMMA_UNK, user_defined_symbols=[GEMMA_MASK, *GEMMA_TURN, *GEMMA_IMAGE],
+        hard_vocab_limit=False, num_threads=1, minloglevel=2)
+    return model.getvalue()
+
+
+def gemma_tokenizer(vocab_size: int = 1024):
+    """Gemma 3's tokenizer kind (transformers' ``GemmaTokenizer``) converted from
+    :func:`gemma_sentencepiece_model`: BOS prepended, ``<eos>`` as EOS, ``<pad>`` id 0; the turn markers are
+    special, and the image tokens are named for the processor (``boi_token``, ``eoi_token``, ``image_token``)."""
+    import sentencepiece as spm
+    from transformers.models.gemma.tokenization_gemma import GemmaTokenizer
+    from transformers.tokenization_utils_base import generate_merges
+
+    pieces = spm.SentencePieceProcessor(model_proto=gemma_sentencepiece_model(vocab_size))
+    vocab = {pieces.id_to_piece(i): i for i in range(pieces.get_piece_size())}
+    boi, eoi, image = GEMMA_IMAGE
+    tokenizer = GemmaTokenizer(vocab=vocab, merges=generate_merges(vocab), add_bos_token=True, add_eos_token=False,
+                               model_max_length=131072, padding_side="left",
+                               extra_special_tokens={"boi_token": boi, "eoi_token": eoi, "image_token": image})
+    tokenizer.add_special_tokens({"additional_special_tokens": [GEMMA_MASK, *GEMMA_TURN, *GEMMA_IMAGE]},
+                                 replace_extra_special_tokens=False)
+    return tokenizer

@@ -1,4 +1,6 @@
-"""Tiny random checkpoints (InstructBLIP, BLIP-2, LLaVA, LLaVA-NeXT, Idefics3, CLIP) for tests and the demo.
+"""Tiny random checkpoints (InstructBLIP, BLIP-2, LLaVA, LLaVA-NeXT, Idefics3, CLIP, and the 2025-2026 reference
+families Qwen2-VL, Qwen2.5-VL, Qwen3-VL, Gemma 3, InternVL, LLaVA-OneVision from :mod:`emovit_model.zoo_families`)
+for tests and the demo.
 
 Each checkpoint is written with ``save_pretrained`` (model as safetensors, processor, tokenizer, chat
 template), so code that loads a tiny model goes through the same ``from_pretrained(path)`` calls as a real
@@ -31,6 +33,9 @@ Idefics3 = SigLIP-style ViT + pixel-shuffle connector + Llama 3, images split in
 checkpoints' (:data:`LLAVA_CHAT_TEMPLATE`, :data:`IDEFICS3_CHAT_TEMPLATE`). Vision towers use
 ``initializer_range=0.02``: the BLIP default (1e-10) would make every image look the same.
 
+The 2025-2026 families always build with their real tokenizer kind (``tokenizer`` ``real`` or ``bytelevel`` alike;
+a tokenizer folder is for the six kinds above) and are written in their Hub folder layout.
+
 LLaVA fine-tuned on the instruction data (the benchmark's ``llava-ft``) needs no extra kind: it is the
 ``llava`` checkpoint plus a projector or LoRA adapter written by ``emovit train --base <llava>``.
 """
@@ -42,8 +47,12 @@ from pathlib import Path
 
 from schemas.errors import UsageError
 
-#: Kinds the zoo can build.
-KINDS: tuple[str, ...] = ("instructblip", "blip2", "llava", "llava-next", "idefics3", "clip")
+#: Kinds the zoo can build: the EmoVIT paper's, then the 2025-2026 reference families
+#: (:mod:`emovit_model.zoo_families`).
+KINDS: tuple[str, ...] = ("instructblip", "blip2", "llava", "llava-next", "idefics3", "clip", "qwen2-vl", "qwen2.5-vl",
+                          "qwen3-vl", "gemma3", "internvl", "llava-onevision")
+#: Kinds that build around a tokenizer folder (``--tokenizer DIR``); the others always use their real kind.
+USER_TOKENIZER_KINDS: tuple[str, ...] = ("instructblip", "blip2", "llava", "llava-next", "idefics3", "clip")
 #: Tokenizer choices besides a directory: the real checkpoints' kinds, or the zoo's first byte-level ones.
 TOKENIZERS: tuple[str, ...] = ("real", "bytelevel")
 #: Mean/std used by BLIP-2/InstructBLIP and CLIP image processors (OpenAI CLIP statistics).
@@ -100,6 +109,9 @@ class TinySpec:
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise UsageError(f"unknown zoo kind {self.kind!r}; choose one of {', '.join(KINDS)}")
+        if self.tokenizer not in TOKENIZERS and self.kind not in USER_TOKENIZER_KINDS:
+            raise UsageError(f"zoo kind {self.kind} builds with its real tokenizer kind only; --tokenizer DIR works "
+                             f"for {', '.join(USER_TOKENIZER_KINDS)}")
         if self.tokenizer not in TOKENIZERS:
             folder = Path(self.tokenizer)
             for name in ("tokenizer.json", "tokenizer_config.json"):
@@ -372,20 +384,33 @@ _BUILDERS = {"instructblip": _build_instructblip, "blip2": _build_blip2, "llava"
              "llava-next": _build_llava_next, "idefics3": _build_idefics3, "clip": _build_clip}
 
 
-def build_tiny_in_memory(spec: TinySpec):
-    """``(model, processor)`` for ``spec``, random weights seeded by ``spec.seed``, model in eval mode."""
+def _build(spec: TinySpec):
+    """``(model, processor, processor class the Hub folder names or None)``, random weights seeded by ``spec.seed``."""
     import torch
+
+    from emovit_model.zoo_families import BUILDERS
 
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(spec.seed)
-        model, processor = _BUILDERS[spec.kind](spec)
+        if spec.kind in BUILDERS:
+            built = BUILDERS[spec.kind](spec)
+            model, processor, named = built.model, built.processor, built.processor_class
+        else:
+            (model, processor), named = _BUILDERS[spec.kind](spec), None
         query_tokens = getattr(model, "query_tokens", None)
         if query_tokens is not None:
             # transformers initialises them to zeros; BLIP-2 pre-training starts from N(0, 0.02), and a Q-Former
             # LayerNorm (eps 1e-12) over all-zero queries would give exploding gradients
             with torch.no_grad():
                 query_tokens.normal_(0.0, 0.02)
-    return model.eval(), processor
+    return model.eval(), processor, named
+
+
+def build_tiny_in_memory(spec: TinySpec):
+    """``(model, processor)`` for ``spec``, random weights seeded by ``spec.seed``, model in eval mode (for a
+    video-capable family, the processor without its video half)."""
+    model, processor, _ = _build(spec)
+    return model, processor
 
 
 def build_tiny(kind: str, out: str | Path, *, seed: int = 0, **sizes) -> Path:
@@ -398,7 +423,7 @@ def build_tiny(kind: str, out: str | Path, *, seed: int = 0, **sizes) -> Path:
     from schemas.runinfo import write_json
 
     spec = TinySpec(kind=kind, seed=seed, **sizes)
-    model, processor = build_tiny_in_memory(spec)
+    model, processor, named = _build(spec)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     from transformers.utils import logging as hf_logging
@@ -410,7 +435,12 @@ def build_tiny(kind: str, out: str | Path, *, seed: int = 0, **sizes) -> Path:
     finally:
         if shown:
             hf_logging.enable_progress_bar()
-    processor.save_pretrained(out)
+    if named:  # a video-capable family: its Hub layout, naming the real processor class
+        from emovit_model.zoo_families import Built, save_hub_layout
+
+        save_hub_layout(Built(model, processor, named), out)
+    else:
+        processor.save_pretrained(out)
     write_json(out / "zoo_spec.json", asdict(spec))
     return out
 
@@ -437,6 +467,9 @@ def run(args) -> int:
              "intermediate_size": 2 * args.hidden_size, "num_layers": args.layers,
              "num_query_tokens": args.query_tokens, "tokenizer": args.tokenizer}
     kinds = KINDS if args.kind == "all" else (args.kind,)
+    if args.kind == "all" and args.tokenizer not in TOKENIZERS:
+        kinds = USER_TOKENIZER_KINDS
+        print(f"--tokenizer DIR: building {', '.join(kinds)} (the other kinds build with their real tokenizers only)")
     for kind in kinds:
         out = Path(args.out) / kind if args.kind == "all" else Path(args.out)
         build_tiny(kind, out, seed=args.seed, **sizes)

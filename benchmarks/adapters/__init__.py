@@ -15,7 +15,7 @@ llava           LLaVA-1.5, zero-shot, its chat template                         
 llava-ft        LLaVA-1.5 + a projector/LoRA adapter trained on the instruction data llava-hf/llava-1.5-7b-hf
 vlm             any chat-template VLM (``AutoModelForImageTextToText``), zero-shot llava-hf/llava-v1.6-vicuna-7b-hf
 llava-next ...  ``vlm`` aliases that check the family: llava-next, llava-onevision, idefics3, gemma3, qwen2-vl,
-                qwen2.5-vl (:mod:`benchmarks.adapters.vlm`)
+                qwen2.5-vl, qwen3-vl, internvl (:mod:`benchmarks.adapters.vlm`)
 openai          an OpenAI-compatible chat endpoint taking images                   gpt-4o-mini
 clip            CLIP zero-shot, prompt-ensembled label embeddings                  openai/clip-vit-large-patch14
 =============== ================================================================== =================================
@@ -41,6 +41,8 @@ REGISTRY: dict[str, tuple[str, str]] = {
     "gemma3": ("benchmarks.adapters.vlm", "GEMMA3"),
     "qwen2-vl": ("benchmarks.adapters.vlm", "QWEN2_VL"),
     "qwen2.5-vl": ("benchmarks.adapters.vlm", "QWEN2_5_VL"),
+    "qwen3-vl": ("benchmarks.adapters.vlm", "QWEN3_VL"),
+    "internvl": ("benchmarks.adapters.vlm", "INTERNVL"),
     "openai": ("benchmarks.adapters.api", "OPENAI"),
     "clip": ("benchmarks.adapters.clip", "CLIP"),
 }

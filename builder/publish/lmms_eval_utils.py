@@ -5,6 +5,9 @@ Self-contained on purpose: lmms-eval imports this file without emovit installed.
 parquet file holds ``image``, ``question`` (EmoVIT's categorical instruction), ``options`` (the candidate
 labels) and ``answer`` (the gold label). The answer is read by emovit's rules, which never guess:
 
+0. a reasoning answer (``<think>...</think>`` then the answer) is read after its last closing tag only, inside
+   a final ``<answer>...</answer>`` when there is one; a reasoning block that never closes is a failure
+   (**unclosed_reasoning**);
 1. **exact**: the whole answer is ``Predict emotion: <label>`` (case and surrounding spaces ignored, one final
    ``.`` or ``!`` allowed);
 2. **single_label**: exactly one distinct candidate label occurs as a whole word (it may repeat);
@@ -18,7 +21,10 @@ import re
 
 #: The answer format of the categorical instruction.
 ANSWER_PREFIX = "Predict emotion:"
-PARSE_RULES = ("exact", "single_label", "failure")
+PARSE_RULES = ("exact", "single_label", "failure", "unclosed_reasoning")
+_OPEN = re.compile(r"<\s*(?:think|thinking|reasoning)\s*>", re.IGNORECASE)
+_CLOSE = re.compile(r"<\s*/\s*(?:think|thinking|reasoning)\s*>", re.IGNORECASE)
+_ANSWER = re.compile(r"<\s*answer\s*>(.*?)<\s*/\s*answer\s*>", re.IGNORECASE | re.DOTALL)
 
 
 def _alternation(labels):
@@ -32,7 +38,12 @@ def _canonical(word, labels):
 
 def parse_answer(text, labels):
     """``(label or None, rule)`` for a free-text answer (see the module docstring)."""
-    lowered = text.lower()
+    closes = list(_CLOSE.finditer(text))
+    text = text[closes[-1].end():] if closes else text
+    if _OPEN.search(text):
+        return None, "unclosed_reasoning"
+    wrapped = _ANSWER.findall(text)
+    lowered = (wrapped[-1] if wrapped else text).lower()
     alternation = _alternation(labels)
     prefix = re.escape(ANSWER_PREFIX.lower().rstrip(":"))
     exact = re.fullmatch(rf"\s*{prefix}\s*:\s*({alternation})\s*[.!]?\s*", lowered)

@@ -174,7 +174,7 @@ def extend(inputs: dict, shared: list[int]) -> dict:
 
 
 def score_candidates(logits, shared, past, prefix_mask, tails, continuation, pad_id: int, *,
-                     position_ids: bool = True):
+                     start_positions=None):
     """Summed log-probabilities ``[images, candidates]`` (and token counts) of every candidate
     ``shared + tails[i][k]``.
 
@@ -182,8 +182,9 @@ def score_candidates(logits, shared, past, prefix_mask, tails, continuation, pad
     the first tail token. The rest of each tail runs on the prefix cache ``past`` through ``continuation``
     (the model, or its language model), one candidate at a time, and the cache is cut back to the prefix
     after each (never copied: a 7B model's cache of 600 image and prompt tokens is ~300 MB per image).
-    ``position_ids=False`` lets the model place the tail tokens itself (models with multimodal rotary
-    positions, such as Qwen2-VL, keep their own offsets from the prefix pass).
+    The tail tokens of row ``i`` take positions ``start_positions[i]``, ``start_positions[i] + 1`` ...; by
+    default each row's count of prefix tokens (a left-padded row's next position). Models with multimodal rotary
+    positions (Qwen2-VL ...) give the position after their prefix's largest one instead.
     """
     import torch
 
@@ -194,6 +195,8 @@ def score_candidates(logits, shared, past, prefix_mask, tails, continuation, pad
     for position, token in enumerate(shared):
         common = common + logprobs[:, position, token]
     totals, counts = [], []
+    if hasattr(past, "activate_past_recording"):  # sliding-window layers (Gemma 3) keep what a crop takes back
+        past.activate_past_recording()
     for k in range(count):  # one candidate at a time on the same cache, cut back after each: no copies
         candidate = [per_image[k] for per_image in tails]
         length = max(len(ids) for ids in candidate)
@@ -205,11 +208,9 @@ def score_candidates(logits, shared, past, prefix_mask, tails, continuation, pad
         total = common + logprobs[:, -1].gather(-1, tokens[:, :1]).squeeze(-1)
         if length > 1:
             attention = torch.cat([prefix_mask, present[:, :-1]], dim=1)
-            extra = {}
-            if position_ids:
-                extra["position_ids"] = prefix_mask.sum(1, keepdim=True) + torch.arange(length - 1, device=device)
+            start = prefix_mask.sum(1, keepdim=True) if start_positions is None else start_positions
             out = continuation(input_ids=tokens[:, :-1], attention_mask=attention, past_key_values=past,
-                               use_cache=True, **extra)
+                               use_cache=True, position_ids=start + torch.arange(length - 1, device=device))
             past.crop(-(length - 1))  # negative: drop the tokens just added (old and new transformers)
             later = torch.log_softmax(out.logits.float(), dim=-1)
             later = later.gather(-1, tokens[:, 1:].unsqueeze(-1)).squeeze(-1)
@@ -220,13 +221,20 @@ def score_candidates(logits, shared, past, prefix_mask, tails, continuation, pad
 
 
 def decode_new(tokenizer, out, prompt_ids) -> list[str]:
-    """The generated text of each row, without the prompt (when ``generate`` echoes it) and special tokens."""
+    """The generated text of each row, without the prompt (when ``generate`` echoes it) and special tokens, but
+    with reasoning tags (``<think>``, ``</think>``) kept where a tokenizer marks them special: the parser needs
+    them to find the answer after the reasoning."""
     import torch
+
+    from emovit_model.reasoning import is_reasoning_tag
 
     width = prompt_ids.shape[1]
     echoed = out.shape[1] > width and torch.equal(out[:, :width].cpu(), prompt_ids.cpu())
     new = out[:, width:] if echoed else out
-    return [text.strip() for text in tokenizer.batch_decode(new, skip_special_tokens=True)]
+    special = set(tokenizer.all_special_ids) | {i for i, t in tokenizer.added_tokens_decoder.items() if t.special}
+    dropped = {i for i in special if not is_reasoning_tag(tokenizer.convert_ids_to_tokens(i) or "")}
+    rows = [[i for i in row if i not in dropped] for row in new.tolist()]
+    return [text.strip() for text in tokenizer.batch_decode(rows, skip_special_tokens=False)]
 
 
 __all__ = ["Candidates", "Ranking", "Scorer", "ScorerOptions", "autocast_for", "decode_new", "extend",

@@ -19,10 +19,11 @@ from schemas.errors import UsageError
 _SENTINEL = "\u2063ANSWER\u2063"
 
 
-def uses_multimodal_positions(model) -> bool:
-    """Whether the model places its tokens with rotary positions computed from the whole multimodal input
-    (Qwen2-VL's M-RoPE: a ``get_rope_index`` method); such models get no explicit position ids."""
-    return any(hasattr(module, "get_rope_index") for module in (model, getattr(model, "model", None)) if module)
+def rope_index_module(model):
+    """The module that computes multimodal rotary positions from the whole input (Qwen2-VL's M-RoPE: a
+    ``get_rope_index`` method), or ``None`` for models whose positions simply count tokens."""
+    return next((module for module in (model, getattr(model, "model", None))
+                 if module is not None and hasattr(module, "get_rope_index")), None)
 
 
 class ChatTemplateScorer(ProcessorScorer):
@@ -37,9 +38,27 @@ class ChatTemplateScorer(ProcessorScorer):
             name = getattr(model, "name_or_path", "") or model.config.model_type
             raise UsageError(f"{name}: the processor has no chat template; give the model entry "
                              "options.chat_template (Jinja) or options.prompt_template ('... {instruction} ...')")
-        self.explicit_positions = not uses_multimodal_positions(model)
+        self.rope_index = rope_index_module(model)
         self._turn: tuple[str, str] | None = None
         self._prompts: dict[str, str] = {}
+
+    def prefix_positions(self, inputs: dict):
+        """Multimodal rotary positions (M-RoPE) where the model has them: each image's tokens placed on its own
+        ``image_grid_thw`` grid (temporal, height, width), text counting on after the largest position of what
+        precedes it, left padding skipped, computed per row by the model's own ``get_rope_index``; the answer
+        continues after the prompt's largest position. Other models count tokens."""
+        if self.rope_index is None:
+            return super().prefix_positions(inputs)
+        mask = inputs["attention_mask"]
+        position_ids, deltas = self.rope_index.get_rope_index(
+            inputs["input_ids"], mm_token_type_ids=inputs["mm_token_type_ids"],
+            image_grid_thw=inputs.get("image_grid_thw"), attention_mask=mask)
+        return position_ids, mask.sum(1, keepdim=True) + deltas.to(mask.device)
+
+    def image_batch(self, images) -> list:
+        """One list of images per prompt (each prompt asks about one image): processors that group images by
+        prompt (Idefics3, Gemma 3) need it, and the others flatten it."""
+        return [[image] for image in images]
 
     def messages(self, instruction: str, answer: str | None = None) -> list[dict]:
         """One user turn (the image, then the instruction), and the assistant's answer when given."""
@@ -77,6 +96,15 @@ class ChatTemplateScorer(ProcessorScorer):
                 special = sorted((t for t in known if t and after.startswith(t)), key=len)
                 self._turn = (before, special[-1] if special else eos)
         return self._turn
+
+    def generate(self, images, instructions, max_new_tokens: int) -> list[str]:
+        """Greedy answers as the model's turn reads: where the template opens a reasoning block for the model
+        (``<think>`` at the end of Qwen3-VL Thinking's generation prompt), the answer starts with it, so that an
+        answer cut off inside its reasoning stays recognisable as such."""
+        from emovit_model.reasoning import opened_reasoning
+
+        texts = super().generate(images, instructions, max_new_tokens)
+        return [opened_reasoning(self.prompt(i)) + text for i, text in zip(instructions, texts)]
 
     def continuation(self, prompt: str, answer: str) -> str:
         if self.options.prompt_template:

@@ -31,10 +31,6 @@ class ProcessorScorer(Scorer):
     (:attr:`continuation_model`).
     """
 
-    #: Pass explicit position ids (0 at each left-padded row's first token). Models that place their tokens
-    #: with multimodal rotary positions computed from the whole input (Qwen2-VL) keep their own.
-    explicit_positions: bool = True
-
     def __init__(self, model, processor, options=None) -> None:
         super().__init__(model, processor, options)
         self._answers: dict[tuple[str, tuple[str, ...]], list[list[int]]] = {}
@@ -65,6 +61,12 @@ class ProcessorScorer(Scorer):
     def prefix_cache(self, out):
         return out.past_key_values
 
+    def prefix_positions(self, inputs: dict):
+        """``(position ids of the prompt pass, each row's next position [rows, 1])``: 0 at each left-padded row's
+        first token, counting up."""
+        mask = inputs["attention_mask"]
+        return positions(mask), mask.sum(1, keepdim=True)
+
     def answer_ids(self, prompt: str, answers: tuple[str, ...]) -> list[list[int]]:
         """Token ids of each candidate answer as it follows ``prompt``: the tail of prompt and answer
         tokenised together (cached per prompt and candidate set)."""
@@ -82,6 +84,10 @@ class ProcessorScorer(Scorer):
             self._answers[key] = tails
         return self._answers[key]
 
+    def image_batch(self, images) -> list:
+        """The images as the processor takes them: a flat list, one image per prompt."""
+        return list(images)
+
     def inputs(self, images, prompts: list[str]) -> dict:
         """Processor outputs for ``prompts`` (padded on the left), on the model's device."""
         tokenizer = self.tokenizer
@@ -91,7 +97,8 @@ class ProcessorScorer(Scorer):
             raise RuntimeError("some prompts start with the BOS token and others do not")
         side, tokenizer.padding_side = tokenizer.padding_side, "left"
         try:
-            inputs = dict(self.processor(images=images, text=prompts, return_tensors="pt", padding=True, **options))
+            inputs = dict(self.processor(images=self.image_batch(images), text=prompts, return_tensors="pt",
+                                         padding=True, **options))
         finally:
             tokenizer.padding_side = side
         return inputs
@@ -108,12 +115,11 @@ class ProcessorScorer(Scorer):
         shared = shared_start(answers)
         inputs = self._on_device(extend(self.inputs(images, prompts), shared))
         mask = inputs["attention_mask"]
-        extra = {"position_ids": positions(mask)} if self.explicit_positions else {}
-        out = self.model(**inputs, **extra, use_cache=True, logits_to_keep=len(shared) + 1)
+        position_ids, start = self.prefix_positions(inputs)
+        out = self.model(**inputs, position_ids=position_ids, use_cache=True, logits_to_keep=len(shared) + 1)
         tails = [[a[len(shared):] for a in per_image] for per_image in answers]
         totals, counts = score_candidates(out.logits, shared, self.prefix_cache(out), mask, tails,
-                                          self.continuation_model, self.pad_id,
-                                          position_ids=self.explicit_positions)
+                                          self.continuation_model, self.pad_id, start_positions=start)
         return Ranking(totals, counts)
 
     def generation_inputs(self, images, instructions) -> dict:

@@ -116,7 +116,7 @@ def test_answer_text_is_read_by_our_parser_not_the_stated_label(tmp_path):
     write_run(tmp_path / "runs" / "tool" / "emoset8", lines, {"task": {"name": "emoset8", "labels": list(LABELS)}})
     [row] = write_leaderboard([tmp_path / "runs"], tmp_path / "board", plots=False)
     assert row["accuracy"] == 2 / 5 and row["parse_failure_rate"] == 3 / 5
-    assert row["parse_rules"] == {"exact": 1, "single_label": 1, "failure": 3}
+    assert row["parse_rules"] == {"exact": 1, "single_label": 1, "failure": 3, "unclosed_reasoning": 0}
     assert row["reparse_changed"] == 3
 
 

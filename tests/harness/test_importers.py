@@ -109,7 +109,7 @@ def test_lmms_eval_outputs_of_every_layout_are_rescored_by_our_parser(tmp_path, 
                             ("lmms-lab/llava-onevision-qwen2-0.5b-ov", "emoset8")]
     for row in rows.values():
         assert (row["n"], row["accuracy"], row["parse_failure_rate"]) == (7, 4 / 7, 2 / 7)
-        assert row["parse_rules"] == {"exact": 3, "single_label": 2, "failure": 2}
+        assert row["parse_rules"] == {"exact": 3, "single_label": 2, "failure": 2, "unclosed_reasoning": 0}
         assert row["imported_from"] == "lmms-eval" and row["mode"] == "generate"
         assert row["labels"] == list(LABELS)                                # our emoset8 task's labels
         assert row["per_class"]["fear"]["recall"] == 0.0 and row["per_class"]["awe"]["recall"] == 1.0
@@ -220,7 +220,7 @@ def test_vlmevalkit_predictions_are_rescored_with_letters_mapped_to_options(tmp_
     rows = _board(capsys, tmp_path / "runs", tmp_path / "board")
     row = rows[("Qwen2-VL-7B_Instruct", "emoset8")]
     assert (row["n"], row["accuracy"], row["parse_failure_rate"]) == (9, 5 / 9, 3 / 9)
-    assert row["parse_rules"] == {"exact": 0, "single_label": 6, "failure": 3}
+    assert row["parse_rules"] == {"exact": 0, "single_label": 6, "failure": 3, "unclosed_reasoning": 0}
     assert row["per_class"]["fear"]["recall"] == 0.0 and row["confusion"]["matrix"][6][1] == 1   # fear -> anger
     run = tmp_path / "runs" / "Qwen2-VL-7B_Instruct" / "emoset8"
     config = json.loads((run / "config.json").read_text())

@@ -63,7 +63,7 @@ def test_figures_equal_independent_computations(tmp_path):
     assert by_model["strong"]["accuracy"] == 0.8 and by_model["weak"]["accuracy"] == 0.25
     assert by_model["weak"]["parse_failure_rate"] == 0.25 and by_model["strong"]["parse_failure_rate"] == 0.0
     assert by_model["weak"]["mode"] == "generate" and by_model["strong"]["mode"] == "rank"
-    assert by_model["weak"]["parse_rules"] == {"exact": 30, "single_label": 0, "failure": 10}
+    assert by_model["weak"]["parse_rules"] == {"exact": 30, "single_label": 0, "failure": 10, "unclosed_reasoning": 0}
     right_a = [s == g for s, g in zip(strong, gold)]
     right_b = [w == g for w, g in zip(weak, gold)]
     only_a = sum(a and not b for a, b in zip(right_a, right_b))

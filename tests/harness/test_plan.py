@@ -60,11 +60,12 @@ def test_plan_of_a_run_config(zoo, tmp_path, capsys):
     from schemas.protocol import CATEGORICAL_INSTRUCTION
 
     instruction = len(AutoTokenizer.from_pretrained(zoo["llava"])(CATEGORICAL_INSTRUCTION)["input_ids"])
-    assert llava.prompt_tokens == 16 + instruction + 16 + 16  # 16 image tokens (4 x 4 patches), layout, answer
+    assert llava.prompt_tokens == 16 + instruction + 16  # 16 image tokens (4 x 4 patches), layout
+    assert (llava.answer_tokens, llava.cache_tokens, llava.mode) == (16, llava.prompt_tokens + 16, "rank")
     assert instructblip.prompt_tokens - spec["num_query_tokens"] == \
-        len(AutoTokenizer.from_pretrained(zoo["instructblip"])(CATEGORICAL_INSTRUCTION)["input_ids"]) + 32
-    assert llava.kv_bytes == llava.kv_bytes_per_token * llava.prompt_tokens * 4
-    budget = llava.weight_bytes + 10 * llava.kv_bytes_per_token * llava.prompt_tokens + 1
+        len(AutoTokenizer.from_pretrained(zoo["instructblip"])(CATEGORICAL_INSTRUCTION)["input_ids"]) + 16
+    assert llava.kv_bytes == llava.kv_bytes_per_token * (llava.prompt_tokens + 16) * 4
+    budget = llava.weight_bytes + 10 * llava.kv_bytes_per_token * (llava.prompt_tokens + 16) + 1
     assert llava.largest_batch(budget) == 10 and llava.largest_batch(llava.weight_bytes - 1) == 0
     assert clip.kv_bytes_per_token == 0 and not api.local
 

@@ -67,7 +67,8 @@ def test_bad_task_files_are_one_clear_error(tmp_path, body, message):
 
 
 def test_every_packaged_config_loads_at_both_sizes():
-    assert set(packaged_configs()) == {"main", "ablation", "scaling", "sensitivity", "zeroshot", "heldout", "demo"}
+    assert set(packaged_configs()) == {"main", "ablation", "scaling", "sensitivity", "zeroshot", "heldout", "demo",
+                                       "reference"}
     for name in packaged_configs():
         config = load_config(name)
         assert config.models and config.tasks

@@ -173,3 +173,66 @@ def test_zoo_refuses_a_tokenizer_folder_without_its_files(tmp_path, capsys):
     (tmp_path / "tok" / "tokenizer.json").write_text("{}")
     assert main(["zoo", "--kind", "llava", "--tokenizer", str(tmp_path / "tok"), "--out", str(tmp_path / "x")]) == 2
     assert f"{tmp_path / 'tok' / 'tokenizer_config.json'}: not found" in capsys.readouterr().err
+
+
+def test_qwen_tokenizers_are_qwen2s_kind_with_its_special_tokens_after_the_vocabulary():
+    """Byte-level BPE with Qwen2's split rule, no BOS, Qwen's 14 special tokens right after the learnt vocabulary
+    in Qwen's order (151643 ... 151656 in the real one), then Qwen2.5's and Qwen3's plain added tokens;
+    ``<|im_end|>`` ends an answer and ``<|endoftext|>`` pads."""
+    from transformers.models.qwen2.tokenization_qwen2 import Qwen2Tokenizer
+
+    from emovit_model.tokenizer import QWEN3_ADDED, QWEN_SPECIAL, qwen_tokenizer
+
+    tokenizer = qwen_tokenizer(1024, added=QWEN3_ADDED)
+    assert isinstance(tokenizer, Qwen2Tokenizer) and tokenizer.bos_token is None
+    first = tokenizer.convert_tokens_to_ids("<|endoftext|>")
+    assert tokenizer.convert_tokens_to_ids(list(QWEN_SPECIAL)) == list(range(first, first + 14))
+    assert tokenizer.convert_tokens_to_ids(list(QWEN3_ADDED)) == list(range(first + 14, first + 26))
+    assert max(tokenizer.get_vocab()[t] for t in tokenizer.get_vocab() if t not in (*QWEN_SPECIAL, *QWEN3_ADDED)) \
+        == first - 1
+    assert (tokenizer.eos_token, tokenizer.pad_token) == ("<|im_end|>", "<|endoftext|>")
+    assert tokenizer.tokenize(" awe 2024") == ["Ġawe", "Ġ", "2", "0", "2", "4"]  # byte-level; digits one by one
+    assert tokenizer.tokenize("<think>\n awe</think>") == ["<think>", "Ċ", "Ġawe", "</think>"]
+    text = "<|im_start|>user\nPredict emotion: awe<|im_end|>"
+    assert tokenizer(text)["input_ids"][0] == tokenizer.convert_tokens_to_ids("<|im_start|>")
+    assert tokenizer.decode(tokenizer(text)["input_ids"], skip_special_tokens=True) == "user\nPredict emotion: awe"
+    assert "</think>" in tokenizer.decode(tokenizer("a</think>b")["input_ids"], skip_special_tokens=True)
+
+
+def test_gemma_tokenizer_tokenises_as_its_sentencepiece_model():
+    """Gemma's kind: SentencePiece BPE without a dummy prefix, byte fallback, digits split; <pad> 0, <eos> 1,
+    <bos> 2 prepended; the turn and image markers are single special tokens named for the processor."""
+    import sentencepiece as spm
+
+    from emovit_model.tokenizer import gemma_sentencepiece_model, gemma_tokenizer
+
+    pieces = spm.SentencePieceProcessor(model_proto=gemma_sentencepiece_model(1024))
+    tokenizer = gemma_tokenizer(1024)
+    for text in TEXTS:
+        assert tokenizer(text, add_special_tokens=False)["input_ids"] == pieces.encode(text), text
+        assert tokenizer.decode(tokenizer(text)["input_ids"], skip_special_tokens=True) == text
+    assert (tokenizer.pad_token_id, tokenizer.eos_token_id, tokenizer.bos_token_id) == (0, 1, 2)
+    assert tokenizer("hi")["input_ids"][0] == 2
+    assert tokenizer.tokenize("Predict awe 42") == ["Predict", "▁awe", "▁", "4", "2"]  # no dummy prefix
+    assert (tokenizer.boi_token, tokenizer.eoi_token, tokenizer.image_token) == \
+        ("<start_of_image>", "<end_of_image>", "<image_soft_token>")
+    turn = tokenizer.tokenize("<start_of_turn>model\nawe<end_of_turn>")
+    assert turn[0] == "<start_of_turn>" and turn[-1] == "<end_of_turn>"
+    assert "<end_of_turn>" in tokenizer.all_special_tokens
+
+
+@pytest.mark.parametrize("kind", ["qwen2-vl", "qwen2.5-vl", "qwen3-vl", "gemma3", "internvl", "llava-onevision"])
+def test_recent_tokenizers_know_the_protocol(tmp_path, kind):
+    """The instruction round-trips, every label ends its answer as one token, and the family's image token is one
+    special token."""
+    from emovit_model.zoo import TinySpec, build_tiny_in_memory
+
+    _, processor = build_tiny_in_memory(TinySpec(kind=kind))
+    tokenizer = processor.tokenizer
+    assert tokenizer.decode(tokenizer(CATEGORICAL_INSTRUCTION, add_special_tokens=False)["input_ids"]) \
+        == CATEGORICAL_INSTRUCTION
+    assert tokenizer.convert_ids_to_tokens(tokenizer(processor.image_token, add_special_tokens=False)["input_ids"]) \
+        == [processor.image_token]
+    for label in ALPHABETICAL_EMOTIONS:
+        ids = tokenizer(categorical_answer(label), add_special_tokens=False)["input_ids"]
+        assert tokenizer.decode(ids[-1:]).strip() == label
