@@ -66,6 +66,8 @@ def output_lock(out: Path) -> Iterator[None]:
             print(f"removed {stale}, left by an interrupted run", file=sys.stderr)
         yield
     finally:
+        # unlinked while still held: a contender that opened the old file sees it unlinked and tries again
+        lock_path(out).unlink(missing_ok=True)
         lock.release()
 
 
