@@ -78,19 +78,18 @@ def read_build(build_dir: str | Path, *, progress: bool = True) -> CurationSourc
     import datasets
     from tqdm.auto import tqdm
 
-    from builder.dataset.stored import load_built
+    from builder.dataset.stored import check_source_images, load_built
     from schemas.features import column
 
     build_dir = Path(build_dir)
     if not (build_dir / "dataset_dict.json").is_file():
         raise UsageError(f"{build_dir}: not a build directory (no dataset_dict.json); "
                          "run 'emovit build' first, or pass a raw tree with --emoset-root")
-    report_path = build_dir / "report.json"
-    fingerprint = json.loads(report_path.read_text(encoding="utf-8")).get("fingerprint") if report_path.is_file() \
-        else None
+    fingerprint = _report_fingerprint(build_dir / "report.json")
     if not progress:
         datasets.disable_progress_bars()
     built = load_built(build_dir)
+    check_source_images(build_dir, built)  # the reader's containment rule, again: files may have changed
     images: dict[str, ImageEntry] = {}
     rows: list[InstructionRow] = []
     generators: dict[str, dict[str, None]] = {}
@@ -124,14 +123,28 @@ def read_build(build_dir: str | Path, *, progress: bool = True) -> CurationSourc
                           emotions=emotions)
 
 
-def read_tree(root: str | Path, *, progress: bool = True) -> CurationSource:
-    """Every readable image of a raw EmoSet tree; entries the reader quarantines (undecodable images
-    included: images are verified) are counted as skipped."""
+def _report_fingerprint(path: Path) -> str | None:
+    """The ``fingerprint`` of a build's ``report.json`` (None when there is none); a malformed one is a
+    :class:`UsageError`."""
+    if not path.is_file():
+        return None
+    try:
+        report = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"{path}: not readable JSON ({str(exc)[:80]})") from None
+    value = report.get("fingerprint") if isinstance(report, dict) else None
+    return value if isinstance(value, str) else None
+
+
+def read_tree(root: str | Path, *, progress: bool = True, max_pixels: int | None = None) -> CurationSource:
+    """Every readable image of a raw EmoSet tree; entries the reader quarantines (undecodable and too-large
+    images included: images are verified) are counted as skipped."""
     from tqdm.auto import tqdm
 
     from builder.sources.emoset import EmoSetSource
+    from builder.sources.imagefiles import DEFAULT_MAX_PIXELS
 
-    source = EmoSetSource(root, verify_images=True)
+    source = EmoSetSource(root, verify_images=True, max_pixels=max_pixels or DEFAULT_MAX_PIXELS)
     images: list[ImageEntry] = []
     skipped = 0
     with tqdm(desc="read tree", unit="img", disable=not progress) as bar:
