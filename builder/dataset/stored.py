@@ -86,12 +86,13 @@ def source_root(build_dir: str | Path) -> str | None:
     return root if isinstance(root, str) and root else None
 
 
-def check_source_images(build_dir: str | Path, built, splits=None) -> int:
+def check_source_images(build_dir: str | Path, built, splits=None, *, max_pixels: int | None = None) -> int:
     """Apply the reader's containment rule to every image a build stores by path, before a later stage
     (export, curation, training, scoring) opens one: the resolved path must lie inside the tree the build
-    read and be a regular file. The first image that fails is a :class:`UsageError` of one line naming the
-    split and the image id; returns how many files were checked."""
-    from builder.sources.imagefiles import check_build_image
+    read and be a regular file (and, with ``max_pixels``, its header within the pixel limit). The first image
+    that fails is a :class:`UsageError` of one line naming the split and the image id; returns how many
+    files were checked."""
+    from builder.sources.imagefiles import ImageProblem, check_build_image, open_image
 
     root = source_root(build_dir)
     checked = 0
@@ -106,6 +107,14 @@ def check_source_images(build_dir: str | Path, built, splits=None) -> int:
                 if not path:
                     raise UsageError(f"{build_dir}: split {split}, image {image_id}: neither bytes nor a path")
                 seen.add(path)
-                check_build_image(path, root, what=f"{build_dir}: split {split}, image {image_id}")
+                what = f"{build_dir}: split {split}, image {image_id}"
+                real = check_build_image(path, root, what=what)
+                if max_pixels is not None:
+                    try:
+                        with open(real, "rb") as handle:
+                            open_image(handle, max_pixels, path).close()
+                    except ImageProblem as problem:
+                        if problem.code == "image_too_large":
+                            raise UsageError(f"{what}: {problem.reason}") from None
                 checked += 1
     return checked
