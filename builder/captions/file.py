@@ -66,7 +66,7 @@ def read_caption_file(path: str | Path) -> dict[str, str]:
     except OSError as exc:
         raise CaptionFileError(f"{path}: cannot read caption file ({exc.strerror})") from None
     except UnicodeDecodeError as exc:
-        raise CaptionFileError(f"{path}: caption file is not UTF-8 (byte {exc.start}: {exc.reason})") from None
+        raise CaptionFileError(f"{path}: caption file is not UTF-8 (at byte offset {exc.start}: {exc.reason})") from None
     text = text.removeprefix("\ufeff")
     jsonl = path.suffix.lower() in (".jsonl", ".json", ".ndjson") or \
         (path.suffix.lower() != ".csv" and text.lstrip().startswith("{"))
