@@ -115,6 +115,70 @@ def _check_relative(path: str, split_file: str, field_name: str) -> None:
                         field_name)
 
 
+#: How deep an entry of a split file is built; deeper values are skipped and the entry is malformed.
+MAX_ENTRY_DEPTH = 32
+#: Stands for an entry nested deeper than :data:`MAX_ENTRY_DEPTH`.
+TOO_DEEP = object()
+
+
+def split_items(handle) -> Iterator[object]:
+    """The items of the JSON list in ``handle``, built from ``ijson``'s flat event stream.
+
+    ``ijson.items`` keeps a path string per nesting level, so memory grows with the square of the depth (a
+    100 KB file of ``[`` takes gigabytes); here an item is built only to :data:`MAX_ENTRY_DEPTH` levels, a
+    deeper one is read past in constant memory and comes out as :data:`TOO_DEEP`."""
+    import ijson
+
+    events = ijson.basic_parse(handle, use_float=True)
+    first = next(events, (None, None))[0]
+    if first != "start_array":
+        raise ijson.JSONError("expected a JSON list of entries")
+    stack: list = []  # the containers of the item being built, outermost first
+    keys: list = []  # the pending key of each map on the stack
+    depth, deep = 0, False
+
+    def attach(value) -> None:
+        parent = stack[-1]
+        if isinstance(parent, list):
+            parent.append(value)
+        else:
+            parent[keys.pop()] = value
+
+    for event, value in events:
+        if event in ("start_array", "start_map"):
+            depth += 1
+            deep = deep or depth > MAX_ENTRY_DEPTH
+            if not deep:
+                stack.append([] if event == "start_array" else {})
+        elif event in ("end_array", "end_map"):
+            if depth == 0:  # the end of the list itself: nothing may follow
+                if next(events, None) is not None:
+                    raise ijson.JSONError("content after the list of entries")
+                return
+            depth -= 1
+            if deep:
+                if depth == 0:
+                    stack.clear()
+                    keys.clear()
+                    deep = False
+                    yield TOO_DEEP
+                continue
+            done = stack.pop()
+            if stack:
+                attach(done)
+            else:
+                yield done
+        elif deep:
+            continue
+        elif event == "map_key":
+            keys.append(value)
+        elif stack:
+            attach(value)
+        else:
+            yield value  # a bare number, string, boolean or null as an entry
+    raise ijson.IncompleteJSONError("premature end of the list of entries")
+
+
 def counts_as_id(entry: SplitEntry) -> bool:
     """Whether ``entry`` claims its id (for duplicate detection): its paths stay inside and its id is valid.
 
@@ -214,12 +278,11 @@ class EmoSetSource:
                 if not handle.read(4096).lstrip().startswith(b"["):
                     raise SourceError(f"{path}: malformed split file: expected a JSON list of entries")
                 handle.seek(0)
-                for position, item in enumerate(ijson.items(handle, "item", use_float=True)):
+                for position, item in enumerate(split_items(handle)):
                     yield self._parse_entry(split, name, position, item)
         except ijson.JSONError as exc:
-            raise SourceError(f"{path}: malformed split file: {exc}") from None
-        except RecursionError:
-            raise SourceError(f"{path}: malformed split file: values nested too deeply") from None
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise SourceError(f"{path}: malformed split file: {first}") from None
         except OSError as exc:
             raise SourceError(f"{path}: cannot read split file: {exc.strerror}") from None
 
@@ -231,9 +294,10 @@ class EmoSetSource:
             else:
                 emotion, entry_id, image, annotation = item
             return SplitEntry(split, position, emotion, entry_id, image, annotation)
+        shown = "a value nested too deeply" if item is TOO_DEEP else f"{item!r:.120}"
         return QuarantineEntry(
             id=f"{split}#{position}", split=split, source=name, stage=STAGE, code="malformed_entry",
-            reason=f"{name}: entry {position} is not [emotion, (id,) image_path, annotation_path]: {item!r:.120}",
+            reason=f"{name}: entry {position} is not [emotion, (id,) image_path, annotation_path]: {shown}",
         )
 
     def _walked_entries(self, split: str) -> Iterator[SplitEntry]:

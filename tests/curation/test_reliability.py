@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from builder.curation.decisions import TaggedImage, decisions_from_tags, ignored_tags, normalise_tag, tagged_images
+from builder.curation.decisions import TaggedImage, decisions_from_tags, tagged_images
 from schemas.errors import UsageError
 from schemas.vocab import EMOTIONS
 from tests.support.hostile import bomb_jpeg
@@ -22,6 +22,8 @@ def emovit(*args):
 
 
 def test_tags_are_read_trimmed_and_case_folded():
+    from builder.curation.decisions import normalise_tag
+
     images = [TaggedImage("a_1", ("Exclude",)), TaggedImage("a_2", ("exclude ",)), TaggedImage("a_3", ("RELABEL:fear",)),
               TaggedImage("a_4", (" Relabel : Sadness",)), TaggedImage("a_5", ("excluded", "train"))]
     decisions = decisions_from_tags(images, EMOTIONS, dataset_name="d")
@@ -34,6 +36,8 @@ def test_tags_are_read_trimmed_and_case_folded():
 
 
 def test_the_app_tags_of_a_dataset_become_decisions_and_the_others_are_listed(fiftyone_db, tmp_path):
+    from builder.curation.decisions import ignored_tags
+
     dataset = fiftyone_db.Dataset()
     try:
         samples = []

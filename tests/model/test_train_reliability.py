@@ -18,7 +18,6 @@ from builder.cli import main
 from builder.dataset.build import BuildConfig, build_dataset
 from builder.sources.synth import SynthConfig, synthesise
 from emovit_model.train import TrainConfig, train
-from emovit_model.train.config import TrainingDiverged
 from schemas.errors import UsageError
 from tests.support.hostile import truncated_jpeg
 
@@ -185,4 +184,6 @@ def test_training_refuses_a_swapped_image_and_names_one_that_does_not_decode(tin
 
 
 def test_diverged_is_a_usage_error_of_one_line():
+    from emovit_model.train.config import TrainingDiverged
+
     assert issubclass(TrainingDiverged, UsageError)
