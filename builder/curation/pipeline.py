@@ -94,8 +94,8 @@ def _curate(fo, config: CurateConfig, progress: bool) -> CurateResult:
     from builder.curation.signals import compute_signals
 
     start = time.perf_counter()
-    source = read_build(config.build, progress=progress) if config.build else read_tree(
-        config.emoset_root, progress=progress, max_pixels=config.signal.max_pixels)
+    source = read_build(config.build, progress=progress, max_pixels=config.signal.max_pixels) if config.build \
+        else read_tree(config.emoset_root, progress=progress, max_pixels=config.signal.max_pixels)
     predictions = read_model_predictions(list(config.predictions), source.emotions) if config.predictions else None
     loaded = load_source(source, config.name, media_dir=config.media_path(), batch_size=config.batch_size,
                          flag_config=config.flags, progress=progress)

@@ -110,10 +110,15 @@ def image_stats(sample_ids: list[str], image_ids: list[str], filepaths: list[str
                                disable=not progress):
         try:
             data = Path(path).read_bytes()
+        except OSError as exc:
+            raise UsageError(f"{path}: cannot read the image of {image_id} ({exc.strerror}); were the images moved "
+                             "since the load? Load again from a build whose image paths exist") from None
+        try:
             rgb = thumbnail_source(data, max_pixels, f"{path} (image {image_id})")
         except (OSError, ValueError) as exc:
-            raise UsageError(f"{path}: cannot read the image of {image_id} ({exc}); were the images moved since "
-                             "the build? Re-load from a build whose image paths exist") from None
+            raise UsageError(f"{path}: the image of {image_id} cannot be decoded ({type(exc).__name__}: "
+                             f"{str(exc)[:80]}); rebuild with image verification on (the default) to quarantine "
+                             "it") from None
         hashes.append(hashlib.sha256(data).hexdigest())
         levels = pixel_attributes_of_array(np.asarray(rgb))
         brightness.append(levels.brightness)

@@ -280,8 +280,7 @@ class EmoVITInstructions(datasets.ArrowBasedBuilder):
         from schemas.jsonlines import parse_lines, read_text
 
         for path in sorted((Path(self.cache_dir) / LOG_DIR).glob(f"{split}.shard-*.{suffix}")):
-            for _, value in parse_lines(read_text(path)):
-                yield value
+            yield from (value for _, value in parse_lines(read_text(path)))
 
     def quarantine(self, split: str) -> Iterator[dict]:
         """Every quarantine line of ``split``, shard by shard, in entry order within each shard."""
@@ -289,8 +288,7 @@ class EmoVITInstructions(datasets.ArrowBasedBuilder):
 
     def image_hashes(self, split: str) -> Iterator[tuple[int, str, str]]:
         """``(position, id, sha256)`` of every image of ``split`` in the dataset (when images were verified)."""
-        for position, image_id, digest in self._log_lines(split, "hashes.jsonl"):
-            yield position, image_id, digest
+        yield from (tuple(line) for line in self._log_lines(split, "hashes.jsonl"))
 
     def curation_seen(self, split: str) -> Iterator[str]:
         """Ids of ``split``'s entries that the curation decisions name."""

@@ -48,7 +48,8 @@ class CurationDecisions:
         relabel: dict[str, tuple[str, str]] = {}
         relabelled_at: dict[str, int] = {}
         for index, item in enumerate(_decision_list(document, "exclude", path)):
-            exclude[_decision_id(item, f"{path}: exclude[{index}]")] = _reason(item, "excluded during curation")
+            image_id = _decision_id(item, f"{path}: exclude[{index}]")
+            exclude[image_id] = _reason(item, "excluded during curation")
         for index, item in enumerate(_decision_list(document, "relabel", path)):
             where = f"{path}: relabel[{index}]"
             image_id = _decision_id(item, where)

@@ -102,7 +102,7 @@ def open_image(source, max_pixels: int = DEFAULT_MAX_PIXELS, name: str = "image"
         except Image.DecompressionBombError as exc:
             raise ImageProblem("image_too_large", f"{name}: {exc.args[0].split(' exceeds')[0]} exceeds the pixel "
                                                   f"limit of {max_pixels:,}") from None
-        except Exception as exc:  # PIL raises many types for files it cannot identify
+        except Exception as exc:  # noqa: BLE001 - PIL raises many types for files it cannot identify
             raise ImageProblem("undecodable_image", f"{name}: image cannot be decoded ({type(exc).__name__})") from None
     width, height = image.size
     if width * height > max_pixels:
@@ -123,7 +123,7 @@ def verify_image_bytes(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS, name: 
                 if kind in ("JPEG", "MPO"):
                     image.draft(image.mode, (max(1, width // 8), max(1, height // 8)))
                 image.load()
-        except Exception as exc:  # truncated or corrupt data: OSError, SyntaxError, ValueError, ...
+        except Exception as exc:  # noqa: BLE001 - truncated or corrupt data: OSError, SyntaxError, ValueError, ...
             raise ImageProblem("undecodable_image", f"{name}: image cannot be decoded ({type(exc).__name__}: "
                                                     f"{str(exc)[:80]})") from None
     return CheckedImage(width, height, kind, hashlib.sha256(data).hexdigest())
@@ -138,7 +138,7 @@ def image_extension(data: bytes, fallback: str = ".jpg") -> str:
             warnings.simplefilter("ignore")
             with Image.open(io.BytesIO(data)) as image:
                 return FORMAT_EXTENSIONS.get(image.format or "", fallback)
-    except Exception:  # not an image PIL can identify: keep the fallback
+    except Exception:  # noqa: BLE001 - not an image PIL can identify: keep the fallback
         return fallback
 
 

@@ -18,7 +18,7 @@ from tests.support.hostile import bomb_jpeg
 
 
 def emovit(*args):
-    return subprocess.run([sys.executable, "-m", "builder.cli", *args], capture_output=True, text=True, timeout=120)
+    return subprocess.run([sys.executable, "-m", "builder.cli", *args], check=False, capture_output=True, text=True, timeout=120)
 
 
 def test_tags_are_read_trimmed_and_case_folded():
@@ -59,9 +59,9 @@ def test_plain_dataset_names_only_and_decisions_go_to_a_file(tmp_path):
         lines = result.stderr.strip().splitlines()
         assert (result.returncode, len(lines)) == (2, 1) and "--name must be a plain dataset name" in lines[0], name
     result = emovit("curate", "decisions", "--name", "loop", "--out", str(tmp_path))
-    assert (result.returncode, result.stderr.strip().splitlines()) == (2, [
-        f"emovit curate: error: --out {tmp_path}: is a folder; give the decisions file's path "
-        f"(e.g. {tmp_path}/decisions.json)"])
+    expected = (f"emovit curate: error: --out {tmp_path}: is a folder; give the decisions file's path "
+                f"(e.g. {tmp_path}/decisions.json)")
+    assert (result.returncode, result.stderr.strip().splitlines()) == (2, [expected])
 
 
 def test_thumbnails_come_from_a_draft_decode_within_the_pixel_limit():
@@ -79,3 +79,22 @@ def test_thumbnails_come_from_a_draft_decode_within_the_pixel_limit():
     assert (draft.brightness, draft.colorfulness) == (full.brightness, full.colorfulness)
     with pytest.raises(UsageError, match=r"bomb\.jpg: 12000x12000 = 144,000,000 pixels exceeds the pixel limit"):
         thumbnail_source(bomb_jpeg(), 50_000_000, "bomb.jpg")
+
+
+def test_an_image_that_does_not_decode_stops_a_load_before_any_sample_is_added(small_tree, tmp_path):
+    """A build made without image verification: curation decodes before it loads, and says what to do."""
+    import json
+
+    from builder.curation.images import read_build
+    from builder.dataset.build import BuildConfig, build_dataset
+    from tests.support.hostile import truncated_jpeg
+
+    victim = json.loads((small_tree / "val.json").read_text())[2]
+    (small_tree / victim[1]).write_bytes(truncated_jpeg())
+    build_dataset(BuildConfig(emoset_root=str(small_tree), config="categorical", verify_images=False), tmp_path / "b",
+                  cache_dir=tmp_path / "cache", progress=False, plots=False)
+    image_id = victim[2].rsplit("/", 1)[-1][:-5]
+    with pytest.raises(UsageError, match=rf"split val, image {image_id}: .*image cannot be decoded .*"
+                                         r"\(undecodable_image\); a build that verifies images \(the default\) "
+                                         r"quarantines it"):
+        read_build(tmp_path / "b", progress=False)
