@@ -148,11 +148,11 @@ def _report_facts(path: Path) -> tuple[str | None, bool]:
 
 def _check_decodable(build_dir: Path, built, max_pixels: int | None) -> None:
     """Decode every image of ``built`` (JPEGs at 1/8 scale); the first that fails is one :class:`UsageError`."""
-    from builder.dataset.stored import record_batches
+    from builder.dataset.stored import image_batches
     from builder.sources.imagefiles import DEFAULT_MAX_PIXELS, ImageProblem, read_regular, verify_image_bytes
 
     for split, dataset in built.items():
-        for batch in record_batches(dataset, ["image_id", "image"]):
+        for batch in image_batches(dataset):
             images = batch.column("image")
             for image_id, path, data in zip(batch.column("image_id").to_pylist(), images.field("path").to_pylist(),
                                             images.field("bytes").to_pylist()):

@@ -75,6 +75,13 @@ def content_hash(dataset) -> str:
     return digest.hexdigest()[:16]
 
 
+def image_batches(dataset, rows: int = HASH_BATCH_ROWS):
+    """The ``image_id`` and ``image`` columns of a split (any row selection of it), as Arrow record batches."""
+    subset = dataset.select_columns(["image_id", "image"]).with_format("arrow")
+    for table in subset.iter(batch_size=rows):
+        yield from table.combine_chunks().to_batches()
+
+
 def source_root(build_dir: str | Path) -> str | None:
     """The resolved root of the tree a build read (``report.json`` ``source_root``; None when unknown)."""
     import json
@@ -98,7 +105,7 @@ def check_source_images(build_dir: str | Path, built, splits=None, *, max_pixels
     checked = 0
     for split in splits or list(built):
         seen: set[str] = set()
-        for batch in record_batches(built[split], ["image_id", "image"]):
+        for batch in image_batches(built[split]):
             images = batch.column("image")
             paths, embedded = images.field("path").to_pylist(), images.field("bytes").is_valid().to_pylist()
             for image_id, path, has_bytes in zip(batch.column("image_id").to_pylist(), paths, embedded):
