@@ -68,10 +68,12 @@ def build_fingerprint(build: str | Path, split: str) -> str:
 
 def build_samples(task: Task, build: str | Path) -> list[Sample]:
     """Samples of a ``source: build`` task."""
+    from builder.dataset.stored import check_source_images
     from schemas.features import column
     from schemas.protocol import IMAGE_TOKEN, strip_image_token
 
     split = load_split(build, task.split)
+    check_source_images(build, {task.split: split})  # the reader's containment rule, before any image is opened
     names = split.features["emotion"].names
     ids, image_ids = column(split, "id"), column(split, "image_id")
     emotions, kinds = column(split, "emotion"), column(split, "kind")

@@ -10,6 +10,10 @@ same run:
 * the **naive merge**: the original EmoVIT way, one file at a time: open each annotation, copy the image,
   append a LLaVA dict, dump one JSON.
 
+Image verification (``test_build_image_verification_cost``): the same build with images verified (each decoded,
+JPEGs at 1/8 scale, and hashed, in the shard worker processes) against ``--no-verify-images`` (each file and its
+header checked); the ratio of the medians is the cost of decoding.
+
 Memory (``test_build_peak_memory_is_flat``): the same build of 20,000 and of 200,000 entries, each in its own
 subprocess (one process, plots on, as ``emovit build`` runs by default), recording peak RSS with
 ``resource.getrusage``.
@@ -22,6 +26,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -94,6 +99,33 @@ def test_build_throughput(benchmark, bench_tree, tmp_path):
     print(f"\nemovit build (num_proc 2, median of 3): {rate:,.0f} records/s; datasets writer ceiling "
           f"{ceiling:,.0f} records/s ({rate / ceiling:.0%}); naive merge {naive_rate:,.0f} records/s "
           f"({rate / naive_rate:.1f}x)")
+
+
+def test_build_image_verification_cost(benchmark, bench_tree, tmp_path):
+    runs = iter(range(100))
+
+    def build_once(verify: bool) -> dict:
+        config = BuildConfig(emoset_root=str(bench_tree), config="categorical", sampling="all", verify_images=verify)
+        out = tmp_path / f"build-{next(runs)}"
+        report = build_dataset(config, out, cache_dir=tmp_path / "cache", progress=False, plots=False, num_proc=2)
+        shutil.rmtree(out)
+        return report
+
+    build_once(False)  # warm-up: page cache, imports
+    unverified = []
+    for _ in range(3):
+        start = time.perf_counter()
+        build_once(False)
+        unverified.append(time.perf_counter() - start)
+    report = benchmark.pedantic(build_once, args=(True,), rounds=3, iterations=1)
+    images = report["splits"]["train"]["images_in_dataset"]
+    assert images == report["splits"]["train"]["entries"] and report["cross_split_duplicates"]["checked"]
+    ratio = benchmark.stats.stats.median / statistics.median(unverified)
+    benchmark.extra_info.update({"images": images, "verified_s": round(benchmark.stats.stats.median, 2),
+                                 "unverified_s": round(statistics.median(unverified), 2),
+                                 "ratio_verified_to_unverified": round(ratio, 3)})
+    print(f"\nemovit build of {images:,} images (num_proc 2, median of 3): verified {benchmark.stats.stats.median:.1f} s, "
+          f"--no-verify-images {statistics.median(unverified):.1f} s; ratio {ratio:.2f}")
 
 
 _MEASURE = """

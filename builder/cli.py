@@ -3,14 +3,19 @@ so ``emovit --help`` starts fast and never imports torch, transformers or fiftyo
 
 A subcommand module provides ``add_arguments(parser)`` and ``run(args) -> int``. Errors a user can fix
 (bad input trees, missing files) are raised as :class:`schemas.errors.UsageError` and printed as one line
-with exit code 2.
+with exit code 2. SIGTERM is handled like Ctrl-C (SIGINT): the command stops where it is, its ``finally``
+blocks clean up (a build's staging folder, a checkpoint's staging folder), and one line says so; the exit
+code is 130 for SIGINT and 143 for SIGTERM. A module may name an ``INTERRUPTED_NOTE`` added to that line.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import signal
 import sys
+from pathlib import Path
 
 from schemas.errors import UsageError
 
@@ -28,6 +33,42 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("benchmarks.demo", "run the whole offline pipeline on a small synthetic sample"),
     "bench": ("benchmarks.cli", "benchmark harness: score models on tasks (run) and rebuild the leaderboard"),
 }
+
+#: Commands whose ``--out`` is a folder: a file there, or a NUL in the name, is refused before they start.
+FOLDER_OUTPUTS = frozenset({"synth", "validate", "build", "export", "zoo", "train"})
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the program is, as Ctrl-C raises :class:`KeyboardInterrupt`."""
+
+
+def _terminate(signum, frame) -> None:
+    raise Terminated()
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt():
+    """Turn SIGTERM into :class:`Terminated` while a command runs (main thread only; restored after)."""
+    try:
+        previous = signal.signal(signal.SIGTERM, _terminate)
+    except ValueError:  # not the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _check_output_folder(name: str, args) -> None:
+    out = getattr(args, "out", None)
+    if name not in FOLDER_OUTPUTS or not isinstance(out, str):
+        return
+    if "\x00" in out:
+        raise UsageError(f"--out {out!r}: a path cannot hold a NUL character")
+    if Path(out).exists() and not Path(out).is_dir():
+        raise UsageError(f"--out {out}: exists and is not a folder; choose another --out")
+
 
 def _top_level_help() -> str:
     width = max(len(name) for name in COMMANDS)
@@ -59,10 +100,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog=f"emovit {name}", description=COMMANDS[name][1])
     module.add_arguments(parser)
     args = parser.parse_args(rest)
+    note = getattr(module, "INTERRUPTED_NOTE", None)
     try:
-        return int(module.run(args) or 0)
+        with _sigterm_as_interrupt():
+            _check_output_folder(name, args)
+            return int(module.run(args) or 0)
+    except Terminated:
+        print(f"emovit {name}: terminated (SIGTERM)" + (f"; {note}" if note else ""), file=sys.stderr)
+        return 143
     except KeyboardInterrupt:
-        print("emovit: interrupted", file=sys.stderr)
+        print(f"emovit {name}: interrupted (SIGINT)" + (f"; {note}" if note else ""), file=sys.stderr)
         return 130
     except UsageError as exc:
         print(f"emovit {name}: error: {exc}", file=sys.stderr)

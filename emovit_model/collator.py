@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from builder.generation.turns import conversation_pairs
+from builder.sources.imagefiles import DEFAULT_MAX_PIXELS
 from schemas.protocol import IMAGE_TOKEN, normalise_text
 
 IGNORE_INDEX = -100
@@ -36,24 +37,46 @@ class SampleError(ValueError):
     """A dataset row the collator cannot turn into a training sample."""
 
 
-def load_image(value):
-    """An RGB PIL image from a decoded image, a ``datasets`` image dict (bytes/path) or a path."""
+def load_image(value, max_pixels: int = DEFAULT_MAX_PIXELS):
+    """An RGB PIL image from a decoded image, a ``datasets`` image dict (bytes/path) or a path.
+
+    The pixel limit is checked from the header before decoding; an image over it, or one that cannot be
+    decoded, is a :class:`SampleError` naming the file."""
     from PIL import Image
 
+    from builder.sources.imagefiles import ImageProblem, open_image
+
     if isinstance(value, Image.Image):
-        image = value
-    elif isinstance(value, dict):
+        return value.convert("RGB")
+    if isinstance(value, dict):
         if value.get("bytes"):
-            image = Image.open(io.BytesIO(value["bytes"]))
+            source, name = io.BytesIO(value["bytes"]), value.get("path") or "embedded image"
         elif value.get("path"):
-            image = Image.open(value["path"])
+            source = name = value["path"]
         else:
             raise SampleError("image dict has neither bytes nor path")
     elif isinstance(value, (str, Path)):
-        image = Image.open(value)
+        source = name = str(value)
     else:
         raise SampleError(f"unsupported image value of type {type(value).__name__}")
-    return image.convert("RGB")
+    try:
+        with open_image(source, max_pixels, name) as image:
+            return image.convert("RGB")
+    except ImageProblem as problem:
+        raise SampleError(f"{problem.reason} ({problem.code})") from None
+    except (OSError, ValueError, SyntaxError) as exc:  # truncated or corrupt data, a file that went away
+        raise SampleError(f"{name}: image cannot be decoded ({type(exc).__name__}: {str(exc)[:80]})") from None
+
+
+def row_images(rows: list[dict], max_pixels: int = DEFAULT_MAX_PIXELS) -> list:
+    """The RGB image of every row; a bad image is a :class:`SampleError` naming its row."""
+    images = []
+    for row in rows:
+        try:
+            images.append(load_image(row["image"], max_pixels))
+        except SampleError as exc:
+            raise SampleError(f"row {row.get('id', '?')}: {exc}") from None
+    return images
 
 
 def qa_turns(conversations) -> list[tuple[str, str]]:
@@ -125,6 +148,7 @@ class EmoVITCollator:
         max_answer_tokens: answer budget (LAVIS ``max_output_txt_len`` 256).
         normalise: apply EmoVIT's original instruction normalisation (:func:`schemas.protocol.normalise_text`).
         augment: optional image augmentation (e.g. :class:`RandomResizedCropFlip`) applied before processing.
+        max_pixels: the pixel limit, checked from each image's header before it is decoded.
     """
 
     processor: object
@@ -133,6 +157,7 @@ class EmoVITCollator:
     normalise: bool = False
     augment: object | None = None
     num_query_tokens: int | None = None
+    max_pixels: int = DEFAULT_MAX_PIXELS
     _bos_prefix: list = field(default_factory=list, init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -222,7 +247,7 @@ class EmoVITCollator:
 
     # ----------------------------------------------------------------------------------- images
     def pixel_values(self, images) -> object:
-        images = [load_image(image) for image in images]
+        images = [load_image(image, self.max_pixels) for image in images]
         if self.augment is not None:
             images = [self.augment(image) for image in images]
         return self.processor.image_processor(images, return_tensors="pt")["pixel_values"]
@@ -237,5 +262,5 @@ class EmoVITCollator:
                 raise SampleError(f"row {row.get('id', '?')}: {exc}") from None
         batch = self.encode_text([pairs[0][0] for pairs in dialogues], [pairs[0][1] for pairs in dialogues],
                                  [pairs[1:] for pairs in dialogues])
-        batch["pixel_values"] = self.pixel_values([row["image"] for row in rows])
+        batch["pixel_values"] = self.pixel_values(row_images(rows, self.max_pixels))
         return batch

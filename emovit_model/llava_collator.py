@@ -16,7 +16,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from emovit_model.collator import IGNORE_INDEX, SampleError, load_image, qa_turns
+from builder.sources.imagefiles import DEFAULT_MAX_PIXELS
+from emovit_model.collator import IGNORE_INDEX, SampleError, qa_turns, row_images
 from schemas.protocol import IMAGE_TOKEN
 
 #: The turn layout (``USER: `` opens a question, `` ASSISTANT:`` closes it; an answer follows after a space).
@@ -31,11 +32,13 @@ class LlavaCollator:
         processor: a ``LlavaProcessor`` (its tokenizer must be a fast tokenizer: offsets locate the answers).
         max_length: longest sequence in tokens, image tokens included (LLaVA-1.5 trains with 2048).
         augment: optional image augmentation applied before processing.
+        max_pixels: the pixel limit, checked from each image's header before it is decoded.
     """
 
     processor: object
     max_length: int = 2048
     augment: object | None = None
+    max_pixels: int = DEFAULT_MAX_PIXELS
     _image_tokens: int | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -103,7 +106,7 @@ class LlavaCollator:
             input_ids[i, : len(ids)] = torch.tensor(ids)
             attention[i, : len(ids)] = 1
             labels[i, : len(label)] = torch.tensor(label)
-        images = [load_image(row["image"]) for row in rows]
+        images = row_images(rows, self.max_pixels)
         if self.augment is not None:
             images = [self.augment(image) for image in images]
         pixel_values = self.processor.image_processor(images, return_tensors="pt")["pixel_values"]

@@ -21,12 +21,24 @@ CATEGORICAL_ANSWER_PREFIX = "Predict emotion:"
 #: human turn, comes from the instruction schema too).
 KINDS: tuple[str, ...] = KIND_VALUES
 __all__ = ["ALPHABETICAL_EMOTIONS", "CATEGORICAL_ANSWER_PREFIX", "CATEGORICAL_INSTRUCTION", "IMAGE_TOKEN", "KINDS",
-           "categorical_answer", "normalise_text", "strip_image_token", "with_image_token"]
+           "categorical_answer", "categorical_instruction", "normalise_text", "strip_image_token", "with_image_token"]
 #: The emotion labels in the alphabetical order the instruction lists them.
 ALPHABETICAL_EMOTIONS: tuple[str, ...] = tuple(sorted(EMOTIONS))
 
 _STRIP_CHARS = re.compile(r'[.!"()*#:;~]')
 _SPACES = re.compile(r"\s+")
+
+
+def categorical_instruction(labels=None) -> str:
+    """The categorical instruction for a label set: EmoVIT's protocol string, byte for byte, for EmoSet's
+    eight emotions (in any order, or ``None``); for another tree's labels, the same sentence listing those
+    labels alphabetically."""
+    if labels is None or sorted(labels) == list(ALPHABETICAL_EMOTIONS):
+        return CATEGORICAL_INSTRUCTION
+    names = sorted(labels)
+    listed = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+    return CATEGORICAL_INSTRUCTION.replace(
+        "amusement, anger, awe, contentment, disgust, excitement, fear and sadness", listed)
 
 
 def categorical_answer(label: str) -> str:

@@ -48,12 +48,29 @@ class Vocabulary:
 
     @classmethod
     def from_info(cls, info: dict, source: str) -> Vocabulary:
-        """Build from a parsed ``info.json``; raises :class:`VocabularyError` naming ``source`` and the key."""
-        missing = [k for k in INFO_KEYS if k not in info or "label2idx" not in info[k]]
+        """Build from a parsed ``info.json``; raises :class:`VocabularyError` naming ``source`` and the key.
+
+        Every key needs a ``label2idx`` object whose labels are non-empty strings; emotion indices must be
+        distinct whole numbers (or strings of them), which fix the label order."""
+        if not isinstance(info, dict):
+            raise VocabularyError(f"{source}: expected a JSON object")
+        missing = [k for k in INFO_KEYS if not isinstance(info.get(k), dict) or not isinstance(info[k].get("label2idx"), dict)]
         if missing:
             raise VocabularyError(f"{source}: missing label2idx for {', '.join(missing)}")
+        for key in INFO_KEYS:
+            bad = [label for label in info[key]["label2idx"] if not label.strip()]
+            if bad:
+                raise VocabularyError(f"{source}: {key}.label2idx has an empty label")
         emotion_index = info["emotion"]["label2idx"]
-        emotions = tuple(sorted(emotion_index, key=lambda e: int(emotion_index[e])))
+        indices = {}
+        for emotion, value in emotion_index.items():
+            index = _whole_number(value)
+            if index is None:
+                raise VocabularyError(f"{source}: emotion.label2idx[{emotion!r}] must be a whole number, got {value!r:.40}")
+            indices[emotion] = index
+        if not indices or len(set(indices.values())) != len(indices):
+            raise VocabularyError(f"{source}: emotion.label2idx must give each emotion its own index")
+        emotions = tuple(sorted(indices, key=indices.__getitem__))
         return cls(
             emotions=emotions,
             scenes=frozenset(normalise_scene(s) for s in info["scene"]["label2idx"]),
@@ -70,9 +87,10 @@ class Vocabulary:
         try:
             info = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise VocabularyError(f"{path}: cannot read vocabulary: {exc}") from None
-        if not isinstance(info, dict):
-            raise VocabularyError(f"{path}: expected a JSON object")
+            raise VocabularyError(f"{path}: cannot read vocabulary: {str(exc)[:120]}") from None
+        except (RecursionError, ValueError):
+            raise VocabularyError(f"{path}: cannot read vocabulary: not JSON a reader can hold (nested too deeply "
+                                  "or a number too long)") from None
         return cls.from_info(info, str(path))
 
     @classmethod
@@ -101,6 +119,19 @@ class Vocabulary:
             "facial_expression": pair(sorted(self.facial_expressions)),
             "human_action": pair(sorted(self.human_actions)),
         }
+
+
+def _whole_number(value: object) -> int | None:
+    """``value`` as an index when it is a whole number or a string of one (None otherwise)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit() and len(value) < 20:
+        return int(value)
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return None
 
 
 @lru_cache(maxsize=1)

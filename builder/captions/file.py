@@ -1,8 +1,12 @@
 """The ``file:<path>`` captioner: captions written by someone else, as JSONL or CSV.
 
 * JSONL (``.jsonl``/``.json``, or any file whose first character is ``{``): one object per line with
-  ``id`` and ``caption``.
-* CSV (``.csv``, otherwise): a header with ``id`` and ``caption`` columns.
+  ``id`` and ``caption``, read by the project's one JSON-lines reader (:mod:`schemas.jsonlines`: split on
+  ``\n`` only, so a U+2028 inside a caption is just a character).
+* CSV (``.csv``, otherwise): a header with ``id`` and ``caption`` columns; a quoted caption may span lines
+  (its line break becomes a space, as all whitespace does).
+
+Ids are trimmed in both formats. The file must be a regular UTF-8 file (a byte-order mark is accepted).
 
 An id the file does not cover, or covers with an empty caption, is reported in ``missing``; nothing is
 invented. A malformed line, or an id given twice with different captions, is a :class:`CaptionFileError`.
@@ -12,7 +16,9 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import json
+import io
+import os
+import stat
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -26,35 +32,42 @@ class CaptionFileError(UsageError):
 
 
 def _jsonl_rows(path: Path, text: str):
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except ValueError as exc:
-            raise CaptionFileError(f"{path}:{number}: not valid JSON ({exc.msg})") from None
+    from schemas.jsonlines import BadLine, parse_lines
+
+    for number, row in parse_lines(text):
+        if isinstance(row, BadLine):
+            raise CaptionFileError(f"{path}:{number}: not valid JSON ({row.message})")
         if not isinstance(row, dict) or not isinstance(row.get("id"), str) or not isinstance(row.get("caption"), str):
             raise CaptionFileError(f"{path}:{number}: expected an object with string fields 'id' and 'caption'")
-        yield number, row["id"], row["caption"]
+        yield number, row["id"].strip(), row["caption"]
 
 
 def _csv_rows(path: Path, text: str):
-    reader = csv.DictReader(text.splitlines())
-    if not reader.fieldnames or "id" not in reader.fieldnames or "caption" not in reader.fieldnames:
-        raise CaptionFileError(f"{path}: CSV needs a header with 'id' and 'caption' columns, got {reader.fieldnames}")
-    for row in reader:
-        if row.get("id") is None or row.get("caption") is None:
-            raise CaptionFileError(f"{path}:{reader.line_num}: row has fewer columns than the header")
-        yield reader.line_num, row["id"].strip(), row["caption"]
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    try:
+        if not reader.fieldnames or "id" not in reader.fieldnames or "caption" not in reader.fieldnames:
+            raise CaptionFileError(f"{path}: CSV needs a header with 'id' and 'caption' columns, got "
+                                   f"{reader.fieldnames}")
+        for row in reader:
+            if row.get("id") is None or row.get("caption") is None:
+                raise CaptionFileError(f"{path}:{reader.line_num}: row has fewer columns than the header")
+            yield reader.line_num, row["id"].strip(), row["caption"]
+    except csv.Error as exc:
+        raise CaptionFileError(f"{path}:{reader.line_num}: not valid CSV ({exc})") from None
 
 
 def read_caption_file(path: str | Path) -> dict[str, str]:
-    """Id -> caption from a JSONL or CSV file (captions whitespace-normalised; may be empty)."""
+    """Id -> caption from a JSONL or CSV file (ids trimmed, captions whitespace-normalised; may be empty)."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            raise CaptionFileError(f"{path}: caption file is not a regular file; not opened")
+        text = path.read_bytes().decode("utf-8")
     except OSError as exc:
         raise CaptionFileError(f"{path}: cannot read caption file ({exc.strerror})") from None
+    except UnicodeDecodeError as exc:
+        raise CaptionFileError(f"{path}: caption file is not UTF-8 (at byte offset {exc.start}: {exc.reason})") from None
+    text = text.removeprefix("\ufeff")
     jsonl = path.suffix.lower() in (".jsonl", ".json", ".ndjson") or \
         (path.suffix.lower() != ".csv" and text.lstrip().startswith("{"))
     captions: dict[str, str] = {}
@@ -77,8 +90,10 @@ class FileCaptioner(CachingCaptioner):
     def __init__(self, path: str | Path, cache_dir: str | Path | None = None):
         super().__init__(cache_dir)
         self.path = Path(path)
-        if not self.path.is_file():
+        if "\x00" in str(path) or not os.path.lexists(self.path):
             raise CaptionFileError(f"{self.path}: caption file not found")
+        if not self.path.is_file():
+            raise CaptionFileError(f"{self.path}: caption file is not a regular file; not opened")
         self.name = f"file:{self.path}"
         self._captions: dict[str, str] | None = None
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 
 from builder.curation.app import DEFAULT_PORT
+from builder.sources.imagefiles import DEFAULT_MAX_PIXELS
 
 
 def _database_option(parser) -> None:
@@ -44,6 +45,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                            "8x8 thumbnails on a 0-1 scale; with --embeddings-model, of unit-length features)")
     load.add_argument("--mistakenness-threshold", type=float, default=0.7,
                       help="likely-label-errors: mistakenness at or above this (default 0.7)")
+    load.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS,
+                      help=f"pixel limit (width x height, read from the header before decoding; default "
+                           f"{DEFAULT_MAX_PIXELS:,}): a larger image stops the load (a raw tree: it is skipped)")
     load.add_argument("--no-signals", action="store_true", help="load samples only (instruction flags included)")
     load.add_argument("--no-visualization", action="store_true", help="skip the PCA embeddings plot")
     load.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -70,7 +74,8 @@ def _run_load(args) -> int:
         media_dir=args.media_dir, batch_size=args.batch_size, signals=not args.no_signals,
         signal=SignalConfig(pixel_threshold=args.pixel_threshold, duplicate_threshold=args.duplicate_threshold,
                             mistakenness_threshold=args.mistakenness_threshold,
-                            embeddings_model=args.embeddings_model, visualization=not args.no_visualization),
+                            embeddings_model=args.embeddings_model, visualization=not args.no_visualization,
+                            max_pixels=args.max_pixels),
         database_dir=args.database_dir)
     result = curate(config, progress=not args.quiet)
     loaded = result.load
@@ -102,11 +107,21 @@ def _run_load(args) -> int:
 
 
 def _run_decisions(args) -> int:
-    from builder.curation.database import load_dataset
-    from builder.curation.decisions import write_decisions
+    from pathlib import Path
 
-    decisions = write_decisions(load_dataset(args.name, args.database_dir), args.out)
+    from builder.curation.database import load_dataset
+    from builder.curation.decisions import ignored_tags, write_decisions
+    from builder.curation.pipeline import check_dataset_name
+    from schemas.errors import UsageError
+
+    check_dataset_name(args.name)
+    if Path(args.out).is_dir():
+        raise UsageError(f"--out {args.out}: is a folder; give the decisions file's path (e.g. {args.out}/decisions.json)")
+    dataset = load_dataset(args.name, args.database_dir)
+    decisions = write_decisions(dataset, args.out)
     print(f"{len(decisions.exclude)} excluded, {len(decisions.relabel)} relabelled -> {args.out}")
+    for tag, count in sorted(ignored_tags(dataset).items()):
+        print(f"ignored tag {tag!r} on {count} image(s): not 'exclude' or 'relabel:<emotion>'")
     print(f"apply: emovit build --emoset-root TREE --out BUILD --curation {args.out}")
     return 0
 
@@ -116,6 +131,8 @@ def run(args) -> int:
         return _run_load(args)
     if args.action == "app":
         from builder.curation.app import serve
+        from builder.curation.pipeline import check_dataset_name
 
+        check_dataset_name(args.name)
         return serve(args.name, port=args.port, database_dir=args.database_dir)
     return _run_decisions(args)

@@ -1,9 +1,10 @@
 """Tags set in the FiftyOne App, turned into the ``emovit-curation/1`` decisions file the build applies.
 
-Sample tags read (other tags, split names included, are ignored):
+Sample tags read (compared trimmed and case-folded, so ``Exclude``, ``exclude `` and ``RELABEL: Fear`` count;
+other tags are ignored, and ``emovit curate decisions`` lists those that are not split names):
 
 * ``exclude`` -- the image leaves the next build (quarantined there with code ``curation_excluded``);
-* ``relabel:<emotion>`` -- the image gets ``<emotion>`` (one of the vocabulary's emotions).
+* ``relabel:<emotion>`` -- the image gets ``<emotion>`` (one of the vocabulary's emotions, by name).
 
 An image tagged both ways, or with two different relabels, is a :class:`~schemas.errors.UsageError` naming
 every such image, so nothing ambiguous reaches a build. The reason written for each decision names the tag,
@@ -24,6 +25,19 @@ EXCLUDE_TAG = "exclude"
 RELABEL_PREFIX = "relabel:"
 
 
+def normalise_tag(tag: str) -> str:
+    """A tag as curation reads it: trimmed, inner whitespace collapsed, case-folded, no space around ``:``."""
+    text = " ".join(tag.split()).casefold()
+    head, colon, tail = text.partition(":")
+    return f"{head.strip()}:{tail.strip()}" if colon else text
+
+
+def is_curation_tag(tag: str) -> bool:
+    """Whether ``tag`` (as set in the App) asks for a curation decision."""
+    normal = normalise_tag(tag)
+    return normal == EXCLUDE_TAG or normal.startswith(RELABEL_PREFIX)
+
+
 @dataclass(frozen=True)
 class TaggedImage:
     """One image's id, tags and the saved views it is in."""
@@ -39,20 +53,24 @@ def decisions_from_tags(images: list[TaggedImage], emotions: tuple[str, ...], *,
     exclude: dict[str, str] = {}
     relabel: dict[str, tuple[str, str]] = {}
     problems: list[str] = []
+    by_name = {emotion.casefold(): emotion for emotion in emotions}
     for image in sorted(images, key=lambda i: i.image_id):
-        relabels = sorted({tag[len(RELABEL_PREFIX):] for tag in image.tags if tag.startswith(RELABEL_PREFIX)})
+        tags = [normalise_tag(tag) for tag in image.tags]
+        named = sorted({tag[len(RELABEL_PREFIX):] for tag in tags if tag.startswith(RELABEL_PREFIX)})
         flagged_by = f" (in {', '.join(image.views)})" if image.views else ""
-        unknown = [e for e in relabels if e not in emotions]
+        unknown = [e for e in named if e not in by_name]
         if unknown:
             problems.append(f"{image.image_id}: tag 'relabel:{unknown[0]}' names no emotion of {', '.join(emotions)}")
             continue
-        if EXCLUDE_TAG in image.tags and relabels:
+        relabels = sorted({by_name[e] for e in named})
+        excluded = EXCLUDE_TAG in tags
+        if excluded and relabels:
             problems.append(f"{image.image_id}: tagged both 'exclude' and 'relabel:{relabels[0]}'")
             continue
         if len(relabels) > 1:
             problems.append(f"{image.image_id}: tagged with {len(relabels)} relabels ({', '.join(relabels)})")
             continue
-        if EXCLUDE_TAG in image.tags:
+        if excluded:
             exclude[image.image_id] = f"tagged 'exclude' in FiftyOne dataset {dataset_name!r}{flagged_by}"
         elif relabels:
             reason = f"tagged 'relabel:{relabels[0]}' in FiftyOne dataset {dataset_name!r}{flagged_by}"
@@ -64,9 +82,11 @@ def decisions_from_tags(images: list[TaggedImage], emotions: tuple[str, ...], *,
 
 def tagged_images(dataset) -> list[TaggedImage]:
     """Images of a FiftyOne dataset carrying a curation tag, with the saved views they are in."""
-    from fiftyone import ViewField as F
 
-    wanted = dataset.match(F("tags").filter((F() == EXCLUDE_TAG) | F().starts_with(RELABEL_PREFIX)).length() > 0)
+    asking = [tag for tag in dataset.count_sample_tags() if is_curation_tag(tag)]
+    if not asking:
+        return []
+    wanted = dataset.match_tags(asking)
     image_ids, tags = wanted.values(["image_id", "tags"])
     membership: dict[str, list[str]] = defaultdict(list)
     selected = set(image_ids)
@@ -75,6 +95,15 @@ def tagged_images(dataset) -> list[TaggedImage]:
             if image_id in selected:
                 membership[image_id].append(name)
     return [TaggedImage(i, tuple(t or ()), tuple(membership.get(i, ()))) for i, t in zip(image_ids, tags)]
+
+
+def ignored_tags(dataset) -> dict[str, int]:
+    """Tags of ``dataset`` that ask for no decision and are not split names, with how many images carry each."""
+    from builder.curation.loader import INFO_KEY
+
+    splits = set(dataset.info.get(INFO_KEY, {}).get("splits") or ()) | set(dataset.distinct("split") or ())
+    return {tag: count for tag, count in dataset.count_sample_tags().items()
+            if not is_curation_tag(tag) and tag not in splits}
 
 
 def write_decisions(dataset, out: str | Path, emotions: tuple[str, ...] | None = None) -> CurationDecisions:

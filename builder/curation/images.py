@@ -8,6 +8,7 @@ gives images and annotations only (no caption, no instructions). Nothing here im
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -73,24 +74,29 @@ def _generator_name(generator: dict) -> str:
     return f"{generator['backend']}:{generator['model']}" if generator.get("model") else generator["backend"]
 
 
-def read_build(build_dir: str | Path, *, progress: bool = True) -> CurationSource:
-    """Every image of a build directory written by ``emovit build``, in split and first-row order."""
+def read_build(build_dir: str | Path, *, progress: bool = True, max_pixels: int | None = None) -> CurationSource:
+    """Every image of a build directory written by ``emovit build``, in split and first-row order.
+
+    Image files are checked with the reader's containment rule first; when the build did not decode its
+    images (``--no-verify-images``), each is decoded here, so a file that cannot be read stops the load with
+    one line before any sample is added, never half-way."""
     import datasets
     from tqdm.auto import tqdm
 
-    from builder.dataset.stored import load_built
+    from builder.dataset.stored import check_source_images, load_built
     from schemas.features import column
 
     build_dir = Path(build_dir)
     if not (build_dir / "dataset_dict.json").is_file():
         raise UsageError(f"{build_dir}: not a build directory (no dataset_dict.json); "
                          "run 'emovit build' first, or pass a raw tree with --emoset-root")
-    report_path = build_dir / "report.json"
-    fingerprint = json.loads(report_path.read_text(encoding="utf-8")).get("fingerprint") if report_path.is_file() \
-        else None
+    fingerprint, verified = _report_facts(build_dir / "report.json")
     if not progress:
         datasets.disable_progress_bars()
     built = load_built(build_dir)
+    check_source_images(build_dir, built)  # the reader's containment rule, again: files may have changed
+    if not verified:  # a build that did not decode its images: decode them now, before anything is loaded
+        _check_decodable(build_dir, built, max_pixels)
     images: dict[str, ImageEntry] = {}
     rows: list[InstructionRow] = []
     generators: dict[str, dict[str, None]] = {}
@@ -124,14 +130,49 @@ def read_build(build_dir: str | Path, *, progress: bool = True) -> CurationSourc
                           emotions=emotions)
 
 
-def read_tree(root: str | Path, *, progress: bool = True) -> CurationSource:
-    """Every readable image of a raw EmoSet tree; entries the reader quarantines (undecodable images
-    included: images are verified) are counted as skipped."""
+def _report_facts(path: Path) -> tuple[str | None, bool]:
+    """``(fingerprint, whether the build decoded its images)`` from a build's ``report.json`` (``(None,
+    False)`` when there is none); a malformed one is a :class:`UsageError`."""
+    if not path.is_file():
+        return None, False
+    try:
+        report = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"{path}: not readable JSON ({str(exc)[:80]})") from None
+    if not isinstance(report, dict):
+        raise UsageError(f"{path}: not a build report (not a JSON object)")
+    value, config = report.get("fingerprint"), report.get("config")
+    verified = isinstance(config, dict) and config.get("verify_images") is True
+    return (value if isinstance(value, str) else None), verified
+
+
+def _check_decodable(build_dir: Path, built, max_pixels: int | None) -> None:
+    """Decode every image of ``built`` (JPEGs at 1/8 scale); the first that fails is one :class:`UsageError`."""
+    from builder.dataset.stored import image_batches
+    from builder.sources.imagefiles import DEFAULT_MAX_PIXELS, ImageProblem, read_regular, verify_image_bytes
+
+    for split, dataset in built.items():
+        for batch in image_batches(dataset):
+            images = batch.column("image")
+            for image_id, path, data in zip(batch.column("image_id").to_pylist(), images.field("path").to_pylist(),
+                                            images.field("bytes").to_pylist()):
+                try:
+                    verify_image_bytes(data if data is not None else read_regular(os.path.realpath(path)),
+                                       max_pixels or DEFAULT_MAX_PIXELS, path or image_id)
+                except ImageProblem as problem:
+                    raise UsageError(f"{build_dir}: split {split}, image {image_id}: {problem.reason} ({problem.code}); "
+                                     "a build that verifies images (the default) quarantines it") from None
+
+
+def read_tree(root: str | Path, *, progress: bool = True, max_pixels: int | None = None) -> CurationSource:
+    """Every readable image of a raw EmoSet tree; entries the reader quarantines (undecodable and too-large
+    images included: images are verified) are counted as skipped."""
     from tqdm.auto import tqdm
 
     from builder.sources.emoset import EmoSetSource
+    from builder.sources.imagefiles import DEFAULT_MAX_PIXELS
 
-    source = EmoSetSource(root, verify_images=True)
+    source = EmoSetSource(root, verify_images=True, max_pixels=max_pixels or DEFAULT_MAX_PIXELS)
     images: list[ImageEntry] = []
     skipped = 0
     with tqdm(desc="read tree", unit="img", disable=not progress) as bar:

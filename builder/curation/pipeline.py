@@ -10,6 +10,7 @@ From Python::
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +20,19 @@ from builder.curation.loader import INFO_KEY, LoadResult
 from builder.curation.signals import SignalConfig, SignalSummary
 from schemas.errors import UsageError
 from schemas.runinfo import to_jsonable
+
+#: A dataset name: it becomes a folder name (the media directory), so a plain one.
+NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._-]{0,99}")
+
+
+def check_dataset_name(name: str) -> str:
+    """``name`` when it is a plain dataset name (letters, digits, space, ``.``, ``_``, ``-``; not starting with
+    a dot or a space); else a :class:`UsageError`."""
+    if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name) or name.endswith((" ", ".")):
+        raise UsageError(f"--name must be a plain dataset name (letters, digits, space, '.', '_', '-', starting with "
+                         f"a letter or digit, at most 100 characters), got {name!r:.60}")
+    return name
+
 
 #: Where images embedded in a build are written for FiftyOne, unless ``media_dir`` says otherwise.
 DEFAULT_MEDIA_ROOT = Path.home() / ".cache" / "emovit" / "curation"
@@ -42,8 +56,7 @@ class CurateConfig:
     def __post_init__(self) -> None:
         if (self.build is None) == (self.emoset_root is None):
             raise UsageError("give exactly one of --dataset (a build) and --emoset-root (a raw tree)")
-        if not self.name or "/" in self.name:
-            raise UsageError(f"--name must be a non-empty dataset name without '/', got {self.name!r}")
+        check_dataset_name(self.name)
         if self.predictions and not self.signals:
             raise UsageError("--predictions are applied with the signals; drop --no-signals")
         if self.batch_size < 1:
@@ -81,8 +94,8 @@ def _curate(fo, config: CurateConfig, progress: bool) -> CurateResult:
     from builder.curation.signals import compute_signals
 
     start = time.perf_counter()
-    source = read_build(config.build, progress=progress) if config.build else read_tree(config.emoset_root,
-                                                                                           progress=progress)
+    source = read_build(config.build, progress=progress, max_pixels=config.signal.max_pixels) if config.build \
+        else read_tree(config.emoset_root, progress=progress, max_pixels=config.signal.max_pixels)
     predictions = read_model_predictions(list(config.predictions), source.emotions) if config.predictions else None
     loaded = load_source(source, config.name, media_dir=config.media_path(), batch_size=config.batch_size,
                          flag_config=config.flags, progress=progress)

@@ -33,10 +33,13 @@ from PIL import Image
 from builder.curation.embeddings import METRIC, TINY_IMAGE, tiny_image, vision_encoder_embeddings
 from builder.curation.loader import INFO_KEY
 from builder.curation.predictions import PredictionsLoad
+from builder.sources.imagefiles import DEFAULT_MAX_PIXELS
 from builder.sources.pixels import pixel_attributes_of_array
 from schemas.errors import UsageError
 from schemas.runinfo import to_jsonable
 
+#: Draft decoding keeps both sides of a JPEG at least this long (pixels).
+DRAFT_SIDE = 512
 #: Brain key of the embeddings visualization.
 VISUALIZATION_KEY = "embeddings"
 UNIQUENESS_FIELD = "uniqueness"
@@ -52,6 +55,7 @@ class SignalConfig:
     embeddings_model: str | None = None
     visualization: bool = True
     seed: int = 51
+    max_pixels: int = DEFAULT_MAX_PIXELS
 
 
 @dataclass
@@ -80,8 +84,24 @@ class SignalSummary:
     seconds: dict[str, float] = field(default_factory=dict)
 
 
+def thumbnail_source(data: bytes, max_pixels: int, name: str) -> Image.Image:
+    """The RGB picture the signals are computed on: the pixel limit checked from the header first, then a JPEG
+    decoded in draft mode at the smallest DCT scale keeping both sides at least :data:`DRAFT_SIDE` (a fraction of
+    a full decode's time and memory; the means, spreads and 8x8 thumbnails barely move), other formats in full."""
+    from builder.sources.imagefiles import ImageProblem, open_image
+
+    try:
+        with open_image(io.BytesIO(data), max_pixels, name) as opened:
+            if opened.format in ("JPEG", "MPO"):
+                opened.draft("RGB", (min(DRAFT_SIDE, opened.width), min(DRAFT_SIDE, opened.height)))
+            return opened.convert("RGB")
+    except ImageProblem as problem:
+        raise UsageError(f"{problem.reason} ({problem.code})") from None
+
+
 def image_stats(sample_ids: list[str], image_ids: list[str], filepaths: list[str], *,
-                embeddings_model: str | None = None, progress: bool = True) -> ImageStats:
+                embeddings_model: str | None = None, progress: bool = True,
+                max_pixels: int = DEFAULT_MAX_PIXELS) -> ImageStats:
     """Read every image once: pixel attributes, file hash and (default) embedding."""
     from tqdm.auto import tqdm
 
@@ -90,11 +110,15 @@ def image_stats(sample_ids: list[str], image_ids: list[str], filepaths: list[str
                                disable=not progress):
         try:
             data = Path(path).read_bytes()
-            with Image.open(io.BytesIO(data)) as opened:
-                rgb = opened.convert("RGB")
+        except OSError as exc:
+            raise UsageError(f"{path}: cannot read the image of {image_id} ({exc.strerror}); were the images moved "
+                             "since the load? Load again from a build whose image paths exist") from None
+        try:
+            rgb = thumbnail_source(data, max_pixels, f"{path} (image {image_id})")
         except (OSError, ValueError) as exc:
-            raise UsageError(f"{path}: cannot read the image of {image_id} ({exc}); were the images moved since "
-                             "the build? Re-load from a build whose image paths exist") from None
+            raise UsageError(f"{path}: the image of {image_id} cannot be decoded ({type(exc).__name__}: "
+                             f"{str(exc)[:80]}); rebuild with image verification on (the default) to quarantine "
+                             "it") from None
         hashes.append(hashlib.sha256(data).hexdigest())
         levels = pixel_attributes_of_array(np.asarray(rgb))
         brightness.append(levels.brightness)
@@ -281,7 +305,8 @@ def _compute_signals(dataset, config: SignalConfig, predictions: PredictionsLoad
     view = dataset.match(F("in_build"))
     ids, image_ids, paths, brightness, colorfulness = view.values(
         ["id", "image_id", "filepath", "brightness", "colorfulness"])
-    stats = image_stats(ids, image_ids, paths, embeddings_model=config.embeddings_model, progress=progress)
+    stats = image_stats(ids, image_ids, paths, embeddings_model=config.embeddings_model, progress=progress,
+                        max_pixels=config.max_pixels)
     lap("images")
 
     _set_all(dataset, "pixel_brightness", dict(zip(ids, stats.pixel_brightness)), all_ids)

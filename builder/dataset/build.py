@@ -6,21 +6,25 @@ fingerprint), ``quarantine.jsonl`` (one line per rejected input), ``build_config
 report with plots. For every split: inputs = images in the dataset + images quarantined + images curated.
 
 The build is written into a hidden sibling folder and swapped in only when everything succeeded, so a
-failed build never leaves a half-written folder and never costs the previous good build. Specs, files and
-API keys are checked before any work starts.
+failed build never leaves a half-written folder and never costs the previous good build: a build whose
+generations failed beyond ``max_failure_rate`` replaces only a missing, empty or failed ``--out``; over a
+good build it is written beside it as ``<out>.failed``. A lock on ``--out`` keeps two builds from writing
+it at once. Specs, files and API keys are checked before any work starts.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import time
 from dataclasses import asdict
 from pathlib import Path
 
 from builder.dataset.config import BuildConfig, generator_prices
-from builder.dataset.outputs import check_output_folder, staging_folder, swap_into_place
+from builder.dataset.outputs import staged_output, swap_into_place
 from builder.dataset.stored import content_hash, is_build_dir, record_batches
+from builder.sources.imagefiles import DEFAULT_MAX_PIXELS
 from schemas.errors import UsageError
 from schemas.protocol import KINDS
 from schemas.runinfo import fingerprint, write_json
@@ -87,21 +91,42 @@ def _set_fingerprints(out: Path, hashes: dict[str, str]) -> None:
         path.write_text(json.dumps(state, indent=2, sort_keys=True))
 
 
+#: Suffix of the folder a failed build is written to when ``--out`` holds a good build.
+FAILED_SUFFIX = ".failed"
+#: How many examples of cross-split duplicates and unknown curation ids the report lists.
+EXAMPLES = 20
+
+
+def failed_build_path(out: Path) -> Path:
+    """Where a failed build goes when ``out`` holds a good one: ``<out>.failed`` beside it."""
+    return out.parent / f"{out.name}{FAILED_SUFFIX}"
+
+
+def is_good_build(path: Path) -> bool:
+    """Whether ``path`` holds a build whose report says ``status: ok``."""
+    if not is_build_dir(path):
+        return False
+    try:
+        return json.loads((path / "report.json").read_text(encoding="utf-8")).get("status") == "ok"
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
 def build_dataset(config: BuildConfig, out: str | Path, *, cache_dir: str | Path | None = None,
                   num_proc: int | None = None, progress: bool = True, plots: bool = True) -> dict:
-    """Build the dataset of ``config`` into ``out``; returns the report (also written as ``report.json``).
+    """Build the dataset of ``config`` into ``out``; returns the report (also written as ``report.json``),
+    with ``written_to`` added: the folder the build went to.
 
     ``out`` may be missing, empty or an earlier build (replaced only when this one succeeds). The report's
-    ``status`` is ``"failed"`` when more than ``config.max_failure_rate`` of the generations failed.
+    ``status`` is ``"failed"`` when more than ``config.max_failure_rate`` of the generations failed; such a
+    build replaces a failed or missing ``out`` but never a good build, beside which it goes to
+    ``<out>.failed``.
     """
     import datasets
 
     out = Path(out)
-    check_output_folder(out, is_build_dir, "a build directory")
     start = time.perf_counter()
-    builder = None
-    staging = staging_folder(out)
-    try:
+    with staged_output(out, is_build_dir, "a build directory") as staging:
         builder = make_builder(config, cache_dir=cache_dir, hf_cache_dir=staging / "hf", progress=progress)
         builder.check_setup()
         if not progress:
@@ -128,10 +153,52 @@ def build_dataset(config: BuildConfig, out: str | Path, *, cache_dir: str | Path
             from builder.dataset.report import write_build_report
 
             write_build_report(ready, built, report)
-        swap_into_place(ready, out)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return report
+        target = out
+        if report["status"] != "ok" and is_good_build(out):
+            target = failed_build_path(out)
+            with staged_output(target, is_build_dir, "a build directory"):
+                swap_into_place(ready, target)
+        else:
+            swap_into_place(ready, out)
+    return report | {"written_to": str(target)}
+
+
+def cross_split_duplicates(builder, splits: list[str], checked: bool) -> dict:
+    """Images of a later split byte-identical to an image of an earlier split (sha256 of the files)."""
+    from builder.dataset.plan import Digests
+
+    if not checked:
+        return {"checked": False, "note": "images were not verified (--no-verify-images), so not hashed"}
+    digests = Digests()
+    for index, split in enumerate(splits):
+        for position, _, digest in builder.image_hashes(split):
+            digests.add(digest, index, position)
+    found = [(split, position, first, first_position)
+             for split, position, first, first_position in digests.repeats() if split != first]
+    wanted = {(splits[s], p) for s, p, _, _ in found[:EXAMPLES]} | {(splits[f], q) for _, _, f, q in found[:EXAMPLES]}
+    ids = {(split, position): image_id for split in {name for name, _ in wanted}
+           for position, image_id, _ in builder.image_hashes(split) if (split, position) in wanted}
+    per_split: dict[str, int] = {}
+    for split, *_ in found:
+        per_split[splits[split]] = per_split.get(splits[split], 0) + 1
+    return {
+        "checked": True, "images": len(found), "per_split": per_split,
+        "examples": [{"split": splits[s], "id": ids.get((splits[s], p)), "same_bytes_as_split": splits[f],
+                      "same_bytes_as_id": ids.get((splits[f], q))} for s, p, f, q in found[:EXAMPLES]],
+    }
+
+
+def curation_summary(config: BuildConfig, builder, splits: list[str]) -> dict | None:
+    """The decisions file's counts, and the ids it names that no entry of the built splits has."""
+    if not config.curation:
+        return None
+    from builder.dataset.curation_file import CurationDecisions
+
+    decisions = CurationDecisions.load(config.curation, builder._vocab().emotions)
+    seen = {image_id for split in splits for image_id in builder.curation_seen(split)}
+    unknown = sorted(set(decisions.exclude) - seen) + sorted(set(decisions.relabel) - seen)
+    return {"excluded_ids": len(decisions.exclude), "relabelled_ids": len(decisions.relabel),
+            "ids_not_in_tree": len(unknown), "examples_not_in_tree": unknown[:EXAMPLES]}
 
 
 def _report(config: BuildConfig, built, builder, out: Path) -> dict:
@@ -140,10 +207,11 @@ def _report(config: BuildConfig, built, builder, out: Path) -> dict:
     import pyarrow as pa
 
     from builder.generation.base import GenerationUsage
+    from schemas.jsonlines import dumps_line
 
     tallies = builder.tallies()
     splits, quarantine_codes, usage = {}, Counter(), GenerationUsage()
-    with open(out / "quarantine.jsonl", "w", encoding="utf-8") as handle:
+    with open(out / "quarantine.jsonl", "w", encoding="utf-8", newline="") as handle:
         for split, dataset in built.items():
             tally = tallies.get(split, {})
 
@@ -153,7 +221,7 @@ def _report(config: BuildConfig, built, builder, out: Path) -> dict:
             codes: Counter = Counter()
             lines = 0
             for entry in builder.quarantine(split):
-                handle.write(json.dumps(entry, ensure_ascii=False, default=str) + "\n")
+                handle.write(dumps_line(entry))
                 codes[entry["code"]] += 1
                 lines += 1
             quarantine_codes.update(codes)
@@ -194,11 +262,16 @@ def _report(config: BuildConfig, built, builder, out: Path) -> dict:
         "command": "build",
         "config": asdict(config),
         "fingerprint": fingerprint(config),
+        "source_root": os.path.realpath(config.emoset_root),
         "splits": splits,
         "quarantine_codes": dict(sorted(quarantine_codes.items())),
+        "cross_split_duplicates": cross_split_duplicates(builder, list(splits), config.verify_images),
         "generation": generation,
         "status": "failed" if failed else "ok",
     }
+    curation = curation_summary(config, builder, list(splits))
+    if curation is not None:
+        report["curation"] = curation
     if failed:
         report["problem"] = (f"{usage.failed} of {usage.generations} generations failed "
                              f"({usage.failure_rate:.1%} > --max-failure-rate {config.max_failure_rate:.1%})")
@@ -233,7 +306,14 @@ def add_arguments(parser) -> None:
                         help="keep multi-turn answers as one conversation (default: one sample per QA pair)")
     parser.add_argument("--embed-images", action="store_true", help="store image bytes instead of paths")
     parser.add_argument("--curation", help="curation decisions file (see builder/dataset/curation_file.py)")
-    parser.add_argument("--no-verify-images", action="store_true")
+    parser.add_argument("--no-verify-images", action="store_true",
+                        help="do not decode images (the file, its header and the pixel limit are still checked)")
+    parser.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS,
+                        help=f"pixel limit (width x height, read from the header before decoding); larger images "
+                             f"are quarantined as image_too_large (default {DEFAULT_MAX_PIXELS:,})")
+    parser.add_argument("--exclude-cross-split-duplicates", action="store_true",
+                        help="leave out of a later split every image byte-identical to one of an earlier split "
+                             "(quarantine code duplicate_content; reads every image once more before the shards)")
     parser.add_argument("--source-name", help="how the dataset card names the source (default: the root's folder name)")
     parser.add_argument("--base-url", help="OpenAI-compatible server URL (openai generator)")
     parser.add_argument("--api-key-env", help="environment variable holding the API key (default OPENAI_API_KEY)")
@@ -272,7 +352,8 @@ def config_from_args(args) -> BuildConfig:
         categorical_range=_parse_range(args.categorical_range), split_turns=not args.keep_conversations,
         embed_images=args.embed_images, curation=args.curation, verify_images=not args.no_verify_images,
         generation=generation, seed=args.seed, source_name=args.source_name,
-        max_failure_rate=args.max_failure_rate,
+        max_failure_rate=args.max_failure_rate, max_pixels=args.max_pixels,
+        exclude_cross_split_duplicates=args.exclude_cross_split_duplicates,
     )
 
 
@@ -297,10 +378,21 @@ def run(args) -> int:
     print(tabulate(rows, headers=["split", "entries", "images", "img quarantined", "curated", "not selected",
                                   "categorical", "conversation", "reasoning", "quarantine lines"]))
     usage = report["generation"]
+    written = report["written_to"]
     print(f"\nLLM requests {usage['requests']} (cached {usage['cached']}, failed {usage['failed']}), "
           f"tokens {usage['prompt_tokens']}+{usage['completion_tokens']}, est. cost ${usage['cost_usd']:.4f}; "
-          f"{report['elapsed_s']:.1f} s -> {args.out}")
+          f"{report['elapsed_s']:.1f} s -> {written}")
+    duplicates = report["cross_split_duplicates"]
+    if duplicates.get("images"):
+        print(f"warning: {duplicates['images']} images are byte-identical to an image of an earlier split "
+              f"({', '.join(f'{k} {v}' for k, v in duplicates['per_split'].items())}); see cross_split_duplicates "
+              "in report.json, or rebuild with --exclude-cross-split-duplicates", file=sys.stderr)
+    if report.get("curation", {}).get("ids_not_in_tree"):
+        print(f"warning: {report['curation']['ids_not_in_tree']} ids of {args.curation} name no image of the tree "
+              "(see curation in report.json)", file=sys.stderr)
     if report["status"] != "ok":
-        print(f"emovit build: error: {report['problem']}; report: {Path(args.out) / 'report.json'}", file=sys.stderr)
+        kept = f"; the previous good build in {args.out} is kept" if written != str(Path(args.out)) else ""
+        print(f"emovit build: error: {report['problem']}; failed build and its report in {written}{kept}",
+              file=sys.stderr)
         return 1
     return 0

@@ -37,6 +37,7 @@ from pathlib import Path
 import datasets
 
 from builder.dataset.shard import ShardSettings
+from builder.sources.imagefiles import DEFAULT_MAX_PIXELS, check_max_pixels
 from builder.storage import default_cache_dir
 from schemas.errors import UsageError
 from schemas.features import instruction_features
@@ -72,6 +73,8 @@ class EmoVITBuilderConfig(datasets.BuilderConfig):
     curation: str | None = None
     verify_images: bool = True
     shard_images: int = 2500
+    max_pixels: int = DEFAULT_MAX_PIXELS
+    exclude_cross_split_duplicates: bool = False
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -91,6 +94,11 @@ class EmoVITBuilderConfig(datasets.BuilderConfig):
             raise ValueError("conversation_per_class and reasoning_per_class must be >= 0")
         if self.shard_images < 1:
             raise ValueError(f"shard_images must be >= 1, got {self.shard_images}")
+        check_max_pixels(self.max_pixels)
+        if self.splits is not None:
+            repeated = sorted({split for split in self.splits if list(self.splits).count(split) > 1})
+            if repeated or not self.splits:
+                raise ValueError(f"splits must name each split once, got {', '.join(self.splits) or 'none'}")
         if "cache_dir" in self.generation:
             raise ValueError("generation options must not set cache_dir: pass emovit_cache_dir to the builder")
 
@@ -99,9 +107,18 @@ class EmoVITBuilderConfig(datasets.BuilderConfig):
         return CONFIG_KINDS[self.name]
 
 
-def shard_settings(config: EmoVITBuilderConfig, cache_dir: str | Path | None, *, progress: bool = False
-                   ) -> ShardSettings:
-    """The plain values a shard worker needs for ``config`` (caches under ``cache_dir``)."""
+def tree_labels(emotions: tuple[str, ...]) -> tuple[str, ...] | None:
+    """The labels the categorical instruction must list for a tree with ``emotions``: None for EmoSet's eight
+    (the protocol string, byte for byte), else the tree's own."""
+    from schemas.vocab import EMOTIONS
+
+    return None if sorted(emotions) == sorted(EMOTIONS) else tuple(emotions)
+
+
+def shard_settings(config: EmoVITBuilderConfig, cache_dir: str | Path | None, *, progress: bool = False,
+                   emotions: tuple[str, ...] | None = None) -> ShardSettings:
+    """The plain values a shard worker needs for ``config`` (caches under ``cache_dir``; ``emotions``: the
+    tree's labels, when known)."""
     if not config.data_dir:
         raise UsageError("data_dir (the EmoSet root) is required")
     return ShardSettings(
@@ -110,7 +127,8 @@ def shard_settings(config: EmoVITBuilderConfig, cache_dir: str | Path | None, *,
         reasoning_per_class=config.reasoning_per_class, categorical_range=tuple(config.categorical_range),
         kinds=config.kinds, captioner=config.captioner, generator=config.generator,
         generation=dict(config.generation), embed_images=config.embed_images,
-        cache_dir=str(cache_dir or default_cache_dir()), progress=progress,
+        cache_dir=str(cache_dir or default_cache_dir()), progress=progress, max_pixels=config.max_pixels,
+        labels=tree_labels(emotions) if emotions else None,
     )
 
 
@@ -138,7 +156,8 @@ class EmoVITInstructions(datasets.ArrowBasedBuilder):
     # ------------------------------------------------------------------ set-up
     def settings(self) -> ShardSettings:
         """What the shard workers need (plain values)."""
-        return shard_settings(self.config, self.emovit_cache_dir, progress=self.progress)
+        return shard_settings(self.config, self.emovit_cache_dir, progress=self.progress,
+                              emotions=self._vocab().emotions if self.config.data_dir else None)
 
     def check_setup(self) -> None:
         """Fail early, with one clear :class:`~schemas.errors.UsageError`, on a bad generator or captioner
@@ -161,7 +180,9 @@ class EmoVITInstructions(datasets.ArrowBasedBuilder):
     def _vocab(self):
         from builder.sources.emoset import EmoSetSource
 
-        return EmoSetSource(self.config.data_dir, verify_images=False).vocab
+        if getattr(self, "_vocabulary", None) is None:
+            self._vocabulary = EmoSetSource(self.config.data_dir, verify_images=False).vocab
+        return self._vocabulary
 
     def _info(self) -> datasets.DatasetInfo:
         emotions = self._vocab().emotions if self.config.data_dir else None
@@ -178,11 +199,12 @@ class EmoVITInstructions(datasets.ArrowBasedBuilder):
 
         self.check_setup()
         config = self.config
-        source = EmoSetSource(config.data_dir, verify_images=config.verify_images)
+        source = EmoSetSource(config.data_dir, verify_images=config.verify_images, max_pixels=config.max_pixels)
         splits = tuple(config.splits or source.splits)
         log = self._log_dir(self._output_dir)  # preparation writes into a temporary output folder
         plans = plan_splits(source, splits, log / "plan", shard_size=config.shard_images,
-                            class_positions=config.sampling == "emovit")
+                            class_positions=config.sampling == "emovit",
+                            content=config.exclude_cross_split_duplicates)
         for split, plan in plans.items():
             (log / f"{split}.plan.json").write_text(json.dumps({"entries": plan.entries, "shards": len(plan.shards)}))
         self._prepare_generation([shard for split in splits for shard in plans[split].shards])
@@ -206,18 +228,21 @@ class EmoVITInstructions(datasets.ArrowBasedBuilder):
 
         from builder.dataset.shard import ShardWorker, remove_plan
         from builder.sources.records import write_jsonl
+        from schemas.jsonlines import write_lines
 
         if self._worker is None:
             self._worker = ShardWorker(self.settings())
         log = self._log_dir(self._output_dir)
         for number, shard in enumerate(shards):
-            table, tally, quarantine = self._worker.run(shard)
+            result = self._worker.run(shard)
             name = f"{shard.split}.shard-{shard.index:05d}"
-            write_jsonl(log / f"{name}.quarantine.jsonl", quarantine)
-            (log / f"{name}.json").write_text(json.dumps(asdict(tally)))
+            write_jsonl(log / f"{name}.quarantine.jsonl", result.quarantine)
+            write_lines(log / f"{name}.hashes.jsonl", result.hashes)
+            write_lines(log / f"{name}.curation.jsonl", result.curation_seen)
+            (log / f"{name}.json").write_text(json.dumps(asdict(result.tally)))
             remove_plan(shard)
-            if table.num_rows:
-                yield Key(number, 0), table
+            if result.table.num_rows:
+                yield Key(number, 0), result.table
 
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)
@@ -251,11 +276,20 @@ class EmoVITInstructions(datasets.ArrowBasedBuilder):
             result[split] = totals
         return result
 
+    def _log_lines(self, split: str, suffix: str) -> Iterator:
+        from schemas.jsonlines import parse_lines, read_text
+
+        for path in sorted((Path(self.cache_dir) / LOG_DIR).glob(f"{split}.shard-*.{suffix}")):
+            yield from (value for _, value in parse_lines(read_text(path)))
+
     def quarantine(self, split: str) -> Iterator[dict]:
         """Every quarantine line of ``split``, shard by shard, in entry order within each shard."""
-        log = Path(self.cache_dir) / LOG_DIR
-        for path in sorted(log.glob(f"{split}.shard-*.quarantine.jsonl")):
-            with open(path, encoding="utf-8") as handle:
-                for line in handle:
-                    if line.strip():
-                        yield json.loads(line)
+        yield from self._log_lines(split, "quarantine.jsonl")
+
+    def image_hashes(self, split: str) -> Iterator[tuple[int, str, str]]:
+        """``(position, id, sha256)`` of every image of ``split`` in the dataset (when images were verified)."""
+        yield from (tuple(line) for line in self._log_lines(split, "hashes.jsonl"))
+
+    def curation_seen(self, split: str) -> Iterator[str]:
+        """Ids of ``split``'s entries that the curation decisions name."""
+        yield from self._log_lines(split, "curation.jsonl")

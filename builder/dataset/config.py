@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from builder.sources.imagefiles import DEFAULT_MAX_PIXELS, check_max_pixels
 from schemas.errors import UsageError
 
 
@@ -36,12 +37,24 @@ class BuildConfig:
     shard_images: int = 2500
     source_name: str | None = None
     max_failure_rate: float = 0.05
+    max_pixels: int = DEFAULT_MAX_PIXELS
+    exclude_cross_split_duplicates: bool = False
 
     def __post_init__(self) -> None:
+        if "\x00" in self.emoset_root:
+            raise UsageError(f"--emoset-root {self.emoset_root!r}: a path cannot hold a NUL character")
         if not self.source_name:
             object.__setattr__(self, "source_name", Path(self.emoset_root).resolve().name)
-        if not 0.0 <= self.max_failure_rate <= 1.0:
+        if not 0.0 <= self.max_failure_rate <= 1.0:  # also refuses NaN
             raise UsageError(f"max_failure_rate must be between 0 and 1, got {self.max_failure_rate}")
+        try:
+            check_max_pixels(self.max_pixels)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+        if self.splits is not None:
+            repeated = sorted({split for split in self.splits if self.splits.count(split) > 1})
+            if repeated:
+                raise UsageError(f"--splits names {', '.join(repeated)} more than once")
 
     def builder_kwargs(self) -> dict:
         """Keyword arguments of :class:`builder.dataset.builder.EmoVITBuilderConfig`."""
@@ -52,7 +65,8 @@ class BuildConfig:
             "categorical_range": tuple(self.categorical_range), "generator": self.generator,
             "captioner": self.captioner, "generation": generation, "embed_images": self.embed_images,
             "splits": self.splits, "curation": self.curation, "verify_images": self.verify_images,
-            "shard_images": self.shard_images,
+            "shard_images": self.shard_images, "max_pixels": self.max_pixels,
+            "exclude_cross_split_duplicates": self.exclude_cross_split_duplicates,
         }
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from builder.dataset.plan import ShardRef, read_shard
 from builder.sources.emoset import SplitEntry
+from builder.sources.imagefiles import DEFAULT_MAX_PIXELS
 from builder.sources.records import QuarantineEntry, SourceRecord
 from schemas.errors import UsageError
 from schemas.protocol import KINDS
@@ -38,11 +39,29 @@ class ShardTally:
 
 @dataclass
 class Selection:
-    """The records a shard will generate for (with the kinds each gets) and what it set aside so far."""
+    """The records a shard will generate for (with the kinds each gets) and what it set aside so far.
+
+    ``curation_seen``: the ids of the shard's entries that the curation decisions name (whatever became of
+    the entry), so the build can count the decisions that name no image of the tree."""
 
     records: list[tuple[SourceRecord, tuple[str, ...]]]
     quarantined: list[QuarantineEntry]
     tally: ShardTally
+    curation_seen: list[str] = field(default_factory=list)
+    #: The split-list position of each selected record (parallel to ``records``).
+    positions: list[int] = field(default_factory=list)
+
+
+@dataclass
+class ShardResult:
+    """What one shard produced: its rows, its tally, its quarantine lines, the ``[position, id, sha256]`` of
+    each image in the dataset (when images were verified) and the curation ids it saw."""
+
+    table: object
+    tally: ShardTally
+    quarantine: list[QuarantineEntry]
+    hashes: list[list]
+    curation_seen: list[str]
 
 
 @dataclass(frozen=True)
@@ -63,6 +82,8 @@ class ShardSettings:
     embed_images: bool
     cache_dir: str | None
     progress: bool = False
+    max_pixels: int = DEFAULT_MAX_PIXELS
+    labels: tuple[str, ...] | None = None
 
     def kinds_for(self, index_in_class: int) -> tuple[str, ...]:
         """The kinds to make for the ``index_in_class``-th image of its class in a split (EmoVIT sampling),
@@ -113,7 +134,8 @@ class ShardWorker:
         from schemas.features import instruction_features
 
         self.settings = settings
-        self.source = EmoSetSource(settings.data_dir, verify_images=settings.verify_images)
+        self.source = EmoSetSource(settings.data_dir, verify_images=settings.verify_images,
+                                   max_pixels=settings.max_pixels)
         emotions = self.source.vocab.emotions
         self.curation = CurationDecisions.load(settings.curation, emotions) if settings.curation else None
         self.captioner = settings.make_captioner()
@@ -129,7 +151,10 @@ class ShardWorker:
         class_index = {entry.position: index for entry, index, _ in entries if isinstance(entry, SplitEntry)}
         quarantined: list[QuarantineEntry] = []
         selected: list[tuple[SourceRecord, tuple[str, ...]]] = []
-        pairs = ((entry, duplicate_of) for entry, _, duplicate_of in entries)
+        positions: list[int] = []
+        pairs = ((entry, duplicate) for entry, _, duplicate in entries)
+        seen = [entry.id for entry, _, _ in entries if isinstance(entry, SplitEntry) and self.curation
+                and self.curation.names(entry.id)]
         for batch in self.source.check(shard.split, pairs):
             quarantined.extend(batch.quarantined)
             tally.source_quarantined += len(batch.quarantined)
@@ -143,13 +168,14 @@ class ShardWorker:
                 kinds = self.settings.kinds_for(class_index[position])
                 if kinds:
                     selected.append((curated, kinds))
+                    positions.append(position)
                 else:
                     tally.not_selected += 1
         tally.selected = len(selected)
-        return Selection(selected, quarantined, tally)
+        return Selection(selected, quarantined, tally, seen, positions)
 
-    def run(self, shard: ShardRef):
-        """``(table, tally, quarantine entries)`` of one shard; the table holds its accepted rows in order."""
+    def run(self, shard: ShardRef) -> ShardResult:
+        """Everything one shard produces; the table holds its accepted rows in order."""
         from dataclasses import asdict
 
         from builder.generation.base import GenerationItem
@@ -163,13 +189,18 @@ class ShardWorker:
         outcome = self.generator.generate(requests, progress=progress)
         order = {record.id: position for position, record in enumerate(records)}
         generated = sorted(outcome.records, key=lambda r: (order[r.image_id], KINDS.index(r.kind), r.id))
+        if self.settings.labels is not None:
+            generated = [with_labels(r, self.settings.labels) if r.kind == "categorical" else r for r in generated]
         accepted, rejected = self.checker.check(generated)
         tally = selection.tally
-        tally.images_kept = len({r.image_id for r in accepted})
+        kept = {r.image_id for r in accepted}
+        tally.images_kept = len(kept)
         tally.images_quarantined = len(records) - tally.images_kept
         tally.usage = asdict(outcome.usage)
         quarantine = [*selection.quarantined, *captioned.missing, *outcome.quarantined, *rejected]
-        return self.table(accepted), tally, quarantine
+        positions = {record.id: position for (record, _), position in zip(selection.records, selection.positions)}
+        hashes = [[positions[r.id], r.id, r.sha256] for r in records if r.id in kept and r.sha256]
+        return ShardResult(self.table(accepted), tally, quarantine, hashes, selection.curation_seen)
 
     def table(self, records):
         """The Arrow table of accepted instruction records (the build's features, images by path or bytes)."""
@@ -186,6 +217,21 @@ class ShardWorker:
                 row["image"] = {"bytes": None, "path": record.image_path}
             rows.append(row)
         return pa.Table.from_pylist(rows, schema=self.schema)
+
+
+def with_labels(record, labels: tuple[str, ...]):
+    """A categorical instruction record asking for ``labels`` (a tree's own, from its ``info.json``) instead of
+    EmoSet's eight: the same protocol sentence listing them (:func:`schemas.protocol.categorical_instruction`),
+    with that sentence's hash as the prompt version."""
+    import dataclasses
+
+    from builder.generation.samples import content_hash
+    from schemas.protocol import categorical_instruction, with_image_token
+
+    instruction = categorical_instruction(labels)
+    conversation = ({"from": "human", "value": with_image_token(instruction)}, *record.conversations[1:])
+    info = dataclasses.replace(record.generator, prompt_version=content_hash(instruction))
+    return dataclasses.replace(record, conversations=conversation, generator=info)
 
 
 def remove_plan(shard: ShardRef) -> None:

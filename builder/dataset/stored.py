@@ -1,5 +1,6 @@
 """A build as it lies on disk: recognising a build directory, loading its ``DatasetDict``, streaming a split's
-Arrow record batches and hashing a split's content, all with memory flat in the number of rows."""
+Arrow record batches, hashing a split's content and checking its image files again before a later stage
+opens them, all with memory flat in the number of rows."""
 
 from __future__ import annotations
 
@@ -72,3 +73,55 @@ def content_hash(dataset) -> str:
         if pending.num_rows:
             writer.write_table(pending.combine_chunks())
     return digest.hexdigest()[:16]
+
+
+def image_batches(dataset, rows: int = HASH_BATCH_ROWS):
+    """The ``image_id`` and ``image`` columns of a split (any row selection of it), as Arrow record batches."""
+    subset = dataset.select_columns(["image_id", "image"]).with_format("arrow")
+    for table in subset.iter(batch_size=rows):
+        yield from table.combine_chunks().to_batches()
+
+
+def source_root(build_dir: str | Path) -> str | None:
+    """The resolved root of the tree a build read (``report.json`` ``source_root``; None when unknown)."""
+    import json
+
+    try:
+        root = json.loads((Path(build_dir) / "report.json").read_text(encoding="utf-8")).get("source_root")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return root if isinstance(root, str) and root else None
+
+
+def check_source_images(build_dir: str | Path, built, splits=None, *, max_pixels: int | None = None) -> int:
+    """Apply the reader's containment rule to every image a build stores by path, before a later stage
+    (export, curation, training, scoring) opens one: the resolved path must lie inside the tree the build
+    read and be a regular file (and, with ``max_pixels``, its header within the pixel limit). The first image
+    that fails is a :class:`UsageError` of one line naming the split and the image id; returns how many
+    files were checked."""
+    from builder.sources.imagefiles import ImageProblem, check_build_image, open_image
+
+    root = source_root(build_dir)
+    checked = 0
+    for split in splits or list(built):
+        seen: set[str] = set()
+        for batch in image_batches(built[split]):
+            images = batch.column("image")
+            paths, embedded = images.field("path").to_pylist(), images.field("bytes").is_valid().to_pylist()
+            for image_id, path, has_bytes in zip(batch.column("image_id").to_pylist(), paths, embedded):
+                if has_bytes or path in seen:
+                    continue
+                if not path:
+                    raise UsageError(f"{build_dir}: split {split}, image {image_id}: neither bytes nor a path")
+                seen.add(path)
+                what = f"{build_dir}: split {split}, image {image_id}"
+                real = check_build_image(path, root, what=what)
+                if max_pixels is not None:
+                    try:
+                        with open(real, "rb") as handle:
+                            open_image(handle, max_pixels, path).close()
+                    except ImageProblem as problem:
+                        if problem.code == "image_too_large":
+                            raise UsageError(f"{what}: {problem.reason}") from None
+                checked += 1
+    return checked

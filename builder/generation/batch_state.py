@@ -20,12 +20,12 @@ on it, so a killed run resumes by polling the same batches. Nothing here ever ho
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from builder.storage import connect
+from schemas.jsonlines import dumps_line
 
 WRITTEN, SUBMITTED, ANSWERED, RETRY, FAILED = "written", "submitted", "answered", "retry", "failed"
 #: A request is submitted at most this many times per build (the first attempt and one retry).
@@ -260,6 +260,5 @@ class RequestFiles:
 
 
 def request_line(key: str, body: dict, url: str) -> bytes:
-    """One line of a Batch API input file."""
-    line = {"custom_id": key, "method": "POST", "url": url, "body": body}
-    return (json.dumps(line, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
+    """One line of a Batch API input file (strict JSON, :mod:`schemas.jsonlines`)."""
+    return dumps_line({"custom_id": key, "method": "POST", "url": url, "body": body}).encode("utf-8")

@@ -32,13 +32,12 @@ client only: not into request files, the state database, logs or errors.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import socket
 import sys
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -64,6 +63,7 @@ from builder.generation.openai_backend import (
 from builder.generation.prompts import LLM_KINDS, QA_RESPONSE_FORMAT
 from builder.generation.samples import generation_quarantine, sample_id
 from builder.sources.records import QuarantineEntry
+from schemas.jsonlines import BadLine, dumps_line, parse_lines
 
 log = logging.getLogger(__name__)
 
@@ -294,15 +294,17 @@ class _Session:
                 if not Path(path).is_file():
                     continue  # removed by hand: the next run writes these requests again from their items
                 with open(path, "rb") as handle:
-                    for raw in handle:
-                        line = json.loads(raw)
+                    for raw in handle:  # a binary file splits on b"\n" only, as JSON lines must
+                        line = json_line(raw)
+                        if not isinstance(line, dict):
+                            continue
                         row = self.state.get(line["custom_id"])
                         if row is None or row.status != RETRY or row.file != path:
                             continue
                         if row.error_status in (400, 422) and "response_format" in line["body"]:
                             # perhaps no structured output on this endpoint: the retry asks for plain text
                             line["body"].pop("response_format")
-                            raw = (json.dumps(line, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
+                            raw = dumps_line(line).encode("utf-8")
                         self._add(writer, raw, row.key, row.item, row.attempts)
                         self.result.retries_sent += 1
             self._finish(writer)
@@ -504,15 +506,12 @@ class _Session:
 
     def _read_results(self, file_id: str, batch_id: str) -> None:
         with self.client.files.with_streaming_response.content(file_id) as response:
-            for number, text in enumerate(response.iter_lines(), 1):
-                if not text.strip():
-                    continue
-                try:
-                    line = json.loads(text)
-                except ValueError:
+            # split on b"\n" only: httpx's iter_lines would also cut at a U+2028 inside an answer
+            for number, raw in enumerate(byte_lines(response.iter_bytes()), 1):
+                line = json_line(raw)
+                if isinstance(line, BadLine):
                     log.warning("result file %s, line %d: not JSON; skipped", file_id, number)
-                    continue
-                if isinstance(line, dict):
+                elif isinstance(line, dict):
                     self._settle(line, batch_id)
         self.state.commit()
 
@@ -550,6 +549,24 @@ class _Session:
             (bar.write if bar is not None else tqdm.write)(text)
         else:
             log.info(text)
+
+
+def byte_lines(chunks) -> Iterator[bytes]:
+    """The lines of a stream of byte chunks, split on ``b"\\n"`` only (the JSON-lines rule)."""
+    pending = b""
+    for chunk in chunks:
+        pending += chunk
+        *complete, pending = pending.split(b"\n")
+        yield from complete
+    if pending:
+        yield pending
+
+
+def json_line(raw: bytes):
+    """One JSON line's value through the project's one JSON-lines reader (None for a blank line, a
+    :class:`~schemas.jsonlines.BadLine` for one that is not JSON)."""
+    text = raw.decode("utf-8", errors="replace")
+    return next((value for _, value in parse_lines(text)), None)
 
 
 def _stored_response(body, api_key: str) -> StoredResponse | None:

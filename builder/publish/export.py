@@ -19,17 +19,23 @@ TSV, :mod:`builder.publish.vlmevalkit`); each lives in its own module, picked by
 An export always fills a fresh folder: ``--out`` may be missing, empty or an earlier export (replaced as a whole once the new one is
 complete, so no stale file survives); anything else is refused. The card template is the project's
 top-level ``datasets_card.md``, shipped inside the package as ``builder/publish/templates/datasets_card.md``.
+
+Before anything is written, every image the build stores by path is checked again with the reader's
+containment rule (:func:`builder.dataset.stored.check_source_images`): a source image replaced by a link
+leaving the tree, or deleted, stops the export with one line; its bytes are never published. An empty split
+is left out of the Hub card's configs (``load_dataset`` refuses a split with no data files); LLaVA image
+files keep their real format's extension.
 """
 
 from __future__ import annotations
 
 import importlib
 import json
-import shutil
+import os
 from importlib import resources
 from pathlib import Path
 
-from builder.dataset.outputs import check_output_folder, safe_child, staging_folder, swap_into_place
+from builder.dataset.outputs import safe_child, staged_output, swap_into_place
 from schemas.errors import UsageError
 from schemas.protocol import KINDS
 from schemas.runinfo import write_json
@@ -70,13 +76,22 @@ def _write_marker(folder: Path, export_format: str, report: dict) -> None:
 
 
 def load_build(build_dir: str | Path):
-    """The ``DatasetDict`` and ``report.json`` of a build directory (UsageError when it is not one)."""
-    from builder.dataset.stored import is_build_dir, load_built
+    """The ``DatasetDict`` and ``report.json`` of a build directory (UsageError when it is not one, or when an
+    image it stores by path fails the containment rule)."""
+    from builder.dataset.stored import check_source_images, is_build_dir, load_built
 
     build_dir = Path(build_dir)
     if not is_build_dir(build_dir):
         raise UsageError(f"{build_dir}: not a build directory (run 'emovit build' first)")
-    return load_built(build_dir), json.loads((build_dir / "report.json").read_text())
+    try:
+        report = json.loads((build_dir / "report.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"{build_dir / 'report.json'}: not readable JSON ({str(exc)[:80]})") from None
+    if not isinstance(report, dict) or not isinstance(report.get("config"), dict):
+        raise UsageError(f"{build_dir / 'report.json'}: not a build report (no 'config' object)")
+    built = load_built(build_dir)
+    check_source_images(build_dir, built)
+    return built, report
 
 
 def export_configs(built, build_config: str) -> dict[str, object]:
@@ -117,17 +132,13 @@ def export_hub(build_dir: str | Path, out: str | Path, *, template: str | Path |
     built, report = load_build(build_dir)
     if template is not None and not Path(template).is_file():
         raise UsageError(f"{template}: dataset card template not found")
-    check_output_folder(out, is_export_dir, "an emovit export")
-    staging = staging_folder(out)
-    try:
+    with staged_output(out, is_export_dir, "an emovit export") as staging:
         ready = staging / "export"
         ready.mkdir()
         _write_hub(built, report, ready, Path(template).read_text(encoding="utf-8") if template else card_template(),
                    pretty_name)
         _write_marker(ready, "hub", report)
         swap_into_place(ready, out)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     return out / "README.md"
 
 
@@ -141,11 +152,15 @@ def _write_hub(built, report: dict, out: Path, template: str, pretty_name: str) 
     for name, dataset_dict in configs.items():
         data_files, splits = [], datasets.SplitDict()
         for split, dataset in dataset_dict.items():
+            if len(dataset) == 0:  # a split with no data file cannot be loaded: it is left out of the card
+                continue
             relative = f"data/{name}/{split}-00000-of-00001.parquet"
             size = _write_parquet(dataset, out / relative)
             data_files.append({"split": split, "path": f"data/{name}/{split}-*"})
             splits.add(datasets.SplitInfo(name=split, num_bytes=size, num_examples=len(dataset)))
             total += len(dataset) if name == report["config"]["config"] else 0
+        if not data_files:
+            continue
         yaml_configs.append({"config_name": name, "data_files": data_files,
                              **({"default": True} if name == report["config"]["config"] else {})})
         infos[name] = datasets.DatasetInfo(features=next(iter(dataset_dict.values())).features, splits=splits)
@@ -162,6 +177,7 @@ def _write_hub(built, report: dict, out: Path, template: str, pretty_name: str) 
         source_name=config.get("source_name") or Path(config["emoset_root"]).name,
         captioner=public_name(config["captioner"]), curation=public_name(config.get("curation")),
         configs={name: {split: len(ds) for split, ds in dd.items()} for name, dd in configs.items()},
+        emotions=list(next(iter(built.values())).features["emotion"].names),
         prompt_versions=_prompt_versions(built),
     )
     card.save(str(out / "README.md"))
@@ -184,21 +200,19 @@ def export_llava(build_dir: str | Path, out: str | Path) -> dict[str, int]:
     samples per split. Image files are named by image id, which must stay inside the folder."""
     out = Path(out)
     built, report = load_build(build_dir)
-    check_output_folder(out, is_export_dir, "an emovit export")
-    staging = staging_folder(out)
-    try:
+    with staged_output(out, is_export_dir, "an emovit export") as staging:
         ready = staging / "export"
         ready.mkdir()
         counts = {split: _write_llava_split(dataset, ready, split) for split, dataset in built.items()}
         _write_marker(ready, "llava", report)
         swap_into_place(ready, out)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     return counts
 
 
 def _write_llava_split(dataset, out: Path, split: str) -> int:
     import datasets
+
+    from builder.sources.imagefiles import image_extension, read_regular
 
     images = dataset.cast_column("image", datasets.Image(decode=False))
     (out / "images").mkdir(exist_ok=True)
@@ -209,12 +223,9 @@ def _write_llava_split(dataset, out: Path, split: str) -> int:
     for row in images:
         image_id, image = row["image_id"], row["image"]
         if image_id not in written:
-            suffix = Path(image.get("path") or "x.jpg").suffix or ".jpg"
-            target = safe_child(folder, f"{image_id}{suffix}")
-            if image.get("bytes") is not None:
-                target.write_bytes(image["bytes"])
-            else:
-                shutil.copyfile(image["path"], target)
+            data = image["bytes"] if image.get("bytes") is not None else read_regular(os.path.realpath(image["path"]))
+            target = safe_child(folder, f"{image_id}{image_extension(data)}")
+            target.write_bytes(data)
             written[image_id] = f"{split}/{target.name}"
         samples.append({"id": row["id"], "image": written[image_id], "conversations": row["conversations"]})
     safe_child(out, f"{split}.json").write_text(json.dumps(samples, ensure_ascii=False, indent=1), encoding="utf-8")

@@ -26,6 +26,14 @@ from pathlib import Path
 
 import pandas as pd
 
+from builder.sources.imagefiles import (
+    DEFAULT_MAX_PIXELS,
+    ImageProblem,
+    check_max_pixels,
+    open_image,
+    read_regular,
+    verify_image_bytes,
+)
 from builder.sources.records import QuarantineEntry, SourceRecord
 from schemas.annotations import annotation_schema
 from schemas.errors import UsageError
@@ -69,6 +77,20 @@ class SourceBatch:
     positions: list[int] = field(default_factory=list)
 
 
+@dataclass(frozen=True, slots=True)
+class Duplicate:
+    """What an entry repeats, found by the caller before the entry is checked: the split where its id
+    (``id_of``), its resolved image file (``image_of``) or, when asked for, its image bytes (``content_of``)
+    was first seen; None where it repeats nothing."""
+
+    id_of: str | None = None
+    image_of: str | None = None
+    content_of: str | None = None
+
+
+NO_DUPLICATE = Duplicate()
+
+
 class _Rejected(Exception):
     def __init__(self, code: str, reason: str, field_name: str | None = None):
         super().__init__(reason)
@@ -76,17 +98,85 @@ class _Rejected(Exception):
 
 
 def _is_relative(path: str) -> bool:
-    """A non-empty relative path with no ``..`` component and no drive (``C:``): it cannot leave the root."""
-    if not path or path[0] in "/\\" or os.path.isabs(path):
+    """A non-empty relative path with no ``..`` component, no drive (``C:``) and no NUL: it cannot leave the
+    root."""
+    if not path or path[0] in "/\\" or "\x00" in path or os.path.isabs(path):
         return False
     parts = path.replace("\\", "/").split("/")
     return ".." not in parts and ":" not in parts[0]
 
 
 def _check_relative(path: str, split_file: str, field_name: str) -> None:
+    if "\x00" in path:
+        raise _Rejected("invalid_path", f"{split_file}: field '{field_name}' path {path!r} holds a NUL character; "
+                        "not opened", field_name)
     if not _is_relative(path):
         raise _Rejected("path_escape", f"{split_file}: field '{field_name}' path {path!r} escapes the root; not opened",
                         field_name)
+
+
+#: How deep an entry of a split file is built; deeper values are skipped and the entry is malformed.
+MAX_ENTRY_DEPTH = 32
+#: Stands for an entry nested deeper than :data:`MAX_ENTRY_DEPTH`.
+TOO_DEEP = object()
+
+
+def split_items(handle) -> Iterator[object]:
+    """The items of the JSON list in ``handle``, built from ``ijson``'s flat event stream.
+
+    ``ijson.items`` keeps a path string per nesting level, so memory grows with the square of the depth (a
+    100 KB file of ``[`` takes gigabytes); here an item is built only to :data:`MAX_ENTRY_DEPTH` levels, a
+    deeper one is read past in constant memory and comes out as :data:`TOO_DEEP`."""
+    import ijson
+
+    events = ijson.basic_parse(handle, use_float=True)
+    first = next(events, (None, None))[0]
+    if first != "start_array":
+        raise ijson.JSONError("expected a JSON list of entries")
+    stack: list = []  # the containers of the item being built, outermost first
+    keys: list = []  # the pending key of each map on the stack
+    depth, deep = 0, False
+
+    def attach(value) -> None:
+        parent = stack[-1]
+        if isinstance(parent, list):
+            parent.append(value)
+        else:
+            parent[keys.pop()] = value
+
+    for event, value in events:
+        if event in ("start_array", "start_map"):
+            depth += 1
+            deep = deep or depth > MAX_ENTRY_DEPTH
+            if not deep:
+                stack.append([] if event == "start_array" else {})
+        elif event in ("end_array", "end_map"):
+            if depth == 0:  # the end of the list itself: nothing may follow
+                if next(events, None) is not None:
+                    raise ijson.JSONError("content after the list of entries")
+                return
+            depth -= 1
+            if deep:
+                if depth == 0:
+                    stack.clear()
+                    keys.clear()
+                    deep = False
+                    yield TOO_DEEP
+                continue
+            done = stack.pop()
+            if stack:
+                attach(done)
+            else:
+                yield done
+        elif deep:
+            continue
+        elif event == "map_key":
+            keys.append(value)
+        elif stack:
+            attach(value)
+        else:
+            yield value  # a bare number, string, boolean or null as an entry
+    raise ijson.IncompleteJSONError("premature end of the list of entries")
 
 
 def counts_as_id(entry: SplitEntry) -> bool:
@@ -105,7 +195,10 @@ class EmoSetSource:
         root: the tree's root directory.
         vocab: vocabulary to check against; default: the tree's ``info.json``, else the packaged one.
         vocab_fallback: when False, a tree without ``info.json`` (and no ``vocab``) is a :class:`SourceError`.
-        verify_images: run PIL's structural ``verify`` on every image (slower; off only skips that check).
+        verify_images: decode every image (JPEGs at 1/8 scale) and hash its bytes; off, only the file and its
+            header (the pixel limit) are checked.
+        max_pixels: the pixel limit (width x height, read from the header before decoding); over it an image
+            is quarantined as ``image_too_large``.
         chunk_size: entries validated per pandera call.
     """
 
@@ -116,27 +209,47 @@ class EmoSetSource:
         vocab: Vocabulary | None = None,
         vocab_fallback: bool = True,
         verify_images: bool = True,
+        max_pixels: int = DEFAULT_MAX_PIXELS,
         chunk_size: int = 8192,
     ) -> None:
         self.root = Path(root)
-        if not self.root.is_dir():
+        if "\x00" in str(root) or not self.root.is_dir():
             raise SourceError(f"{self.root}: EmoSet root not found or not a directory")
         self._root_real = os.path.realpath(self.root)
         self.vocab = vocab or self._load_vocab(vocab_fallback)
         self.verify_images = verify_images
+        try:
+            self.max_pixels = check_max_pixels(max_pixels)
+        except ValueError as exc:
+            raise SourceError(str(exc)) from None
         self.chunk_size = chunk_size
         self._emotions = frozenset(self.vocab.emotions)
         self._schema = annotation_schema(self.vocab)
         self._real_dirs: dict[str, str] = {}
         self._seen_ids: dict[str, str] = {}
-        present = [name for name in SPLIT_NAMES if (self.root / f"{name}.json").is_file()]
+        self._seen_images: dict[str, str] = {}
+        present = [name for name in SPLIT_NAMES if self._has_file(f"{name}.json", "split file")]
         self.has_split_files = bool(present)
         self.splits: tuple[str, ...] = tuple(present) if present else (DEFAULT_SPLIT,)
 
     # ------------------------------------------------------------------ set-up
+    def _has_file(self, name: str, what: str) -> bool:
+        """Whether the root holds ``name``; anything there that is not a regular file (a FIFO, a device, a
+        folder, a broken link) is a :class:`SourceError`, never opened."""
+        path = self.root / name
+        if not os.path.lexists(path):
+            return False
+        try:
+            mode = os.stat(path).st_mode
+        except OSError as exc:
+            raise SourceError(f"{path}: {what} cannot be read ({exc.strerror})") from None
+        if not stat.S_ISREG(mode):
+            raise SourceError(f"{path}: {what} is not a regular file; not opened")
+        return True
+
     def _load_vocab(self, fallback: bool) -> Vocabulary:
         info = self.root / "info.json"
-        if info.is_file():
+        if self._has_file("info.json", "vocabulary file"):
             try:
                 return Vocabulary.from_file(info)
             except VocabularyError as exc:
@@ -165,10 +278,11 @@ class EmoSetSource:
                 if not handle.read(4096).lstrip().startswith(b"["):
                     raise SourceError(f"{path}: malformed split file: expected a JSON list of entries")
                 handle.seek(0)
-                for position, item in enumerate(ijson.items(handle, "item", use_float=True)):
+                for position, item in enumerate(split_items(handle)):
                     yield self._parse_entry(split, name, position, item)
         except ijson.JSONError as exc:
-            raise SourceError(f"{path}: malformed split file: {exc}") from None
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise SourceError(f"{path}: malformed split file: {first}") from None
         except OSError as exc:
             raise SourceError(f"{path}: cannot read split file: {exc.strerror}") from None
 
@@ -180,9 +294,10 @@ class EmoSetSource:
             else:
                 emotion, entry_id, image, annotation = item
             return SplitEntry(split, position, emotion, entry_id, image, annotation)
+        shown = "a value nested too deeply" if item is TOO_DEEP else f"{item!r:.120}"
         return QuarantineEntry(
             id=f"{split}#{position}", split=split, source=name, stage=STAGE, code="malformed_entry",
-            reason=f"{name}: entry {position} is not [emotion, (id,) image_path, annotation_path]: {item!r:.120}",
+            reason=f"{name}: entry {position} is not [emotion, (id,) image_path, annotation_path]: {shown}",
         )
 
     def _walked_entries(self, split: str) -> Iterator[SplitEntry]:
@@ -238,51 +353,87 @@ class EmoSetSource:
                                 "root; not opened", field_name)
         return full, mode
 
-    def _read_annotation(self, rel: str) -> dict:
-        full, _ = self._inside(rel, "annotation_path")
-        try:
-            with open(full, "rb") as handle:
-                data = json.loads(handle.read())
-        except FileNotFoundError:
-            raise _Rejected("missing_annotation", f"{rel}: annotation file not found", "annotation_path") from None
-        except (OSError, ValueError) as exc:
-            raise _Rejected("unreadable_annotation", f"{rel}: annotation is not readable JSON ({exc})",
-                            "annotation_path") from None
-        if not isinstance(data, dict):
-            raise _Rejected("unreadable_annotation", f"{rel}: annotation is not a JSON object", "annotation_path")
-        return data
-
-    def _check_image(self, rel: str) -> str:
-        full, mode = self._inside(rel, "image_path")
+    def _regular(self, rel: str, full: str, mode: int | None, field_name: str, missing: str) -> str:
+        """The resolved path of ``full`` when it is a regular file (a link inside the root is followed)."""
         if mode is not None and stat.S_ISLNK(mode):  # a link inside the root: what does it point to?
             try:
                 mode = os.stat(full).st_mode
             except OSError:
                 mode = None
-        is_file = mode is not None and stat.S_ISREG(mode)
-        if not is_file:
-            raise _Rejected("missing_image", f"{rel}: image file not found", "image_path")
-        if self.verify_images:
-            from PIL import Image
+        if mode is None:
+            raise _Rejected(missing, f"{rel}: {field_name.removesuffix('_path')} file not found", field_name)
+        if not stat.S_ISREG(mode):
+            code = "unreadable_annotation" if field_name == "annotation_path" else "missing_image"
+            raise _Rejected(code, f"{rel}: field '{field_name}' is not a regular file; not opened", field_name)
+        return os.path.realpath(full)
 
-            try:
-                with Image.open(full) as image:
-                    image.verify()
-            except Exception as exc:  # PIL raises many types for corrupt files
-                raise _Rejected("undecodable_image", f"{rel}: image cannot be decoded ({type(exc).__name__})",
-                                "image_path") from None
-        return full
+    def _read_annotation(self, rel: str) -> dict:
+        full, mode = self._inside(rel, "annotation_path")
+        real = self._regular(rel, full, mode, "annotation_path", "missing_annotation")
+        try:
+            data = json.loads(read_regular(real))
+        except FileNotFoundError:
+            raise _Rejected("missing_annotation", f"{rel}: annotation file not found", "annotation_path") from None
+        except ImageProblem as problem:
+            raise _Rejected("unreadable_annotation", problem.reason, "annotation_path") from None
+        except (OSError, ValueError) as exc:
+            raise _Rejected("unreadable_annotation", f"{rel}: annotation is not readable JSON ({exc})",
+                            "annotation_path") from None
+        except RecursionError:
+            raise _Rejected("unreadable_annotation", f"{rel}: annotation is not readable JSON (nested too deeply)",
+                            "annotation_path") from None
+        if not isinstance(data, dict):
+            raise _Rejected("unreadable_annotation", f"{rel}: annotation is not a JSON object", "annotation_path")
+        return data
+
+    def resolved_image(self, entry: SplitEntry) -> str | None:
+        """The resolved path of an entry's image (None when its path may not be opened): two entries with the
+        same resolved path show the same file, whatever their ids and path spellings."""
+        if not _is_relative(entry.image):
+            return None
+        try:
+            full, mode = self._inside(entry.image, "image_path")
+        except _Rejected:
+            return None
+        if mode is not None and stat.S_ISLNK(mode):
+            return os.path.realpath(full)
+        return os.path.join(self._real_dirs[os.path.dirname(full)], os.path.basename(full))
+
+    def _check_image(self, rel: str) -> tuple[str, str | None]:
+        """``(path, sha256 or None)`` of a usable image; the pixel limit always, decoding when verifying."""
+        full, mode = self._inside(rel, "image_path")
+        real = self._regular(rel, full, mode, "image_path", "missing_image")
+        try:
+            if self.verify_images:
+                return full, verify_image_bytes(read_regular(real), self.max_pixels, rel).sha256
+            with open(real, "rb") as handle:  # header only: the pixel limit (an unreadable header is not checked)
+                open_image(handle, self.max_pixels, rel).close()
+        except ImageProblem as problem:
+            if problem.code == "undecodable_image" and not self.verify_images:
+                return full, None
+            raise _Rejected(problem.code, problem.reason, "image_path") from None
+        except OSError as exc:
+            raise _Rejected("missing_image", f"{rel}: image file cannot be read ({exc.strerror})",
+                            "image_path") from None
+        return full, None
 
     # ------------------------------------------------------------------ records
-    def _candidate(self, entry: SplitEntry, split_file: str, duplicate_of: str | None) -> SourceRecord:
+    def _candidate(self, entry: SplitEntry, split_file: str, duplicate: Duplicate) -> SourceRecord:
         _check_relative(entry.annotation, split_file, "annotation_path")
         _check_relative(entry.image, split_file, "image_path")
         if not ID_PATTERN.fullmatch(entry.id):
             raise _Rejected("invalid_id", f"{split_file}: field 'id' {entry.id!r} is not a plain file name "
                             "(letters, digits, '.', '_', '-'; no path separators)", "id")
-        if duplicate_of is not None:
+        if duplicate.id_of is not None:
             raise _Rejected("duplicate_id", f"{split_file}: field 'id' {entry.id!r} already seen in split "
-                            f"{duplicate_of}", "id")
+                            f"{duplicate.id_of}", "id")
+        if duplicate.image_of is not None:
+            raise _Rejected("duplicate_image", f"{split_file}: field 'image_path' {entry.image!r} of id "
+                            f"{entry.id!r} is the image file of an earlier entry (split {duplicate.image_of})",
+                            "image_path")
+        if duplicate.content_of is not None:
+            raise _Rejected("duplicate_content", f"{entry.image}: image of id {entry.id!r} is byte-identical to "
+                            f"an image of split {duplicate.content_of}", "image_path")
         data = self._read_annotation(entry.annotation)
         ann = entry.annotation
         emotion = data.get("emotion")
@@ -291,25 +442,32 @@ class EmoSetSource:
         if entry.emotion is not None and emotion != entry.emotion:
             raise _Rejected("emotion_mismatch", f"{ann}: field 'emotion' is {emotion!r} but {split_file} "
                             f"says {entry.emotion!r}", "emotion")
-        image = self._check_image(entry.image)
+        image, sha256 = self._check_image(entry.image)
         levels = {}
         for key in ("brightness", "colorfulness"):
             value = data.get(key)
-            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
-                                      or not math.isfinite(value)):
-                raise _Rejected("invalid_type", f"{ann}: field '{key}' must be a number, got {value!r}", key)
-            levels[key] = None if value is None else float(value)
+            if value is None:
+                levels[key] = None
+                continue
+            try:
+                number = float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+            except OverflowError:
+                number = None
+            if number is None or not math.isfinite(number):
+                raise _Rejected("invalid_type", f"{ann}: field '{key}' must be a number (finite), got {value!r:.60}",
+                                key)
+            levels[key] = number
         text = {}
         for key in ("scene", "facial_expression", "human_action"):
             value = data.get(key)
             if value is not None and not isinstance(value, str):
-                raise _Rejected("invalid_type", f"{ann}: field '{key}' must be a string, got {value!r}", key)
+                raise _Rejected("invalid_type", f"{ann}: field '{key}' must be a string, got {value!r:.60}", key)
             text[key] = value.strip() if value else None
         objects = data.get("object", [])
         if objects is None:
             objects = []
         if not isinstance(objects, list) or not all(isinstance(o, str) for o in objects):
-            raise _Rejected("invalid_type", f"{ann}: field 'object' must be a list of strings, got {objects!r}",
+            raise _Rejected("invalid_type", f"{ann}: field 'object' must be a list of strings, got {objects!r:.60}",
                             "object")
         scene = text["scene"]
         return SourceRecord(
@@ -317,7 +475,7 @@ class EmoSetSource:
             annotation_path=os.path.join(self._root_real, ann),
             brightness=levels["brightness"], colorfulness=levels["colorfulness"],
             scene=normalise_scene(scene) if scene else None, objects=tuple(objects),
-            facial_expression=text["facial_expression"], human_action=text["human_action"],
+            facial_expression=text["facial_expression"], human_action=text["human_action"], sha256=sha256,
         )
 
     def split_file_name(self, split: str) -> str:
@@ -327,38 +485,45 @@ class EmoSetSource:
     def read(self, split: str) -> Iterator[SourceBatch]:
         """Stream ``split`` as validated batches of at most ``chunk_size`` entries.
 
-        Ids are remembered across calls on this source, so an id repeated in a later split is a duplicate.
+        Ids and resolved image paths are remembered across calls on this source, so an id or an image file
+        repeated in a later split is a duplicate (``duplicate_id``, ``duplicate_image``).
         """
         def with_duplicates():
             for entry in self.entries(split):
-                first = None
+                duplicate = NO_DUPLICATE
                 if isinstance(entry, SplitEntry) and counts_as_id(entry):
-                    first = self._seen_ids.get(entry.id)
-                    if first is None:
+                    image = self.resolved_image(entry)
+                    first_id = self._seen_ids.get(entry.id)
+                    first_image = self._seen_images.get(image) if image else None
+                    if first_id is None:
                         self._seen_ids[entry.id] = entry.split
-                yield entry, first
+                    if image and first_image is None:
+                        self._seen_images[image] = entry.split
+                    if first_id is not None or first_image is not None:
+                        duplicate = Duplicate(first_id, first_image)
+                yield entry, duplicate
 
         yield from self.check(split, with_duplicates())
 
-    def check(self, split: str, entries: Iterable[tuple[SplitEntry | QuarantineEntry, str | None]]
+    def check(self, split: str, entries: Iterable[tuple[SplitEntry | QuarantineEntry, Duplicate]]
               ) -> Iterator[SourceBatch]:
-        """Check ``(entry, duplicate_of)`` pairs of ``split`` in validated batches of ``chunk_size``.
+        """Check ``(entry, duplicate)`` pairs of ``split`` in validated batches of ``chunk_size``.
 
-        ``duplicate_of`` names the split where the entry's id was first seen (None: not a duplicate); the
-        caller decides, so shards checked in parallel agree with one sequential read.
+        ``duplicate`` says what the entry repeats (:class:`Duplicate`); the caller decides, so shards checked
+        in parallel agree with one sequential read.
         """
         split_file = self.split_file_name(split)
         batch = SourceBatch(split)
         candidates: list[tuple[SourceRecord, str, int]] = []
-        for entry, duplicate_of in entries:
+        for entry, duplicate in entries:
             if isinstance(entry, QuarantineEntry):
                 batch.quarantined.append(entry)
                 continue
             try:
-                candidates.append((self._candidate(entry, split_file, duplicate_of), entry.annotation,
+                candidates.append((self._candidate(entry, split_file, duplicate or NO_DUPLICATE), entry.annotation,
                                    entry.position))
             except _Rejected as rejected:
-                if rejected.code in ("path_escape", "duplicate_id", "invalid_id"):
+                if rejected.code in ("path_escape", "invalid_path", "duplicate_id", "duplicate_image", "invalid_id"):
                     culprit = split_file
                 else:
                     culprit = entry.image if rejected.field == "image_path" else entry.annotation

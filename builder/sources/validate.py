@@ -7,8 +7,10 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from builder.sources.emoset import EmoSetSource
+from builder.sources.emoset import EmoSetSource, SourceError
+from builder.sources.imagefiles import DEFAULT_MAX_PIXELS
 from builder.sources.records import write_jsonl
+from schemas.errors import UsageError
 from schemas.runinfo import SplitTally, fingerprint, summary_table, write_json
 
 
@@ -20,6 +22,13 @@ class ValidateConfig:
     verify_images: bool = True
     vocab_fallback: bool = True
     splits: tuple[str, ...] | None = None
+    max_pixels: int = DEFAULT_MAX_PIXELS
+
+    def __post_init__(self) -> None:
+        if self.splits is not None:
+            repeated = sorted({split for split in self.splits if self.splits.count(split) > 1})
+            if repeated:
+                raise UsageError(f"--splits names {', '.join(repeated)} more than once")
 
 
 @dataclass
@@ -52,17 +61,32 @@ class ValidationReport:
 
 
 def validate_tree(config: ValidateConfig, out: str | Path | None = None, *, progress: bool = False) -> ValidationReport:
-    """Validate the tree of ``config``; with ``out``, write ``report.json`` and ``quarantine.jsonl`` there."""
+    """Validate the tree of ``config``; with ``out``, write ``report.json`` and ``quarantine.jsonl`` there.
+
+    Both files are written under temporary names and renamed into place once the whole tree was read, so a
+    run that fails half-way leaves the previous pair as it was."""
+    import os
+    import uuid
+
     from tqdm.auto import tqdm
 
     start = time.perf_counter()
+    if out is not None:
+        out = Path(out)
+        if out.exists() and not out.is_dir():
+            raise UsageError(f"{out}: exists and is not a folder; choose another --out")
     source = EmoSetSource(config.emoset_root, verify_images=config.verify_images,
-                          vocab_fallback=config.vocab_fallback)
+                          vocab_fallback=config.vocab_fallback, max_pixels=config.max_pixels)
+    unknown = [split for split in config.splits or () if split not in source.splits]
+    if unknown:
+        raise SourceError(f"{config.emoset_root}: no split(s) {', '.join(unknown)} (have {', '.join(source.splits)})")
     tallies = {split: SplitTally() for split in (config.splits or source.splits)}
     quarantine_handle = None
+    pending = [] if out is None else [out / f".{name}.partial-{uuid.uuid4().hex[:8]}"
+                                      for name in ("quarantine.jsonl", "report.json")]
     if out is not None:
-        Path(out).mkdir(parents=True, exist_ok=True)
-        quarantine_handle = open(Path(out) / "quarantine.jsonl", "w", encoding="utf-8")
+        out.mkdir(parents=True, exist_ok=True)
+        quarantine_handle = open(pending[0], "w", encoding="utf-8", newline="")
     try:
         # delay: a run that fails at once (a malformed split file) prints its error, not an empty bar
         with tqdm(desc="validate", unit="entry", disable=not progress, delay=1.0) as bar:
@@ -76,13 +100,18 @@ def validate_tree(config: ValidateConfig, out: str | Path | None = None, *, prog
                 if quarantine_handle is not None:
                     write_jsonl(quarantine_handle, batch.quarantined)
                 bar.update(len(batch.records) + len(batch.quarantined))
+        report = ValidationReport(config, tallies, source.vocab.source, source.vocab.emotions,
+                                  time.perf_counter() - start)
+        if out is not None:
+            quarantine_handle.close()
+            write_json(pending[1], report.as_dict())
+            os.replace(pending[0], out / "quarantine.jsonl")
+            os.replace(pending[1], out / "report.json")
     finally:
         if quarantine_handle is not None:
             quarantine_handle.close()
-    report = ValidationReport(config, tallies, source.vocab.source, source.vocab.emotions,
-                              time.perf_counter() - start)
-    if out is not None:
-        write_json(Path(out) / "report.json", report.as_dict())
+        for path in pending:
+            path.unlink(missing_ok=True)
     return report
 
 
@@ -91,7 +120,10 @@ def add_arguments(parser) -> None:
     parser.add_argument("--out", help="directory for report.json and quarantine.jsonl")
     parser.add_argument("--splits", help="comma-separated subset of splits")
     parser.add_argument("--no-verify-images", action="store_true",
-                        help="skip PIL's structural check of each image (existence is still checked)")
+                        help="do not decode images (the file, its header and the pixel limit are still checked)")
+    parser.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS,
+                        help=f"pixel limit (width x height, read from the header before decoding); larger images "
+                             f"are quarantined as image_too_large (default {DEFAULT_MAX_PIXELS:,})")
     parser.add_argument("--no-vocab-fallback", action="store_true",
                         help="fail when the tree has no info.json instead of using the packaged vocabulary")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -103,6 +135,7 @@ def run(args) -> int:
         verify_images=not args.no_verify_images,
         vocab_fallback=not args.no_vocab_fallback,
         splits=tuple(s for s in args.splits.split(",") if s) if args.splits else None,
+        max_pixels=args.max_pixels,
     )
     report = validate_tree(config, args.out, progress=not args.quiet)
     print(summary_table(report.tallies, report.emotions))

@@ -37,6 +37,8 @@ _FLAGS: dict[str, tuple[str, dict]] = {
     "save_total_limit": ("--save-total-limit", {"type": int, "help": "checkpoints kept"}),
     "logging_steps": ("--logging-steps", {"type": int}),
     "num_workers": ("--num-workers", {"type": int, "help": "data-loader worker processes"}),
+    "max_pixels": ("--max-pixels", {"type": int, "help": "pixel limit (width x height) of a training image, read "
+                                                        "from its header before decoding"}),
     "max_prompt_tokens": ("--max-prompt-tokens", {"type": int, "help": "instruction budget, cut from the left"}),
     "max_answer_tokens": ("--max-answer-tokens", {"type": int, "help": "answer budget"}),
     "lavis_checkpoint": ("--lavis-checkpoint", {"help": "initialise from an original LAVIS/EmoVIT .pth"}),
@@ -84,6 +86,8 @@ def add_arguments(parser) -> None:
                             help=text)
     parser.add_argument("--resume", nargs="?", const=True, default=False, metavar="CHECKPOINT",
                         help="continue from the newest checkpoint in OUT/checkpoints (or from CHECKPOINT)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="start afresh in an OUT that holds an earlier run's checkpoints (they are removed)")
     parser.add_argument("--config", default=None, help="a run_config.json (or plain JSON of options) to start from")
     parser.add_argument("--merge-only", action="store_true",
                         help="skip training: merge OUT/adapter (or, with --lavis-checkpoint, the imported .pth) "
@@ -95,9 +99,12 @@ def config_from_args(args) -> TrainConfig:
     if args.config:
         try:
             document = json.loads(Path(args.config).read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as exc:
-            raise UsageError(f"--config {args.config}: {exc}") from None
-        values.update(document.get("config", document))
+        except (OSError, ValueError, RecursionError) as exc:
+            raise UsageError(f"--config {args.config}: not readable JSON ({str(exc)[:80] or type(exc).__name__})") from None
+        document = document.get("config", document) if isinstance(document, dict) else document
+        if not isinstance(document, dict):
+            raise UsageError(f"--config {args.config}: expected a JSON object of options")
+        values.update(document)
     given = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig) if hasattr(args, f.name)}
     values.update(given)
     if isinstance(values.get("kinds"), str):
@@ -106,6 +113,8 @@ def config_from_args(args) -> TrainConfig:
         values["lora_targets"] = tuple(t.strip() for t in values["lora_targets"].split(",") if t.strip())
     for name in ("kinds", "adam_betas", "lora_targets"):
         if name in values:
+            if not isinstance(values[name], (list, tuple)):
+                raise UsageError(f"{name} must be a list, got {values[name]!r:.60}")
             values[name] = tuple(values[name])
     known = {f.name for f in dataclasses.fields(TrainConfig)}
     values = {k: v for k, v in values.items() if k in known}
@@ -133,13 +142,28 @@ def _merge_only(args) -> int:
     return 0
 
 
+#: Added to the interruption message of ``emovit`` (SIGINT, SIGTERM).
+INTERRUPTED_NOTE = "checkpoints written so far are complete; continue with --resume"
+
+
+def _one_line(exc: Exception) -> str:
+    """A data-loader error as one line (a worker process re-raises it with the worker's traceback)."""
+    lines = [line for line in str(exc).strip().splitlines() if line.strip()]
+    last = lines[-1] if lines else type(exc).__name__
+    return last.split("SampleError: ", 1)[-1]
+
+
 def run(args) -> int:
     if args.merge_only:
         return _merge_only(args)
+    from emovit_model.collator import SampleError
     from emovit_model.train.recipe import is_main_process, train
 
     config = config_from_args(args)
-    result = train(config, resume=args.resume)
+    try:
+        result = train(config, resume=args.resume, overwrite=args.overwrite)
+    except SampleError as exc:
+        raise UsageError(f"training data: {_one_line(exc)}") from None
     if is_main_process():
         for row in result.metrics["epochs"]:
             loss = "-" if row.get("train_loss") is None else f"{row['train_loss']:.4f}"

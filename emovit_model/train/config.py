@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from builder.sources.imagefiles import DEFAULT_MAX_PIXELS
 from schemas.errors import UsageError
 from schemas.protocol import KINDS
 
@@ -63,9 +65,12 @@ class TrainConfig:
     lora_targets: tuple[str, ...] = ("q_proj", "k_proj", "v_proj", "o_proj")
     train_fraction: float = 1.0
     max_length: int = 2048
+    max_pixels: int = DEFAULT_MAX_PIXELS
 
     def __post_init__(self) -> None:
-        problems = []
+        problems = _type_problems(self)
+        if problems:  # the checks below compare numbers: stop at values that are not numbers of the right kind
+            raise UsageError("; ".join(problems))
         if self.epochs <= 0 and self.max_steps <= 0:
             problems.append("epochs must be > 0 (or give max_steps)")
         if self.lr <= 0:
@@ -93,12 +98,68 @@ class TrainConfig:
             value = getattr(self, name)
             if value is not None and value < 1:
                 problems.append(f"{name} must be >= 1 when given")
+        if self.min_lr < 0 or self.min_lr > self.lr:
+            problems.append(f"min_lr must be between 0 and lr, got {self.min_lr}")
+        if self.weight_decay < 0:
+            problems.append(f"weight_decay must be >= 0, got {self.weight_decay}")
+        if self.max_grad_norm < 0:
+            problems.append(f"max_grad_norm must be >= 0 (0: off), got {self.max_grad_norm}")
+        if len(self.adam_betas) != 2 or not all(0 <= beta < 1 for beta in self.adam_betas):
+            problems.append(f"adam_betas must be two numbers in [0, 1), got {self.adam_betas}")
+        if self.logging_steps < 1:
+            problems.append(f"logging_steps must be >= 1, got {self.logging_steps}")
+        if self.num_workers < 0:
+            problems.append(f"num_workers must be >= 0, got {self.num_workers}")
+        if not 0 <= self.seed < 2 ** 32:
+            problems.append(f"seed must be between 0 and 2**32 - 1, got {self.seed}")
+        if self.max_pixels < 1:
+            problems.append(f"max_pixels must be >= 1, got {self.max_pixels}")
         if problems:
             raise UsageError("; ".join(problems))
 
     @property
     def out_dir(self) -> Path:
         return Path(self.out)
+
+
+class TrainingDiverged(UsageError):
+    """Training met a non-finite loss, gradient norm or weight: it stops, naming the step, and reports no
+    accuracy."""
+
+
+#: Fields holding real numbers: each must be finite (NaN and infinities train a broken model).
+_FLOAT_FIELDS = ("epochs", "lr", "min_lr", "weight_decay", "warmup_steps", "max_grad_norm", "lora_dropout",
+                 "train_fraction")
+#: Fields holding whole numbers.
+_INT_FIELDS = ("batch_size", "grad_accum", "max_steps", "seed", "max_prompt_tokens", "max_answer_tokens",
+               "eval_batch_size", "logging_steps", "num_workers", "lora_r", "lora_alpha", "max_length", "max_pixels")
+_OPTIONAL_INT_FIELDS = ("train_limit", "eval_limit", "save_steps", "save_total_limit")
+
+
+def _type_problems(config: TrainConfig) -> list[str]:
+    """Options that are not numbers of the right kind: a real number must be finite, a count a whole number
+    (a ``--config`` file may hold anything)."""
+    problems = []
+
+    def real(value) -> bool:
+        return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+    for name in _FLOAT_FIELDS:
+        if not real(getattr(config, name)):
+            problems.append(f"{name} must be a finite number, got {getattr(config, name)!r:.40}")
+    for name in _INT_FIELDS + _OPTIONAL_INT_FIELDS:
+        value = getattr(config, name)
+        if not (isinstance(value, int) and not isinstance(value, bool)) and not (
+                value is None and name in _OPTIONAL_INT_FIELDS):
+            problems.append(f"{name} must be a whole number, got {value!r:.40}")
+    betas = config.adam_betas
+    if not isinstance(betas, tuple) or not all(real(beta) for beta in betas):
+        problems.append(f"adam_betas must be two finite numbers, got {betas!r:.60}")
+    for name in ("dataset", "base", "out"):
+        value = getattr(config, name)
+        if not isinstance(value, str) or "\x00" in value:
+            problems.append(f"{name} must be a path without NUL characters, got {value!r:.60}")
+    return problems
 
 
 @dataclass

@@ -33,7 +33,19 @@ def load_splits(config: TrainConfig):
     val = built.get("val")
     if val is not None:
         val = distinct_images(val, config.eval_limit)
-    return train, val
+    return undecoded(train), None if val is None else undecoded(val)
+
+
+def undecoded(split):
+    """``split`` with its images left as ``{bytes, path}``: the collator decodes them itself, under the pixel
+    limit, and names the row of an image that does not decode (``datasets`` would decode every image first,
+    whatever its size, and fail with no row named)."""
+    import datasets
+
+    feature = split.features.get("image")
+    if isinstance(feature, datasets.Image) and feature.decode:
+        return split.cast_column("image", datasets.Image(decode=False))
+    return split
 
 
 def distinct_images(split, limit: int | None = None):

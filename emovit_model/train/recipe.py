@@ -118,35 +118,104 @@ def make_collator(config: TrainConfig, processor, model_type: str):
     if model_type == "llava":
         from emovit_model.llava_collator import LlavaCollator
 
-        return LlavaCollator(processor, max_length=config.max_length, augment=augment)
+        return LlavaCollator(processor, max_length=config.max_length, augment=augment, max_pixels=config.max_pixels)
     return EmoVITCollator(processor, max_prompt_tokens=config.max_prompt_tokens,
                           max_answer_tokens=config.max_answer_tokens, normalise=config.normalise,
-                          augment=augment)
+                          augment=augment, max_pixels=config.max_pixels)
 
 
-def train(config: TrainConfig, *, resume: bool | str = False, callbacks=None) -> TrainResult:
-    """Run one training job; returns where the outputs went and the metrics document."""
+def checkpoint_folders(checkpoints: Path) -> list[Path]:
+    """The ``checkpoint-<step>`` folders under ``checkpoints``, newest (highest step) first."""
+    import re
+
+    if not checkpoints.is_dir():
+        return []
+    found = [(int(match.group(1)), path) for path in checkpoints.iterdir()
+             if (match := re.fullmatch(r"checkpoint-(\d+)", path.name)) and path.is_dir()]
+    return [path for _, path in sorted(found, reverse=True)]
+
+
+def is_complete_checkpoint(folder: Path) -> bool:
+    """Whether a checkpoint was written to the end: ``trainer_state.json`` (the Trainer writes it last) parses."""
+    try:
+        return isinstance(json.loads((folder / "trainer_state.json").read_text(encoding="utf-8")), dict)
+    except (OSError, ValueError):
+        return False
+
+
+def newest_complete_checkpoint(checkpoints: Path) -> Path | None:
+    """The newest complete checkpoint; an incomplete one (a save cut short) is skipped with a warning."""
+    for folder in checkpoint_folders(checkpoints):
+        if is_complete_checkpoint(folder):
+            return folder
+        print(f"warning: skipping {folder}: incomplete (no readable trainer_state.json; its save was cut short)",
+              file=sys.stderr)
+    return None
+
+
+def prepare_run_folder(config: TrainConfig, resume: bool | str, overwrite: bool) -> bool | str:
+    """Check and prepare the run folder; returns the checkpoint to resume from (or False).
+
+    A file at ``out`` is refused; so is a folder holding an earlier run's checkpoints, unless ``resume``
+    continues it or ``overwrite`` removes them. Staging folders of a checkpoint save cut short are removed."""
+    import shutil
+
+    out = config.out_dir
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out}: exists and is not a folder; choose another --out")
+    checkpoints = out / CHECKPOINT_DIR
+    earlier = checkpoint_folders(checkpoints)
+    if earlier and not resume:
+        if not overwrite:
+            raise UsageError(f"--out {out}: holds the checkpoints of an earlier run ({earlier[0].name}, ...); continue "
+                             "it with --resume, or start afresh with --overwrite")
+        if is_main_process():
+            shutil.rmtree(checkpoints, ignore_errors=True)
+            shutil.rmtree(out / EVAL_DIR, ignore_errors=True)
+    if checkpoints.is_dir() and is_main_process():
+        for stale in checkpoints.glob(".saving-*"):
+            print(f"warning: removing {stale}: a checkpoint save that was cut short", file=sys.stderr)
+            shutil.rmtree(stale, ignore_errors=True)
+    if resume is True:
+        last = newest_complete_checkpoint(checkpoints)
+        if last is None:
+            raise UsageError(f"--resume: no checkpoint to continue from under {checkpoints} (none, or none complete)")
+        return str(last)
+    if resume and not (Path(resume).is_dir() and is_complete_checkpoint(Path(resume))):
+        raise UsageError(f"--resume: {resume} is not a complete checkpoint directory")
+    out.mkdir(parents=True, exist_ok=True)
+    return resume
+
+
+def train(config: TrainConfig, *, resume: bool | str = False, callbacks=None, overwrite: bool = False
+          ) -> TrainResult:
+    """Run one training job; returns where the outputs went and the metrics document.
+
+    A non-finite loss, gradient norm or trained weight stops the run with a
+    :class:`~emovit_model.train.config.TrainingDiverged` naming the step; no accuracy is reported then."""
     from transformers import TrainingArguments
-    from transformers.trainer_utils import get_last_checkpoint
 
+    from builder.dataset.stored import check_source_images
     from emovit_model import checkpoint as ckpt
     from emovit_model.lavis import import_lavis
     from emovit_model.model import load_for_training, model_summary
-    from emovit_model.train.trainer import EmoVITTrainer, EpochEndLogging, MetricsFile, use_log_lines
+    from emovit_model.train.trainer import (
+        EmoVITTrainer,
+        EpochEndLogging,
+        FiniteGuard,
+        MetricsFile,
+        check_finite_weights,
+        use_log_lines,
+    )
     from schemas.runinfo import fingerprint, to_jsonable, write_json
 
     out = config.out_dir
-    out.mkdir(parents=True, exist_ok=True)
+    resume = prepare_run_folder(config, resume, overwrite)
     checkpoints = out / CHECKPOINT_DIR
-    if resume is True:
-        last = get_last_checkpoint(str(checkpoints)) if checkpoints.is_dir() else None
-        if last is None:
-            raise UsageError(f"--resume: no checkpoint-* directory under {checkpoints}")
-        resume = last
-    elif resume and not Path(resume).is_dir():
-        raise UsageError(f"--resume: {resume} is not a checkpoint directory")
 
     train_rows, val_rows = load_splits(config)
+    check_source_images(config.dataset, {"train": train_rows, "val": val_rows}
+                        if val_rows is not None else {"train": train_rows}, max_pixels=config.max_pixels)
     frozen_dtype, precision_flags = _precision(config)
     is_main = is_main_process()
     model, processor, tuning = load_for_training(
@@ -218,10 +287,11 @@ def train(config: TrainConfig, *, resume: bool | str = False, callbacks=None) ->
     trainer = EmoVITTrainer(
         model=model, args=args, train_dataset=train_rows, eval_dataset=val_rows, data_collator=collator,
         processing_class=processor, emovit_config=config, eval_dir=out / EVAL_DIR, adapter_extra=extra,
-        callbacks=[EpochEndLogging(), MetricsFile(out / METRICS, run_fingerprint), *(callbacks or [])],
+        callbacks=[EpochEndLogging(), FiniteGuard(), MetricsFile(out / METRICS, run_fingerprint), *(callbacks or [])],
     )
     use_log_lines(trainer)
     trainer.train(resume_from_checkpoint=resume or None)
+    check_finite_weights(trainer.accelerator.unwrap_model(trainer.model), trainer.state.global_step)
 
     adapter_dir, merged_dir = out / ADAPTER_DIR, None
     document = metrics_document(trainer.state.log_history, run_fingerprint)

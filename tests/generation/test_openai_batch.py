@@ -314,3 +314,21 @@ def test_dry_run_prints_the_batch_and_the_list_price(small_tree_template, tmp_pa
     assert lines[-3] == (f"the same requests cost ${listed:.4f} at list prices (openai:, synchronous) and "
                          f"${batch:.4f} at batch prices (openai-batch:, Batch API, answers within 24 h)")
     assert math.isclose(listed, 2 * batch)
+
+
+def test_a_line_separator_inside_an_answer_keeps_its_result_line_whole(source_records, batch_server, api_key,
+                                                                       tmp_path):
+    """Result files are split on "\\n" only: a U+2028 that a server writes unescaped is just a character."""
+    def answer(item, request):
+        pairs = [{"question": f"What stands out in picture {item}?", "answer": "A quiet lake\u2028under a pale sky."},
+                 {"question": "How does the scene feel?", "answer": "Calm:\u2029soft light and still water."}]
+        return json.dumps({"qa": pairs}, ensure_ascii=False)
+
+    server = batch_server(answer=answer)
+    keys = [f"u{i}" for i in range(3)]
+    outcome = get_generator("openai-batch:m", _config(server.base_url, api_key, tmp_path)).generate(
+        _items(source_records[:3], keys), progress=False)
+    output = server.files[server.batches[server.created[0]]["output_file_id"]]["path"]
+    assert "\u2028" in Path(output).read_text(encoding="utf-8")  # written raw, not escaped
+    assert len(server.created) == 1 and not outcome.quarantined and len(outcome.records) == 6
+    assert any("\u2028" in turn["value"] for r in outcome.records for turn in r.conversations)

@@ -398,7 +398,7 @@ class FakeBatchServer:
                 if limit is not None and number >= limit:
                     code, message = _END_ERRORS[end]
                     result["error"] = {"code": code, "message": message}
-                    errors.append((json.dumps(result) + "\n").encode())
+                    errors.append((json.dumps(result, ensure_ascii=False) + "\n").encode())
                     counts["failed"] += 1
                     continue
                 item = _item_of(body)
@@ -411,17 +411,17 @@ class FakeBatchServer:
                     continue
                 if "error" in step:
                     result["error"] = {"code": step["error"], "message": step.get("message", "injected error")}
-                    errors.append((json.dumps(result) + "\n").encode())
+                    errors.append((json.dumps(result, ensure_ascii=False) + "\n").encode())
                     counts["failed"] += 1
                     continue
                 status = step.get("status", 200)
                 result["response"] = {"status_code": status, "request_id": f"req_{number}",
                                       "body": self._response_body(item, body, step, status)}
                 if status == 200:
-                    output.append((json.dumps(result) + "\n").encode())
+                    output.append((json.dumps(result, ensure_ascii=False) + "\n").encode())
                     counts["completed"] += 1
                 else:
-                    errors.append((json.dumps(result) + "\n").encode())
+                    errors.append((json.dumps(result, ensure_ascii=False) + "\n").encode())
                     counts["failed"] += 1
         batch["output_file_id"] = self._write_file(output, f"{batch['id']}_output.jsonl")
         batch["error_file_id"] = self._write_file(errors, f"{batch['id']}_error.jsonl")
