@@ -4,26 +4,26 @@ Memory (``test_batch_peak_memory_is_flat``): :meth:`OpenAIBatchGenerator.prepare
 conversation requests (items made lazily, as the builder streams them), each run in its own subprocess
 against the loopback Files + Batches server of :mod:`tests.support.fake_batches` (served from this process):
 request files written (about 4.5 KB a request, cut at 200 MB), uploaded, batches started, polled, output
-files downloaded and every answer stored in the response cache. Peak RSS is the subprocess's ``VmHWM``.
+files downloaded and every answer stored in the response cache. Peak RSS is the subprocess's own ``VmHWM``
+(:mod:`tests.support.memory`).
 
 Speed (``test_request_file_throughput``): writing 20,000 request lines into batch input files with their
 state rows, the local work per request before the upload.
 
-Run: ``pytest benchmarks/test_bench_batch.py --benchmark-enable -s`` (``EMOVIT_BENCH_SCALE`` shrinks the counts).
+Run: ``pytest tests/perf/test_bench_batch.py --benchmark-enable -s`` (``EMOVIT_BENCH_SCALE`` shrinks the counts).
 """
 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 
-from benchmarks.conftest import scaled
 from tests.support.fake_batches import FakeBatchServer
+from tests.support.memory import measured_run
+from tests.support.scale import scaled
 
 _MEASURE = """
-import json, os, resource, sys, time
+import json, os, sys, time
 from builder.generation import GenerationConfig, GenerationItem
 from builder.generation.openai_batch import OpenAIBatchGenerator
 from builder.sources.records import SourceRecord
@@ -42,19 +42,9 @@ def items():
         yield GenerationItem(record, f"a wide mountain valley under a clear sky item=b{n}", "conversation")
 
 
-def peak_rss_kb() -> int:
-    # VmHWM: this process's own peak. ru_maxrss would also count the parent's size at the fork (Linux carries
-    # it over exec), and the parent here is the server holding whole uploads.
-    try:
-        with open("/proc/self/status") as status:
-            return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
-    except OSError:
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-
-
 start = time.perf_counter()
 run = OpenAIBatchGenerator("gpt-4o-mini", config).prepare(items(), progress=False)
-print(json.dumps({"max_rss_kb": peak_rss_kb(), "batches": len(run.batches),
+print(json.dumps({"batches": len(run.batches),
                   "sent": run.requests_sent, "answered": run.answered, "seconds": time.perf_counter() - start}))
 """
 
@@ -65,11 +55,9 @@ def test_batch_peak_memory_is_flat(tmp_path):
     for name, count in sizes.items():
         (tmp_path / f"server-{name}").mkdir()
         with FakeBatchServer(folder=tmp_path / f"server-{name}", keep_bodies=False) as server:
-            result = subprocess.run([sys.executable, "-c", _MEASURE, str(count), server.base_url,
-                                     str(tmp_path / f"cache-{name}")], capture_output=True, text=True, check=True)
-            runs[name] = json.loads(result.stdout.strip().splitlines()[-1])
+            printed, peaks[name] = measured_run(_MEASURE, count, server.base_url, tmp_path / f"cache-{name}")
+            runs[name] = json.loads(printed[-1])
             uploads = [u["bytes"] for u in server.uploads]
-        peaks[name] = runs[name]["max_rss_kb"] / 1024
         assert runs[name]["sent"] == runs[name]["answered"] == count
         assert max(uploads) <= 200_000_000 and sum(u for u in uploads) > count * 1000
         print(f"\n{count:,} requests: {len(uploads)} file(s), {sum(uploads) / 1e6:,.0f} MB uploaded, "

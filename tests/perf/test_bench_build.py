@@ -15,10 +15,10 @@ JPEGs at 1/8 scale, and hashed, in the shard worker processes) against ``--no-ve
 header checked); the ratio of the medians is the cost of decoding.
 
 Memory (``test_build_peak_memory_is_flat``): the same build of 20,000 and of 200,000 entries, each in its own
-subprocess (one process, plots on, as ``emovit build`` runs by default), recording peak RSS with
-``resource.getrusage``.
+subprocess (one process, plots on, as ``emovit build`` runs by default), recording that process's own peak RSS
+(``VmHWM``, :mod:`tests.support.memory`; ``getrusage`` would report the pytest process's peak instead).
 
-Run: ``pytest benchmarks/test_bench_build.py --benchmark-enable -s`` (``EMOVIT_BENCH_SCALE`` shrinks trees).
+Run: ``pytest tests/perf/test_bench_build.py --benchmark-enable -s`` (``EMOVIT_BENCH_SCALE`` shrinks trees).
 """
 
 from __future__ import annotations
@@ -27,13 +27,12 @@ import json
 import os
 import shutil
 import statistics
-import subprocess
-import sys
 import time
 
-from benchmarks.conftest import scaled
 from builder.dataset.build import BuildConfig, build_dataset
 from schemas.protocol import CATEGORICAL_INSTRUCTION, categorical_answer, with_image_token
+from tests.support.memory import measured_run
+from tests.support.scale import scaled
 
 
 def naive_merge(root, out) -> int:
@@ -129,12 +128,11 @@ def test_build_image_verification_cost(benchmark, bench_tree, tmp_path):
 
 
 _MEASURE = """
-import json, resource, sys
+import sys
 from builder.dataset.build import BuildConfig, build_dataset
 root, out, cache = sys.argv[1:4]
 build_dataset(BuildConfig(emoset_root=root, config="categorical", sampling="all", verify_images=False), out,
               cache_dir=cache, progress=False, plots=True)
-print(json.dumps({"max_rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
 """
 
 
@@ -150,9 +148,7 @@ def test_build_peak_memory_is_flat(tmp_path):
     for name, per_class in sizes.items():
         root = tmp_path / name
         _synth(root, per_class)
-        result = subprocess.run([sys.executable, "-c", _MEASURE, str(root), str(tmp_path / f"out-{name}"),
-                                 str(tmp_path / "cache")], capture_output=True, text=True, check=True)
-        peaks[name] = json.loads(result.stdout.strip().splitlines()[-1])["max_rss_kb"] / 1024
+        _, peaks[name] = measured_run(_MEASURE, root, tmp_path / f"out-{name}", tmp_path / "cache")
         entries[name] = per_class * 8
         shutil.rmtree(root)
         shutil.rmtree(tmp_path / f"out-{name}")

@@ -3,14 +3,14 @@
 Target: the load (reading the build, adding the samples, setting their labels and instruction flags) runs
 at 1,000 images/s or more. The signals (pixel attributes, tiny-image embeddings, near-duplicates,
 uniqueness, PCA plot, saved views) are timed per phase. Run with
-``pytest benchmarks/test_bench_curation.py --benchmark-enable -s``; ``EMOVIT_BENCH_SCALE`` scales the size.
+``pytest tests/perf/test_bench_curation.py --benchmark-enable -s``; ``EMOVIT_BENCH_SCALE`` scales the size.
 """
 
 from __future__ import annotations
 
 import pytest
 
-from benchmarks.conftest import scaled
+from tests.support.scale import scaled
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,7 @@ The server runs in its own process (``python -m tests.support.fake_openai``), as
 would. With 32 requests in flight the ideal is 32 / 0.2 s = 160 requests/s; the backend must reach 80% of
 that (128/s). The one-at-a-time baseline (how the original scripts worked) is ideally 5 requests/s.
 
-    .venv/bin/python -m pytest benchmarks/test_bench_generation.py --benchmark-enable -q
+    .venv/bin/python -m pytest tests/perf/test_bench_generation.py --benchmark-enable -q
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ SEQUENTIAL_REQUESTS = 25
 ROUNDS = 5
 KEY_ENV = "EMOVIT_BENCH_API_KEY"
 #: The checkout root, from which ``python -m tests.support.fake_openai`` runs.
-REPOSITORY = Path(__file__).resolve().parents[1]
+REPOSITORY = Path(__file__).resolve().parents[2]
 
 
 def _items(prefix: str, count: int) -> list[GenerationItem]:

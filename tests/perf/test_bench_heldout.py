@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import pytest
 
-from benchmarks.conftest import scaled
 from builder.sources.heldout import read_heldout
 from builder.sources.layouts import LayoutConfig, write_layout
+from tests.support.scale import scaled
 
 #: Images per class giving about 20,000 images: Emotion6 6 classes, FI 8, WEBEmo 25.
 PER_CLASS = {"emotion6": 3334, "fi": 2500, "webemo": 800}

@@ -2,7 +2,7 @@
 
 Run with::
 
-    .venv/bin/python -m pytest benchmarks/test_bench_inference.py --benchmark-enable -s
+    .venv/bin/python -m pytest tests/perf/test_bench_inference.py --benchmark-enable -s
 
 Each benchmark scores the same 64 synthetic images (5 rounds; the fastest round is used: on a shared machine
 other work only ever slows a round down, so the fastest is the least disturbed) with :class:`emovit_model.scoring.EmotionClassifier`
@@ -22,7 +22,7 @@ import os
 
 import pytest
 
-from benchmarks.conftest import scaled
+from tests.support.scale import scaled
 
 IMAGES = scaled(64)
 SECONDS_PER_IMAGE: dict[tuple[str, str, int], float] = {}

@@ -5,7 +5,7 @@ figures with 2,000-resample bootstrap CIs, pairwise exact McNemar, the JSON/CSV/
 and ``index.html``) finishes in under 30 s. Two layouts: 10 models x 5 tasks, and 50 models on one task (the
 worst case for pairwise tests and per-model plots). Half the models are ranked (per-label scores), half
 generated (answer text, 2% unreadable). Run with
-``pytest benchmarks/test_bench_leaderboard.py --benchmark-enable -s``; ``EMOVIT_BENCH_SCALE`` scales the
+``pytest tests/perf/test_bench_leaderboard.py --benchmark-enable -s``; ``EMOVIT_BENCH_SCALE`` scales the
 samples per run.
 """
 
@@ -15,7 +15,7 @@ import json
 
 import pytest
 
-from benchmarks.conftest import scaled
+from tests.support.scale import scaled
 
 TARGET_S = 30.0
 

@@ -2,7 +2,7 @@
 
 Run with::
 
-    .venv/bin/python -m pytest benchmarks/test_bench_qwen.py --benchmark-enable -s
+    .venv/bin/python -m pytest tests/perf/test_bench_qwen.py --benchmark-enable -s
 
 The same 64 synthetic images in four sizes (32 x 32, 32 x 48, 48 x 32, 48 x 48: 4 to 9 image tokens each, so a
 batch mixes grids) are ranked over the eight answers by :class:`emovit_model.scoring.EmotionClassifier`, at batch
@@ -17,7 +17,7 @@ import os
 
 import pytest
 
-from benchmarks.conftest import scaled
+from tests.support.scale import scaled
 
 IMAGES = scaled(64)
 THREADS = int(os.environ.get("EMOVIT_BENCH_THREADS", "1"))

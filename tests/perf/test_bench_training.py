@@ -2,7 +2,7 @@
 
 Run with::
 
-    .venv/bin/python -m pytest benchmarks/test_bench_training.py --benchmark-enable -q
+    .venv/bin/python -m pytest tests/perf/test_bench_training.py --benchmark-enable -q
 
 Each round runs ``emovit_model.train.train`` for a fixed number of optimiser steps on an in-memory synthetic
 categorical dataset (the real Trainer, collator, freeze policy and checkpointing). ``extra_info`` carries the
