@@ -72,7 +72,7 @@ def add_arguments(parser) -> None:
 
 
 def _add_leakage(actions) -> None:
-    from benchmarks.leakage import add_arguments
+    from benchmarks.data.leakage import add_arguments
 
     add_arguments(actions.add_parser(
         "leakage", help="count held-out images that are near-duplicates of a build's training images",
@@ -124,7 +124,7 @@ def _check_prices(price_input: float | None, price_output: float | None) -> None
 
 
 def _run_import(args) -> int:
-    from benchmarks.importers import import_runs
+    from benchmarks.interop.importers import import_runs
 
     runs = import_runs(args.tool, args.paths, args.out, task=args.task, model=args.model)
     print(f"{len(runs)} run(s) -> {args.out}; next: emovit bench leaderboard --runs {args.out} ... --out BOARD")
@@ -132,15 +132,15 @@ def _run_import(args) -> int:
 
 
 def _run_publish(args) -> int:
-    from benchmarks.publish import publish
+    from benchmarks.board.publish import publish
 
     return publish(args.board, args.repo, dry_run=args.dry_run, model_repos=args.model_repo, private=args.private)
 
 
 def _list() -> int:
     from benchmarks.adapters import REGISTRY, get_adapter
-    from benchmarks.config import packaged_configs, read_config_document
-    from benchmarks.task import load_task, packaged_tasks
+    from benchmarks.spec.config import packaged_configs, read_config_document
+    from benchmarks.spec.task import load_task, packaged_tasks
 
     print("tasks:")
     for name in sorted(packaged_tasks()):
@@ -162,7 +162,7 @@ def run(args) -> int:
     if args.action == "list":
         return _list()
     if args.action == "leakage":
-        from benchmarks.leakage import run as run_leakage
+        from benchmarks.data.leakage import run as run_leakage
 
         return run_leakage(args)
     if args.action == "import":
@@ -170,8 +170,8 @@ def run(args) -> int:
     if args.action == "publish":
         return _run_publish(args)
     if args.action == "plan":
-        from benchmarks.config import load_config
-        from benchmarks.plan import plan_config, print_plan
+        from benchmarks.spec.config import load_config
+        from benchmarks.run.plan import plan_config, print_plan
 
         if args.gpu_memory is not None and not (math.isfinite(args.gpu_memory) and args.gpu_memory > 0):
             raise UsageError(f"--gpu-memory {args.gpu_memory}: a GPU memory budget is a finite number of GiB > 0")
@@ -179,14 +179,14 @@ def run(args) -> int:
         print_plan(plan_config(config, image_size=args.image_size), args.gpu_memory)
         return 0
     if args.action == "leaderboard":
-        from benchmarks.leaderboard import check_seed, write_leaderboard
+        from benchmarks.board.leaderboard import check_seed, write_leaderboard
 
         check_seed(args.seed)
         rows = write_leaderboard(args.runs, args.out, seed=args.seed, plots=not args.no_plots)
         print(f"{len(rows)} rows -> {args.out}/leaderboard.md, leaderboard.csv, leaderboard.json, index.html")
         return 0
-    from benchmarks.config import load_config
-    from benchmarks.runner import run_bench
+    from benchmarks.spec.config import load_config
+    from benchmarks.run.runner import run_bench
 
     _check_prices(args.price_per_million_input, args.price_per_million_output)
     overrides = list(args.overrides)
@@ -199,7 +199,7 @@ def run(args) -> int:
         if entry["adapter"] == "openai":
             entry["options"] = {**(entry.get("options") or {}), **{k: v for k, v in prices.items() if v is not None}}
     if args.dry_run:
-        from benchmarks.dry_run import price_run, print_prices
+        from benchmarks.run.dry_run import price_run, print_prices
 
         print_prices(price_run(config))
         return 0

@@ -50,8 +50,8 @@ def _stage(name: str) -> float:
 
 def _bench(out: Path, build_dir: Path, adapter: Path, zoo: dict[str, Path], config: DemoConfig) -> list[dict]:
     """The harness on the packaged ``demo`` config, pointed at what the earlier stages wrote."""
-    from benchmarks.config import load_config
-    from benchmarks.runner import run_bench
+    from benchmarks.spec.config import load_config
+    from benchmarks.run.runner import run_bench
 
     overrides = [f"out={out}", f"data.build={build_dir}", "data.synth=null", f"seed={config.seed}",
                  f"models.emovit.path={adapter}", f"models.instructblip.path={zoo['instructblip']}",

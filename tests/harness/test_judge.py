@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from benchmarks.judge import judge_reasoning, read_verdict
+from benchmarks.run.judge import judge_reasoning, read_verdict
 from schemas.errors import UsageError
 from tests.support.fake_openai import FakeChatServer
 
@@ -61,8 +61,8 @@ def test_missing_key_is_a_usage_error(tmp_path, monkeypatch):
 
 
 def test_the_reasoning_run_calls_the_judge_when_configured(small_config, tmp_path, monkeypatch, zoo):
-    from benchmarks.config import load_config
-    from benchmarks.runner import run_bench
+    from benchmarks.spec.config import load_config
+    from benchmarks.run.runner import run_bench
 
     monkeypatch.setenv("JUDGE_KEY", KEY)
     with FakeChatServer(answer=_verdicts, expected_key=KEY) as server:

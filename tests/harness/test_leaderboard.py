@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.leaderboard import collect_runs, write_leaderboard
+from benchmarks.board.leaderboard import collect_runs, write_leaderboard
 from schemas.errors import UsageError
 from schemas.predictions import validate_leaderboard_rows
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from benchmarks.config import load_config
-from benchmarks.runner import run_bench
+from benchmarks.spec.config import load_config
+from benchmarks.run.runner import run_bench
 from builder.cli import main
 
 

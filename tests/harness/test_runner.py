@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.config import load_config
-from benchmarks.runner import run_bench
+from benchmarks.spec.config import load_config
+from benchmarks.run.runner import run_bench
 from schemas.predictions import read_predictions
 from schemas.protocol import ALPHABETICAL_EMOTIONS
 
@@ -216,8 +216,8 @@ def test_usage_errors_are_one_line(small_config, tmp_path):
 
 
 def test_zeroshot_config_at_tiny_size_scores_a_generated_folder(tmp_path):
-    from benchmarks.samples import folder_fingerprint
-    from benchmarks.task import load_task
+    from benchmarks.data.samples import folder_fingerprint
+    from benchmarks.spec.task import load_task
 
     overrides = ["size=tiny", f"out={tmp_path / 'out'}", "data.synth.per_class=2", "data.folder_synth.per_class=2",
                  "models.emovit.train.max_steps=1", "models.emovit.train.eval_limit=4", "progress=false",

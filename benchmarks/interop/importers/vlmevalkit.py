@@ -35,7 +35,7 @@ import re
 import string
 from pathlib import Path
 
-from benchmarks.importers import ForeignRun, ForeignSample
+from benchmarks.interop.importers import ForeignRun, ForeignSample
 from schemas.errors import UsageError
 
 TOOL = "vlmevalkit"
@@ -96,7 +96,7 @@ def is_score_file(path: Path) -> bool:
 
 def _dataset_names(task: str | None) -> list[str]:
     """Dataset names a file name may end with: ``--task`` (and its task file's name) and our packaged tasks."""
-    from benchmarks.task import packaged_tasks
+    from benchmarks.spec.task import packaged_tasks
 
     names = [] if task is None else [task, Path(task).stem]
     return [name for name in dict.fromkeys([*names, *packaged_tasks()]) if name]

@@ -41,7 +41,7 @@ import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from benchmarks.packaged import packaged, read_reference
+from benchmarks.spec.packaged import packaged, read_reference
 from schemas.errors import UsageError
 
 SOURCES = ("build", "folder", "heldout", "derived")

@@ -162,7 +162,7 @@ def plot_names(rows: list[dict]) -> dict[tuple, str]:
 
 def write_plots(rows: list[dict], folder: str | Path) -> dict[str, list[str]]:
     """Every plot of the leaderboard into ``folder``; returns ``{task: [png paths]}``."""
-    from benchmarks.folders import inside
+    from benchmarks.board.folders import inside
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)

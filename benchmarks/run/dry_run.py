@@ -11,15 +11,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from benchmarks.config import BenchConfig
+from benchmarks.spec.config import BenchConfig
 
 
 def price_run(config: BenchConfig) -> list[dict]:
     """One row per API model and task: ``model``, ``task``, ``mode``, ``images``, ``cached``, ``requests``,
     ``prompt_tokens``, ``completion_tokens``, ``cost_usd``, ``prices``."""
     from benchmarks.adapters import get_adapter
-    from benchmarks.config import generation_budget
-    from benchmarks.runner import ordered_tasks, prepare_data, processes, task_samples
+    from benchmarks.spec.config import generation_budget
+    from benchmarks.run.runner import ordered_tasks, prepare_data, processes, task_samples
 
     procs = processes("cpu")
     out = Path(config.out)

@@ -40,8 +40,8 @@ from schemas.errors import UsageError
 #: tool name -> module reading its files (each has ``read(paths, *, model=None, task=None, note=print) ->
 #: list[ForeignRun]``).
 IMPORTERS: dict[str, str] = {
-    "lmms-eval": "benchmarks.importers.lmms_eval",
-    "vlmevalkit": "benchmarks.importers.vlmevalkit",
+    "lmms-eval": "benchmarks.interop.importers.lmms_eval",
+    "vlmevalkit": "benchmarks.interop.importers.vlmevalkit",
 }
 
 
@@ -113,7 +113,7 @@ def _sha256(path: Path) -> str:
 def _our_task(name: str | None, *, paths: bool = False):
     """Our packaged task of that name (case and surrounding spaces ignored), or, with ``paths`` (a ``--task``
     the user typed), a task file; ``None`` when there is none. A foreign name is never opened as a file."""
-    from benchmarks.task import load_task, packaged_tasks
+    from benchmarks.spec.task import load_task, packaged_tasks
 
     if not isinstance(name, str):
         return None
@@ -147,7 +147,7 @@ def _labels_for(run: ForeignRun, task) -> tuple[str, ...]:
 
 def _check_task(name: str | None) -> None:
     if name is not None and _our_task(name, paths=True) is None:
-        from benchmarks.task import packaged_tasks
+        from benchmarks.spec.task import packaged_tasks
 
         raise UsageError(f"--task {name}: not one of our tasks ({', '.join(sorted(packaged_tasks()))}) "
                          "or a task file")
@@ -211,7 +211,7 @@ def _warn(text: str) -> None:
 
 def _refusal(folder: Path, out: Path) -> str | None:
     """Why ``folder`` (a run folder under ``out``) must not be written by an import, or ``None``."""
-    from benchmarks.folders import is_inside
+    from benchmarks.board.folders import is_inside
     from schemas.predictions import read_run_config
 
     if not is_inside(folder, out):
@@ -241,7 +241,7 @@ def import_runs(tool: str, paths, out: str | Path, *, task: str | None = None, m
     runs that land in one folder (the same model on two tasks filed under one ``--task``). A run without
     samples is one ``warn`` line naming its file; an import with nothing to write is refused.
     """
-    from benchmarks.folders import inside, output_folder, writing
+    from benchmarks.board.folders import inside, output_folder, writing
     from schemas.jsonlines import write_lines
     from schemas.names import org_name_text, unique_names
     from schemas.runinfo import write_json

@@ -33,10 +33,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from benchmarks.config import BenchConfig, generation_budget
-from benchmarks.samples import Sample, heldout_data, rooted_tasks
-from benchmarks.store import METRICS, RunStore
-from benchmarks.task import Task, load_task
+from benchmarks.spec.config import BenchConfig, generation_budget
+from benchmarks.data.samples import Sample, heldout_data, rooted_tasks
+from benchmarks.run.store import METRICS, RunStore
+from benchmarks.spec.task import Task, load_task
 from schemas.errors import UsageError
 
 #: Bumped when the harness changes how it scores (part of every run key).
@@ -86,7 +86,7 @@ def resolve_reference(reference: str, out: Path, procs: Processes) -> str:
     """``zoo:<kind>`` -> a tiny checkpoint under ``OUT/_zoo`` (written by the main process); else as given."""
     if not str(reference).startswith("zoo:"):
         return str(reference)
-    from benchmarks.fixtures import zoo_checkpoint
+    from benchmarks.data.fixtures import zoo_checkpoint
 
     kind = str(reference).split(":", 1)[1]
     target = out / "_zoo" / kind
@@ -99,7 +99,7 @@ def resolve_reference(reference: str, out: Path, procs: Processes) -> str:
 def prepare_data(config: BenchConfig, out: Path, procs: Processes) -> dict:
     """``{"build": path or None, "folder": path or None, ...held-out settings}``; synthetic data is made by the
     main process."""
-    from benchmarks import fixtures
+    from benchmarks.data import fixtures
 
     data = dict(config.data)
     build, folder = data.get("build"), data.get("folder")
@@ -134,7 +134,7 @@ def ordered_tasks(names: list[str]) -> list[Task]:
 
 def task_samples(task: Task, data: dict) -> tuple[list[Sample], dict]:
     """The samples of ``task`` and a description of their data (with its fingerprint)."""
-    from benchmarks import samples
+    from benchmarks.data import samples
 
     if task.source == "build":
         if not data["build"]:
@@ -284,7 +284,7 @@ def derive_records(task: Task, base_rows: list[dict]) -> list[dict]:
 
 def _finish(store: RunStore, order: list[str], task: Task, config: BenchConfig) -> list[dict]:
     """Merge the shards, validate every line, write ``metrics.json`` (main process)."""
-    from benchmarks.leaderboard import RunRecord, run_figures
+    from benchmarks.board.leaderboard import RunRecord, run_figures
     from schemas.predictions import read_predictions
     from schemas.runinfo import write_json
 
@@ -308,7 +308,7 @@ def _dtype_name(dtype: str, device) -> str:
 def run_bench(config: BenchConfig, *, log=print) -> BenchResult:
     """Run every model on every task of ``config``; returns the run directories and the leaderboard."""
     from benchmarks.adapters import get_adapter
-    from benchmarks.provenance import git_commit, versions
+    from benchmarks.run.provenance import git_commit, versions
     from schemas.jsonlines import parse_lines, read_text
     from schemas.runinfo import fingerprint
 
@@ -330,7 +330,7 @@ def run_bench(config: BenchConfig, *, log=print) -> BenchResult:
     prepared = {task.name: task_samples(task, data) for task in tasks if task.source != "derived"}
     leaks = {}
     if config.leakage or config.exclude_leaked:
-        from benchmarks.leakage import apply_leakage
+        from benchmarks.data.leakage import apply_leakage
 
         leaks = apply_leakage(config, data, tasks, prepared, out, note)
     dtype = _dtype_name(config.dtype, procs.device)
@@ -401,7 +401,7 @@ def run_bench(config: BenchConfig, *, log=print) -> BenchResult:
                 store.log_session({"time": time.strftime("%Y-%m-%dT%H:%M:%S"), "already": len(samples) - len(pending),
                                    "scored": len(pending), "world_size": procs.world})
                 if task.rows == "reasoning" and config.judge.get("model"):
-                    from benchmarks.judge import judge_reasoning
+                    from benchmarks.run.judge import judge_reasoning
 
                     questions = {s.id: s.instruction or "" for s in samples}
                     judge_reasoning(rows, questions, config.judge, out / "_cache" / "judge.sqlite",
@@ -439,7 +439,7 @@ def run_bench(config: BenchConfig, *, log=print) -> BenchResult:
             _empty_cuda_cache()
     rows = None
     if procs.is_main and config.leaderboard:
-        from benchmarks.leaderboard import write_leaderboard
+        from benchmarks.board.leaderboard import write_leaderboard
 
         rows = write_leaderboard(sorted(set(run_dirs)), out / "leaderboard", seed=config.seed, root=out / "runs")
         note(f"leaderboard: {out / 'leaderboard' / 'leaderboard.md'}")

@@ -29,7 +29,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmarks.folders import is_inside
+from benchmarks.board.folders import is_inside
 from schemas.errors import UsageError
 
 PREDICTIONS = "predictions.jsonl"
@@ -341,7 +341,7 @@ def run_figures(run: RunRecord, *, seed: int = 0) -> dict:
 
 def _figures(run: RunRecord, seed: int) -> tuple[dict, dict[str, bool]]:
     """:func:`run_figures` and ``{sample id: correct}`` after re-parsing."""
-    from benchmarks.metrics import bootstrap_ci, classification_metrics, variant_agreement
+    from benchmarks.score.metrics import bootstrap_ci, classification_metrics, variant_agreement
 
     rows, rules, changed = reparse(run)
     labels = run.labels
@@ -441,7 +441,7 @@ def _provenance(run: RunRecord) -> dict:
 
 def leaderboard_rows(runs: list[RunRecord], *, seed: int = 0) -> list[dict]:
     """One row per (model, task): figures, McNemar p-values against every other model on the task, provenance."""
-    from benchmarks.metrics import pairwise_mcnemar
+    from benchmarks.score.metrics import pairwise_mcnemar
 
     rows = []
     by_task: dict[str, list[RunRecord]] = {}
@@ -481,7 +481,7 @@ def markdown(rows: list[dict], plots: dict[str, list[str]] | None = None) -> str
     Model, task and variant names are escaped as Markdown text (:func:`benchmarks.escape.markdown_text`)."""
     from tabulate import tabulate
 
-    from benchmarks.escape import markdown_text as md
+    from benchmarks.board.escape import markdown_text as md
 
     intro = ("Recomputed from `predictions.jsonl` alone. Accuracy (= WA) with a 95% percentile-bootstrap CI "
              f"(seed {rows[0]['bootstrap_seed'] if rows else 0}, 2,000 resamples); macro-F1 and UAR over the "
@@ -549,7 +549,7 @@ def csv_frame(rows: list[dict]):
     spreadsheet would run as a formula is written with a leading ``'`` (:func:`benchmarks.escape.csv_cell`)."""
     import pandas as pd
 
-    from benchmarks.escape import csv_cell
+    from benchmarks.board.escape import csv_cell
 
     flat = [{**{k: csv_cell(row.get(k)) for k in CSV_COLUMNS if k in row}, "accuracy_ci_low": row["accuracy_ci"][0],
              "accuracy_ci_high": row["accuracy_ci"][1],
@@ -582,8 +582,8 @@ def write_leaderboard(paths, out: str | Path, *, seed: int = 0, plots: bool = Tr
     """Rebuild the leaderboard of the runs under ``paths`` into ``out`` (``leaderboard.json``, ``.csv``,
     ``.md``, ``index.html``, ``plots/`` and :data:`LOCAL_SOURCES`); returns the rows. Every file lies
     inside ``out`` whatever the model and task names hold (plots are named by :mod:`schemas.names`)."""
-    from benchmarks.folders import output_folder, writing
-    from benchmarks.page import write_page
+    from benchmarks.board.folders import output_folder, writing
+    from benchmarks.board.page import write_page
     from schemas.predictions import validate_leaderboard_rows
     from schemas.runinfo import write_json
 
@@ -597,7 +597,7 @@ def write_leaderboard(paths, out: str | Path, *, seed: int = 0, plots: bool = Tr
     written: dict[str, list[str]] = {}
     with writing("the leaderboard", out):
         if plots:
-            from benchmarks.plots import write_plots
+            from benchmarks.board.plots import write_plots
 
             written = write_plots(rows, out / "plots")
         write_json(out / "leaderboard.json", rows)

@@ -89,7 +89,7 @@ def training_hashes(build: str | Path, cache_dir: str | Path, *, progress: bool 
     import numpy as np
     from tqdm.auto import tqdm
 
-    from benchmarks.samples import build_fingerprint, load_split
+    from benchmarks.data.samples import build_fingerprint, load_split
     from builder.dataset.stored import record_batches
 
     split = load_split(build, "train")
@@ -138,7 +138,7 @@ def check_leakage(task: str, samples, build: str | Path, *, threshold: int = DEF
     import numpy as np
     from tqdm.auto import tqdm
 
-    from benchmarks.samples import build_fingerprint
+    from benchmarks.data.samples import build_fingerprint
 
     if not isinstance(threshold, int) or isinstance(threshold, bool) or not 0 <= threshold <= 64:
         raise UsageError(f"leakage threshold must be an integer from 0 to 64 bits, got {threshold!r}")
@@ -218,15 +218,15 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    from benchmarks.config import load_config
-    from benchmarks.samples import (
+    from benchmarks.spec.config import load_config
+    from benchmarks.data.samples import (
         folder_fingerprint,
         folder_samples,
         heldout_data,
         heldout_samples,
         rooted_tasks,
     )
-    from benchmarks.task import load_task
+    from benchmarks.spec.task import load_task
 
     overrides = [*args.overrides, f"tasks=[{args.task}]"]
     config = load_config(args.config, overrides)

@@ -29,14 +29,14 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmarks.config import BenchConfig, generation_budget
+from benchmarks.spec.config import BenchConfig, generation_budget
 
 GIB = 1024 ** 3
 #: Tokens counted for the chat layout around the instruction, and for a ranked answer.
 LAYOUT_TOKENS = 16
 ANSWER_TOKENS = 16
 #: Copies of the ``config.json`` of the Hub checkpoints the packaged configs name (``<org>--<name>/config.json``).
-SHIPPED_CONFIGS = Path(__file__).resolve().parent / "configs" / "models"
+SHIPPED_CONFIGS = Path(__file__).resolve().parents[1] / "configs" / "models"
 #: InternVL's dynamic tiling at most (``max_patches``): tiles of the image plus one thumbnail.
 INTERNVL_MAX_TILES = 12
 
@@ -184,7 +184,7 @@ def text_tokens(reference: str, instructions: list[str]) -> int:
 
 def task_instructions(config: BenchConfig) -> list[str]:
     """Every fixed instruction the config's tasks ask (reasoning rows bring their own: 128 tokens' worth)."""
-    from benchmarks.task import load_task
+    from benchmarks.spec.task import load_task
 
     found = []
     for name in config.tasks:
@@ -208,7 +208,7 @@ def _reference(entry: dict, out: Path) -> str:
     """What the entry's scores come from: its path, or the base it trains on (an adapter's own weights are small);
     an adapter folder stands for its base; ``zoo:<kind>`` is written under ``OUT/_zoo`` as a run would."""
     from benchmarks.adapters import get_adapter
-    from benchmarks.runner import processes, resolve_reference
+    from benchmarks.run.runner import processes, resolve_reference
     from emovit_model.model import is_adapter_dir
 
     adapter = get_adapter(entry["adapter"])
@@ -234,7 +234,7 @@ def answer_tokens(entry: dict, tasks, mode: str) -> tuple[int, str]:
 
 def plan_config(config: BenchConfig, *, image_size: int = 512) -> list[ModelPlan]:
     """A :class:`ModelPlan` per model entry of ``config``."""
-    from benchmarks.task import load_task
+    from benchmarks.spec.task import load_task
     from emovit_model.model import read_model_config
     from emovit_model.scorers import family_for
 

@@ -93,7 +93,7 @@ def _digest(identity) -> str | None:
 def model_id(row: dict, org: str, model_repos: dict[str, str]) -> tuple[str, str]:
     """``(model_name, model_sha)`` of a row as the results convention wants them (see the module docstring):
     always a repository id the Hub accepts."""
-    from benchmarks.leaderboard import hub_id
+    from benchmarks.board.leaderboard import hub_id
     from schemas.names import safe_name
 
     model = row["model"]
@@ -129,7 +129,7 @@ def _provenance(row: dict) -> dict:
 
 def board_sources(board: str | Path, rows: list[dict]) -> dict[tuple[str, str], Path]:
     """The local predictions file of every (model, task) of the board, from its ``local_sources.json``."""
-    from benchmarks.leaderboard import LOCAL_SOURCES
+    from benchmarks.board.leaderboard import LOCAL_SOURCES
 
     path = Path(board) / LOCAL_SOURCES
     try:
@@ -151,7 +151,7 @@ def board_sources(board: str | Path, rows: list[dict]) -> dict[tuple[str, str], 
 def details_rows(rows: list[dict], sources: dict[tuple[str, str], Path]) -> dict[tuple[str, str], list[dict]]:
     """Per-sample rows of every (model, task) of the board, as the leaderboard scored them, checked against
     the board's figures."""
-    from benchmarks.leaderboard import collect_runs, reparse
+    from benchmarks.board.leaderboard import collect_runs, reparse
 
     wanted = {(row["model"], row["task"]): row for row in rows}
     found = {}
@@ -199,7 +199,7 @@ def model_card(name: str, rows: list[dict], repo: str):
     """A model card whose ``model-index`` holds ``rows``' figures (one result per task)."""
     from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
-    from benchmarks.escape import markdown_text as md
+    from benchmarks.board.escape import markdown_text as md
 
     source = f"https://huggingface.co/datasets/{repo}"
     results = []
@@ -228,7 +228,7 @@ def dataset_card(repo: str, rows: list[dict], details: dict[str, str]):
     """The results dataset's card: a table of every row and one config per details file."""
     from huggingface_hub import DatasetCard, DatasetCardData
 
-    from benchmarks.escape import markdown_text as md
+    from benchmarks.board.escape import markdown_text as md
 
     configs = [{"config_name": name, "data_files": [{"split": "latest", "path": path}]}
                for name, path in sorted(details.items())]
@@ -294,7 +294,7 @@ def build_folder(board: str | Path, repo: str, out: str | Path, *, model_repos: 
                  timestamp: str | None = None) -> dict:
     """Write the results dataset folder for ``board`` into ``out`` (a new or empty folder); returns a summary:
     ``{"results": [paths], "details": [paths], "model_cards": {model: (hub id, path)}}``."""
-    from benchmarks.folders import inside, writing
+    from benchmarks.board.folders import inside, writing
     from schemas.names import unique_names
     from schemas.runinfo import write_json
 

@@ -20,7 +20,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmarks.task import Task
+from benchmarks.spec.task import Task
 from schemas.errors import UsageError
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
@@ -188,7 +188,7 @@ def check_data_keys(tasks: list[Task], data: dict) -> None:
     """Every key of ``data.roots`` and ``data.variants`` must name a held-out dataset, a task of this run or a
     packaged task: a misspelt key (``data.roots.fii``) is one :class:`UsageError` naming it and the known keys,
     never a task silently left without its data."""
-    from benchmarks.task import packaged_tasks
+    from benchmarks.spec.task import packaged_tasks
     from builder.sources.heldout import READERS
 
     known = set(READERS) | set(packaged_tasks())

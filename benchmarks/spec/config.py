@@ -48,7 +48,7 @@ import copy
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from benchmarks.packaged import packaged, read_reference
+from benchmarks.spec.packaged import packaged, read_reference
 from schemas.errors import UsageError
 
 MODES = ("rank", "generate")

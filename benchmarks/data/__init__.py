@@ -1,0 +1,1 @@
+"""The samples a task scores: build splits, image folders and held-out datasets; synthetic stand-ins; leakage."""

@@ -1,0 +1,1 @@
+"""Scoring models on tasks: the runner and what it needs (processes, data, stores, provenance, judge), plans."""
