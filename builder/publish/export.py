@@ -44,8 +44,8 @@ from schemas.runinfo import write_json
 EXPORT_MARKER = "export.json"
 #: Exports of the benchmark for other evaluation harnesses: format -> (module, function, default name).
 HARNESS_FORMATS: dict[str, tuple[str, str, str]] = {
-    "lmms-eval": ("builder.publish.lmms_eval", "export_lmms_eval", "emoset8"),
-    "vlmevalkit": ("builder.publish.vlmevalkit", "export_vlmevalkit", "EmoSet8"),
+    "lmms-eval": ("benchmarks.interop.exporters.lmms_eval", "export_lmms_eval", "emoset8"),
+    "vlmevalkit": ("benchmarks.interop.exporters.vlmevalkit", "export_vlmevalkit", "EmoSet8"),
 }
 
 

@@ -174,7 +174,7 @@ def test_exported_parser_agrees_with_ours(lmms_export):
 
     utils = _utils(lmms_export)
     assert (lmms_export / "utils.py").read_text() == \
-        Path(importlib.util.find_spec("builder.publish.lmms_eval_utils").origin).read_text()
+        Path(importlib.util.find_spec("benchmarks.interop.exporters.lmms_eval_utils").origin).read_text()
     assert utils.ANSWER_PREFIX == CATEGORICAL_ANSWER_PREFIX
     rng = random.Random(0)
     words = [*ALPHABETICAL_EMOTIONS, "Predict", "emotion:", "the", "awesome", "sad", "!", ".", "fearful", "AWE",

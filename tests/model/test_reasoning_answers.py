@@ -56,7 +56,7 @@ def test_labels_named_while_reasoning_never_count(reasoning, label, opened):
 
 
 def test_the_exported_lmms_eval_parser_reads_reasoning_answers_alike():
-    utils = importlib.import_module("builder.publish.lmms_eval_utils")
+    utils = importlib.import_module("benchmarks.interop.exporters.lmms_eval_utils")
     assert utils.PARSE_RULES == PARSE_RULES
     for text, parsed in CASES:
         assert utils.parse_answer(text, ALPHABETICAL_EMOTIONS) == (parsed.label, parsed.rule), text

@@ -19,7 +19,7 @@ import string
 from pathlib import Path
 
 from builder.dataset.outputs import check_output_folder, safe_child, staging_folder, swap_into_place
-from builder.publish.benchmark_rows import LABELS, SHORT_QUESTION, benchmark_rows, benchmark_split
+from benchmarks.interop.benchmark_rows import LABELS, SHORT_QUESTION, benchmark_rows, benchmark_split
 from schemas.errors import UsageError
 
 LETTERS: tuple[str, ...] = tuple(string.ascii_uppercase[: len(LABELS)])

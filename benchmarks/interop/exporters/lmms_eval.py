@@ -24,7 +24,7 @@ from importlib import resources
 from pathlib import Path
 
 from builder.dataset.outputs import check_output_folder, safe_child, staging_folder, swap_into_place
-from builder.publish.benchmark_rows import LABELS, benchmark_rows, benchmark_split
+from benchmarks.interop.benchmark_rows import LABELS, benchmark_rows, benchmark_split
 from schemas.protocol import CATEGORICAL_INSTRUCTION
 
 #: Generation budget of the task (a categorical answer is a few tokens).
@@ -33,7 +33,7 @@ MAX_NEW_TOKENS = 16
 
 def utils_source() -> str:
     """The ``utils.py`` lmms-eval imports (the packaged :mod:`builder.publish.lmms_eval_utils`, verbatim)."""
-    return resources.files("builder.publish").joinpath("lmms_eval_utils.py").read_text(encoding="utf-8")
+    return resources.files("benchmarks.interop.exporters").joinpath("lmms_eval_utils.py").read_text(encoding="utf-8")
 
 
 def task_yaml(name: str, split: str, data_file: Path) -> str:

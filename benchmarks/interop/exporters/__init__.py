@@ -1,0 +1,1 @@
+"""Our benchmark written as other harnesses' tasks: one module per harness."""
