@@ -170,7 +170,7 @@ ANSWERS = ["Predict emotion: awe", "  predict emotion:AWE! ", "Predict emotion: 
 
 
 def test_exported_parser_agrees_with_ours(lmms_export):
-    from emovit_model.scoring import parse_answer
+    from schemas.protocol import parse_answer
 
     utils = _utils(lmms_export)
     assert (lmms_export / "utils.py").read_text() == \

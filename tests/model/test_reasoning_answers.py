@@ -12,8 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from emovit_model.scoring import PARSE_RULES, ParsedAnswer, final_answer, parse_answer
-from schemas.protocol import ALPHABETICAL_EMOTIONS
+from schemas.protocol import ALPHABETICAL_EMOTIONS, PARSE_RULES, ParsedAnswer, final_answer, parse_answer
 
 CASES = [
     ("<think>It could be sadness, or fear.</think>\n\nPredict emotion: awe", ParsedAnswer("awe", "exact")),
