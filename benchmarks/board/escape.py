@@ -1,7 +1,7 @@
 """Strings from other people's files (model, task, label and variant names) written into a document we
 publish, escaped for that document's format so they stay text: Markdown tables and headings (where raw HTML
 would run and ``|`` or a line break would cut a table) and CSV cells (where a leading ``=``, ``+``, ``-`` or
-``@`` makes a spreadsheet formula). The HTML page escapes with :func:`html.escape` (:mod:`benchmarks.page`).
+``@`` makes a spreadsheet formula). The HTML page escapes with :func:`html.escape` (:mod:`benchmarks.board.page`).
 """
 
 from __future__ import annotations

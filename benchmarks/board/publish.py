@@ -151,7 +151,8 @@ def board_sources(board: str | Path, rows: list[dict]) -> dict[tuple[str, str], 
 def details_rows(rows: list[dict], sources: dict[tuple[str, str], Path]) -> dict[tuple[str, str], list[dict]]:
     """Per-sample rows of every (model, task) of the board, as the leaderboard scored them, checked against
     the board's figures."""
-    from benchmarks.board.leaderboard import collect_runs, reparse
+    from benchmarks.board.runs import collect_runs
+    from benchmarks.score.figures import reparse
 
     wanted = {(row["model"], row["task"]): row for row in rows}
     found = {}
@@ -422,6 +423,27 @@ def publish(board: str | Path, repo: str, *, dry_run: str | Path | None = None, 
         for line in push(folder, repo, summary, token=token, private=private):
             log(line)
     return 0
+
+
+# ------------------------------------------------------------------------------------------ command line
+def add_arguments(parser) -> None:
+    """``emovit bench publish``'s arguments."""
+    parser.description = ("Write results/<org>/<model>/results_<timestamp>.json, details/<model>/<task>.parquet and "
+                          "a dataset card (and model cards with model-index results for models trained here); with "
+                          "--dry-run into a folder, otherwise pushed with huggingface_hub (token from HF_TOKEN or "
+                          "the login cache, never printed).")
+    parser.add_argument("--board", required=True, help="a folder written by 'bench leaderboard'")
+    parser.add_argument("--repo", required=True, metavar="ORG/NAME", help="the results dataset repo")
+    parser.add_argument("--dry-run", metavar="OUT", help="write the folder here and push nothing")
+    parser.add_argument("--model-repo", action="append", default=[], metavar="MODEL=ORG/NAME",
+                        help="the Hub repo of a model trained here (its card gets model-index results); "
+                             "default ORG/<model>")
+    parser.add_argument("--private", action="store_true", help="create the dataset repo private")
+    parser.set_defaults(handler=run)
+
+
+def run(args) -> int:
+    return publish(args.board, args.repo, dry_run=args.dry_run, model_repos=args.model_repo, private=args.private)
 
 
 __all__ = ["METRICS", "board_sources", "build_folder", "check_no_local_paths", "check_repo", "dataset_card",

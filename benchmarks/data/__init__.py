@@ -1,1 +1,1 @@
-"""The samples a task scores: build splits, image folders and held-out datasets; synthetic stand-ins; leakage."""
+"""Samples a task scores (build splits, image folders, held-out datasets), synthetic stand-ins, leakage."""

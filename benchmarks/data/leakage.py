@@ -205,6 +205,11 @@ def annotate_runs(out: str | Path, task: str, fingerprint: str, provenance: dict
 
 # ------------------------------------------------------------------------------------------ command line
 def add_arguments(parser) -> None:
+    """``emovit bench leakage``'s arguments."""
+    parser.description = ("Perceptual-hash (phash) near-duplicates between a build's train split and a held-out "
+                          "task's images; writes OUT/leakage/<task>.json and records the count in the task's run "
+                          "config.json.")
+    parser.set_defaults(handler=run)
     parser.add_argument("--build", required=True, help="the 'emovit build' output the model trained on")
     parser.add_argument("--task", required=True, help="a held-out task name (emotion6, fi8, ...) or task file")
     parser.add_argument("--config", default="heldout", help="run config giving out, data.roots, limit, seed "
@@ -218,7 +223,6 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    from benchmarks.spec.config import load_config
     from benchmarks.data.samples import (
         folder_fingerprint,
         folder_samples,
@@ -226,6 +230,7 @@ def run(args) -> int:
         heldout_samples,
         rooted_tasks,
     )
+    from benchmarks.spec.config import load_config
     from benchmarks.spec.task import load_task
 
     overrides = [*args.overrides, f"tasks=[{args.task}]"]

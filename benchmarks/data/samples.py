@@ -66,22 +66,38 @@ def build_fingerprint(build: str | Path, split: str) -> str:
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
 
 
-def build_samples(task: Task, build: str | Path) -> list[Sample]:
-    """Samples of a ``source: build`` task."""
+def task_split(task: Task, build: str | Path):
+    """The split a ``source: build`` task reads and each row's gold label; the split's images pass the reader's
+    containment rule first, and an emotion the task does not list is one :class:`UsageError`."""
     from builder.dataset.stored import check_source_images
     from schemas.features import column
-    from schemas.protocol import IMAGE_TOKEN, strip_image_token
 
     split = load_split(build, task.split)
     check_source_images(build, {task.split: split})  # the reader's containment rule, before any image is opened
     names = split.features["emotion"].names
-    ids, image_ids = column(split, "id"), column(split, "image_id")
-    emotions, kinds = column(split, "emotion"), column(split, "kind")
-    gold = [names[e] if isinstance(e, int) else e for e in emotions]
+    gold = [names[e] if isinstance(e, int) else e for e in column(split, "emotion")]
     unknown = sorted(set(gold) - set(task.labels))
     if unknown:
         raise UsageError(f"{build}: split {task.split} has emotions {', '.join(unknown)} that task {task.name} "
                          "does not list")
+    return split, gold
+
+
+def first_rows(image_ids) -> dict[str, int]:
+    """``{image_id: position of its first row}`` in split order: the one sample per image of an image task."""
+    first: dict[str, int] = {}
+    for index, image_id in enumerate(image_ids):
+        first.setdefault(image_id, index)
+    return first
+
+
+def build_samples(task: Task, build: str | Path) -> list[Sample]:
+    """Samples of a ``source: build`` task."""
+    from schemas.features import column
+    from schemas.protocol import IMAGE_TOKEN, strip_image_token
+
+    split, gold = task_split(task, build)
+    ids, image_ids, kinds = column(split, "id"), column(split, "image_id"), column(split, "kind")
     if task.rows == "reasoning":
         keep = [i for i, kind in enumerate(kinds) if kind == "reasoning"]
         if not keep:
@@ -93,9 +109,7 @@ def build_samples(task: Task, build: str | Path) -> list[Sample]:
             question = strip_image_token(dialogues[position][0]["value"]).replace(IMAGE_TOKEN, "").strip()
             samples.append(Sample(ids[index], image_ids[index], images[position], gold[index], question))
         return samples
-    first: dict[str, int] = {}
-    for index, image_id in enumerate(image_ids):
-        first.setdefault(image_id, index)
+    first = first_rows(image_ids)
     rows = split.select(list(first.values()))
     images = column(rows, "image")
     samples = []
@@ -147,6 +161,22 @@ def folder_fingerprint(task: Task, root: str | Path) -> str:
         digest.update(f"{label}\0{path.parent.name}/{path.name}\0".encode())
         digest.update(hashlib.sha256(path.read_bytes()).digest())
     return digest.hexdigest()[:16]
+
+
+def task_samples(task: Task, data: dict) -> tuple[list[Sample], dict]:
+    """The samples of ``task`` and a description of their data (with its fingerprint)."""
+    if task.source == "build":
+        if not data["build"]:
+            raise UsageError(f"task {task.name} needs data.build (an 'emovit build' output) or data.synth")
+        return (build_samples(task, data["build"]),
+                {"kind": "build", "path": str(data["build"]), "split": task.split,
+                 "fingerprint": build_fingerprint(data["build"], task.split)})
+    if task.source == "heldout":
+        return heldout_samples(task, data)
+    if not data["folder"]:
+        raise UsageError(f"task {task.name} needs data.folder (<root>/<class>/*.jpg) or data.folder_synth")
+    return (folder_samples(task, data["folder"]),
+            {"kind": "folder", "path": str(data["folder"]), "fingerprint": folder_fingerprint(task, data["folder"])})
 
 
 # ------------------------------------------------------------------------------------------ held-out datasets
@@ -362,6 +392,25 @@ def synthetic_layouts(folder: str | Path, *, per_class: int = 4, seed: int = 0, 
     return roots
 
 
-__all__ = ["Sample", "build_fingerprint", "build_samples", "check_data_keys", "dataset_root", "folder_files", "folder_fingerprint",
-           "folder_samples", "heldout_data", "heldout_samples", "load_split", "read_heldout_task", "rooted_tasks",
-           "stratified_subset", "synthetic_layouts", "with_variant", "write_read_report"]
+__all__ = [
+    "Sample",
+    "build_fingerprint",
+    "build_samples",
+    "check_data_keys",
+    "dataset_root",
+    "first_rows",
+    "folder_files",
+    "folder_fingerprint",
+    "folder_samples",
+    "heldout_data",
+    "heldout_samples",
+    "load_split",
+    "read_heldout_task",
+    "rooted_tasks",
+    "stratified_subset",
+    "synthetic_layouts",
+    "task_samples",
+    "task_split",
+    "with_variant",
+    "write_read_report",
+]

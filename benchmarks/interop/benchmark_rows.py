@@ -1,24 +1,26 @@
-"""The categorical benchmark of a build, one row per test image, for exports to other evaluation harnesses.
+"""Our benchmark as other harnesses ask it: the samples of the ``emoset8`` task, read from its task file and
+the sample builder, never restated here.
 
-The same samples as our ``emoset8`` task scores: every distinct image of a split (its first row), in split
-order, id = image id, gold = the row's emotion, asked EmoVIT's categorical instruction over the eight emotions
-in alphabetical order. Image bytes are read one at a time (from the build, or from the source tree when the
-build stores paths), so a large split never sits in memory.
+The task (``benchmarks/tasks/emoset8.yaml``) gives the split (default ``test``), the candidate labels in the
+order the instruction lists them, and the instruction; the sample builder (:mod:`benchmarks.data.samples`)
+gives the selection: every distinct image of the split (its first row), in split order, id = image id, gold =
+the row's emotion, an emotion the task does not list refused. So a run of ours on ``emoset8`` and a run of
+lmms-eval or VLMEvalKit on the export score the same samples, sample by sample. Image bytes are read one at a
+time (from the build, or from the source tree when the build stores paths), so a large split never sits in
+memory.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from schemas.errors import UsageError
-from schemas.protocol import ALPHABETICAL_EMOTIONS, CATEGORICAL_INSTRUCTION
+from benchmarks.data.samples import first_rows, task_split
+from benchmarks.spec.task import Task, load_task
 
-#: The candidate labels, in the order the instruction lists them.
-LABELS: tuple[str, ...] = ALPHABETICAL_EMOTIONS
-#: The question without its inline option list, for harnesses that list options themselves.
-SHORT_QUESTION = CATEGORICAL_INSTRUCTION.split(" from the following options")[0] + "."
+#: The task the exports hold.
+TASK = "emoset8"
 
 
 @dataclass(frozen=True)
@@ -31,34 +33,37 @@ class BenchmarkRow:
     suffix: str
 
 
-def benchmark_split(build_dir: str | Path, split: str):
-    """The split of a build (one clear error when the build has no such split)."""
-    from builder.publish.export import load_build
-
-    built, _ = load_build(build_dir)
-    if split not in built:
-        raise UsageError(f"{build_dir}: no split {split!r} (have {', '.join(built)})")
-    return built[split]
+def benchmark_task(split: str | None = None) -> Task:
+    """The exported task (:data:`TASK`), reading ``split`` instead of its own when one is given."""
+    task = load_task(TASK)
+    return task if split is None else replace(task, split=split)
 
 
-def benchmark_rows(dataset) -> Iterator[BenchmarkRow]:
-    """The rows of ``dataset`` (one split of a build) as the benchmark asks them."""
+def instruction(task: Task) -> str:
+    """The question the task asks every image (its one instruction, options filled in)."""
+    (question,) = task.questions().values()
+    return question
+
+
+def short_question(task: Task) -> str:
+    """The question without its inline option list, for harnesses that list the options themselves."""
+    return instruction(task).split(" from the following options")[0] + "."
+
+
+def benchmark_rows(task: Task, build_dir: str | Path) -> Iterator[BenchmarkRow]:
+    """The task's samples of the build, as :class:`BenchmarkRow` values, one image read at a time."""
     import datasets
 
     from schemas.features import column
 
-    names = dataset.features["emotion"].names
-    first: dict[str, int] = {}
-    for index, image_id in enumerate(column(dataset, "image_id")):
-        first.setdefault(image_id, index)
-    chosen = dataset.select(list(first.values())).select_columns(["image_id", "image", "emotion"])
+    split, gold = task_split(task, build_dir)
+    first = first_rows(column(split, "image_id"))
+    chosen = split.select(list(first.values())).select_columns(["image"])
     chosen = chosen.cast_column("image", datasets.Image(decode=False))
-    for row in chosen:
+    for (image_id, index), row in zip(first.items(), chosen):
         image = row["image"]
         data = image["bytes"] if image.get("bytes") is not None else Path(image["path"]).read_bytes()
-        emotion = row["emotion"]
-        yield BenchmarkRow(row["image_id"], names[emotion] if isinstance(emotion, int) else emotion, data,
-                           Path(image.get("path") or "x.jpg").suffix or ".jpg")
+        yield BenchmarkRow(image_id, gold[index], data, Path(image.get("path") or "x.jpg").suffix or ".jpg")
 
 
-__all__ = ["LABELS", "SHORT_QUESTION", "BenchmarkRow", "benchmark_rows", "benchmark_split"]
+__all__ = ["TASK", "BenchmarkRow", "benchmark_rows", "benchmark_task", "instruction", "short_question"]

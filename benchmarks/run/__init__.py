@@ -1,1 +1,1 @@
-"""Scoring models on tasks: the runner and what it needs (processes, data, stores, provenance, judge), plans."""
+"""Models scored on tasks: the runner, what it prepares, run stores, provenance, judge, plans, dry run."""

@@ -18,8 +18,10 @@ def price_run(config: BenchConfig) -> list[dict]:
     """One row per API model and task: ``model``, ``task``, ``mode``, ``images``, ``cached``, ``requests``,
     ``prompt_tokens``, ``completion_tokens``, ``cost_usd``, ``prices``."""
     from benchmarks.adapters import get_adapter
+    from benchmarks.data.samples import task_samples
+    from benchmarks.run.prepare import prepare_data, processes
     from benchmarks.spec.config import generation_budget
-    from benchmarks.run.runner import ordered_tasks, prepare_data, processes, task_samples
+    from benchmarks.spec.task import ordered_tasks
 
     procs = processes("cpu")
     out = Path(config.out)

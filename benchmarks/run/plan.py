@@ -208,7 +208,7 @@ def _reference(entry: dict, out: Path) -> str:
     """What the entry's scores come from: its path, or the base it trains on (an adapter's own weights are small);
     an adapter folder stands for its base; ``zoo:<kind>`` is written under ``OUT/_zoo`` as a run would."""
     from benchmarks.adapters import get_adapter
-    from benchmarks.run.runner import processes, resolve_reference
+    from benchmarks.run.prepare import processes, resolve_reference
     from emovit_model.model import is_adapter_dir
 
     adapter = get_adapter(entry["adapter"])

@@ -7,9 +7,12 @@ run with the same options is reused), loads it once through its adapter and scor
     OUT/runs/<model>/<task>/    config.json, predictions.jsonl, metrics.json, run_log.jsonl
     OUT/_train/<model>/         the training run (run_config.json, metrics.json, adapter/)
     OUT/_zoo/<kind>/, OUT/_data/ tiny checkpoints and synthetic data of the "tiny" size
-    OUT/leaderboard/            leaderboard.{md,csv,json} and plots, rebuilt from OUT/runs
 
-Runs are cached and resumable per sample (:mod:`benchmarks.store`): a finished run with the same key is not
+The leaderboard over them (``OUT/leaderboard/``) is not the runner's to write: ``emovit bench run`` and the
+demo rebuild it from ``OUT/runs`` once the runs are done (:func:`benchmarks.cli.run_and_rank`). What a run needs
+first (processes, checkpoints, data) is :mod:`benchmarks.run.prepare`.
+
+Runs are cached and resumable per sample (:mod:`benchmarks.run.store`): a finished run with the same key is not
 loaded again, and a killed one scores only what it had not written.
 
 **Several GPUs.** Launch the same command with ``accelerate launch`` (no code change)::
@@ -27,16 +30,16 @@ from __future__ import annotations
 
 import gc
 import json
-import os
 import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from benchmarks.spec.config import BenchConfig, generation_budget
-from benchmarks.data.samples import Sample, heldout_data, rooted_tasks
+from benchmarks.data.samples import Sample, rooted_tasks, task_samples
+from benchmarks.run.prepare import Processes, prepare_data, processes, resolve_reference
 from benchmarks.run.store import METRICS, RunStore
-from benchmarks.spec.task import Task, load_task
+from benchmarks.spec.config import BenchConfig, generation_budget
+from benchmarks.spec.task import Task, ordered_tasks
 from schemas.errors import UsageError
 
 #: Bumped when the harness changes how it scores (part of every run key).
@@ -44,110 +47,16 @@ HARNESS_VERSION = 1
 
 
 @dataclass
-class Processes:
-    """This process's place among the ``accelerate launch`` processes (one process when not launched)."""
-
-    rank: int
-    world: int
-    device: object
-    wait: object = field(default=lambda: None)
-
-    @property
-    def is_main(self) -> bool:
-        return self.rank == 0
-
-
-def processes(device: str = "auto") -> Processes:
-    """Rank, world size and device; under ``accelerate launch`` from accelerate's ``PartialState``."""
-    from emovit_model.model import resolve_device
-
-    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
-        import torch
-        from accelerate import PartialState
-
-        # on CPU accelerate only joins the launcher's process group when asked to (gloo, one CPU per process)
-        state = PartialState(cpu=str(device) == "cpu" or not torch.cuda.is_available())
-        return Processes(state.process_index, state.num_processes, state.device, state.wait_for_everyone)
-    return Processes(0, 1, resolve_device(device))
-
-
-@dataclass
 class BenchResult:
-    """What a run produced: the run directories and the leaderboard rows (main process)."""
+    """What a run produced: its output folder, the run directories and the notes it printed; ``is_main`` and
+    ``wait`` are this process's place among the launched processes (a leaderboard is written by the main
+    process only, the others ``wait`` for it)."""
 
     out: Path
     runs: list[Path]
-    leaderboard: list[dict] | None
     log: list[str] = field(default_factory=list)
-
-
-# ------------------------------------------------------------------------------------------ references and data
-def resolve_reference(reference: str, out: Path, procs: Processes) -> str:
-    """``zoo:<kind>`` -> a tiny checkpoint under ``OUT/_zoo`` (written by the main process); else as given."""
-    if not str(reference).startswith("zoo:"):
-        return str(reference)
-    from benchmarks.data.fixtures import zoo_checkpoint
-
-    kind = str(reference).split(":", 1)[1]
-    target = out / "_zoo" / kind
-    if procs.is_main:
-        zoo_checkpoint(target, kind)
-    procs.wait()
-    return str(target)
-
-
-def prepare_data(config: BenchConfig, out: Path, procs: Processes) -> dict:
-    """``{"build": path or None, "folder": path or None, ...held-out settings}``; synthetic data is made by the
-    main process."""
-    from benchmarks.data import fixtures
-
-    data = dict(config.data)
-    build, folder = data.get("build"), data.get("folder")
-    if not build and data.get("synth"):
-        spec = dict(data["synth"])
-        if procs.is_main:
-            fixtures.synthetic_build(out / "_data" / "synth", **spec)
-        procs.wait()
-        build = str(out / "_data" / "synth" / "build")
-    if not folder and data.get("folder_synth"):
-        spec = dict(data["folder_synth"])
-        if procs.is_main:
-            fixtures.synthetic_folder(out / "_data" / "folder", **spec)
-        procs.wait()
-        folder = str(out / "_data" / "folder")
-    return {"build": build, "folder": folder, **heldout_data(config, out, procs.is_main, procs.wait)}
-
-
-def ordered_tasks(names: list[str]) -> list[Task]:
-    """The tasks, each derived task after the task it derives from (added when not listed)."""
-    tasks = [load_task(name) for name in names]
-    seen = {task.name for task in tasks}
-    for task in list(tasks):
-        if task.source == "derived" and task.derive_from not in seen:
-            tasks.insert(0, load_task(task.derive_from))
-            seen.add(task.derive_from)
-    names_in_order = [t.name for t in tasks]
-    if len(set(names_in_order)) != len(names_in_order):
-        raise UsageError(f"task names must be unique, got {', '.join(names_in_order)}")
-    return [t for t in tasks if t.source != "derived"] + [t for t in tasks if t.source == "derived"]
-
-
-def task_samples(task: Task, data: dict) -> tuple[list[Sample], dict]:
-    """The samples of ``task`` and a description of their data (with its fingerprint)."""
-    from benchmarks.data import samples
-
-    if task.source == "build":
-        if not data["build"]:
-            raise UsageError(f"task {task.name} needs data.build (an 'emovit build' output) or data.synth")
-        return (samples.build_samples(task, data["build"]),
-                {"kind": "build", "path": str(data["build"]), "split": task.split,
-                 "fingerprint": samples.build_fingerprint(data["build"], task.split)})
-    if task.source == "heldout":
-        return samples.heldout_samples(task, data)
-    if not data["folder"]:
-        raise UsageError(f"task {task.name} needs data.folder (<root>/<class>/*.jpg) or data.folder_synth")
-    return (samples.folder_samples(task, data["folder"]),
-            {"kind": "folder", "path": str(data["folder"]), "fingerprint": samples.folder_fingerprint(task, data["folder"])})
+    is_main: bool = True
+    wait: object = field(default=lambda: None)
 
 
 # ------------------------------------------------------------------------------------------ models
@@ -284,7 +193,7 @@ def derive_records(task: Task, base_rows: list[dict]) -> list[dict]:
 
 def _finish(store: RunStore, order: list[str], task: Task, config: BenchConfig) -> list[dict]:
     """Merge the shards, validate every line, write ``metrics.json`` (main process)."""
-    from benchmarks.board.leaderboard import RunRecord, run_figures
+    from benchmarks.score.figures import RunRecord, run_figures
     from schemas.predictions import read_predictions
     from schemas.runinfo import write_json
 
@@ -306,7 +215,8 @@ def _dtype_name(dtype: str, device) -> str:
 
 
 def run_bench(config: BenchConfig, *, log=print) -> BenchResult:
-    """Run every model on every task of ``config``; returns the run directories and the leaderboard."""
+    """Run every model on every task of ``config``; returns the run directories (the leaderboard over them is
+    the caller's to write: ``emovit bench run`` and the demo do, :func:`benchmarks.cli.run_and_rank`)."""
     from benchmarks.adapters import get_adapter
     from benchmarks.run.provenance import git_commit, versions
     from schemas.jsonlines import parse_lines, read_text
@@ -437,14 +347,8 @@ def run_bench(config: BenchConfig, *, log=print) -> BenchResult:
             del classifier
             gc.collect()
             _empty_cuda_cache()
-    rows = None
-    if procs.is_main and config.leaderboard:
-        from benchmarks.board.leaderboard import write_leaderboard
-
-        rows = write_leaderboard(sorted(set(run_dirs)), out / "leaderboard", seed=config.seed, root=out / "runs")
-        note(f"leaderboard: {out / 'leaderboard' / 'leaderboard.md'}")
     procs.wait()
-    return BenchResult(out, sorted(set(run_dirs)), rows, messages)
+    return BenchResult(out, sorted(set(run_dirs)), messages, procs.is_main, procs.wait)
 
 
 def _empty_cuda_cache() -> None:
@@ -454,5 +358,4 @@ def _empty_cuda_cache() -> None:
         torch.cuda.empty_cache()
 
 
-__all__ = ["HARNESS_VERSION", "BenchResult", "derive_records", "ordered_tasks", "processes", "run_bench",
-           "score_samples"]
+__all__ = ["HARNESS_VERSION", "BenchResult", "derive_records", "run_bench", "score_samples"]

@@ -38,7 +38,7 @@ directory; anything else (a Hub id, a path that only exists from the working dir
 skips, with a note, those whose root is not given; ``data.verify_images`` (default true) has PIL verify every
 image first. ``limit: N`` scores a seeded (``seed``), stratified subset of N images per held-out task.
 ``leakage: {build, threshold}`` checks each held-out task for near-duplicates of the build's training images
-(:mod:`benchmarks.leakage`) and records the count in every run's ``config.json``; ``exclude_leaked: true``
+(:mod:`benchmarks.data.leakage`) and records the count in every run's ``config.json``; ``exclude_leaked: true``
 also drops them from scoring (the reference build defaults to ``data.build``).
 """
 

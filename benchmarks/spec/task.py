@@ -202,4 +202,18 @@ def _heldout_problems(document: dict, labels) -> list[str]:
     return problems
 
 
-__all__ = ["Task", "load_task", "options_text", "packaged_tasks"]
+def ordered_tasks(names: list[str]) -> list[Task]:
+    """The tasks, each derived task after the task it derives from (added when not listed)."""
+    tasks = [load_task(name) for name in names]
+    seen = {task.name for task in tasks}
+    for task in list(tasks):
+        if task.source == "derived" and task.derive_from not in seen:
+            tasks.insert(0, load_task(task.derive_from))
+            seen.add(task.derive_from)
+    names_in_order = [t.name for t in tasks]
+    if len(set(names_in_order)) != len(names_in_order):
+        raise UsageError(f"task names must be unique, got {', '.join(names_in_order)}")
+    return [t for t in tasks if t.source != "derived"] + [t for t in tasks if t.source == "derived"]
+
+
+__all__ = ["Task", "load_task", "options_text", "ordered_tasks", "packaged_tasks"]

@@ -150,7 +150,7 @@ def _json_or_text(line: bytes):
                  st.lists(GARBAGE, max_size=3)),
        st.one_of(st.none(), GARBAGE), st.one_of(st.none(), NAMES), st.booleans())
 def test_lmms_eval_logs(lines, results, task_name, old_layout):
-    from benchmarks.interop.importers import import_runs
+    from benchmarks.interop.importing import import_runs
 
     with tempfile.TemporaryDirectory() as temporary:
         root = Path(temporary)
@@ -190,7 +190,7 @@ def _table(draw) -> pd.DataFrame:
 
 @given(st.one_of(_table(), GARBAGE), st.sampled_from([".tsv", ".json", ".xlsx"]), st.one_of(st.none(), NAMES))
 def test_vlmevalkit_tables(table, suffix, model):
-    from benchmarks.interop.importers import import_runs
+    from benchmarks.interop.importing import import_runs
 
     with tempfile.TemporaryDirectory() as temporary:
         root = Path(temporary)

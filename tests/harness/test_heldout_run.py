@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from benchmarks.spec.config import load_config
 from benchmarks.data.leakage import hash_name
-from benchmarks.run.runner import run_bench
 from benchmarks.data.samples import build_fingerprint, load_split
+from benchmarks.run.runner import run_bench
+from benchmarks.spec.config import load_config
 from builder.cli import main
 from builder.dataset.stored import record_batches
 from schemas.heldout import WEBEMO7_POLARITY

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.spec.config import load_config
-from benchmarks.run.runner import derive_records
 from benchmarks.data.samples import heldout_samples, rooted_tasks, stratified_subset
+from benchmarks.run.runner import derive_records
+from benchmarks.spec.config import load_config
 from benchmarks.spec.task import load_task
 from builder.cli import main
 from schemas.errors import UsageError

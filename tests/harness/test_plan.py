@@ -38,8 +38,8 @@ def test_parameters_and_weight_bytes_equal_the_loaded_models(zoo, kind, dtype, t
 
 
 def test_plan_of_a_run_config(zoo, tmp_path, capsys):
-    from benchmarks.spec.config import load_config
     from benchmarks.run.plan import GIB, plan_config
+    from benchmarks.spec.config import load_config
     from builder.cli import main
 
     document = {"name": "p", "out": str(tmp_path / "out"), "tasks": ["emoset8"], "batch_size": 4, "dtype": "auto",

@@ -26,8 +26,8 @@ def _complete_lines(path: Path) -> list[str]:
 
 @pytest.mark.slow
 def test_resume_after_sigkill_scores_only_the_rest(tmp_path, zoo, bench_build, monkeypatch):
-    from benchmarks.spec.config import load_config
     from benchmarks.run.runner import run_bench
+    from benchmarks.spec.config import load_config
     from emovit_model.scoring import EmotionClassifier
 
     config = tmp_path / "config.yaml"

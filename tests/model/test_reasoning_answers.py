@@ -68,8 +68,9 @@ def test_the_exported_lmms_eval_parser_reads_reasoning_answers_alike():
 def test_foreign_runs_and_imports_are_read_by_the_same_rule(tmp_path):
     """A foreign run whose tool took a label from the reasoning is re-read by the leaderboard (the label dropped,
     the answer counted under unclosed_reasoning); an import converts the same answers to the same labels."""
-    from benchmarks.interop.importers import ForeignRun, ForeignSample, convert
     from benchmarks.board.leaderboard import write_leaderboard
+    from benchmarks.interop.foreign import ForeignRun, ForeignSample
+    from benchmarks.interop.importing import convert
 
     answers = {"1": ("fear", "<think>This feels like sadness"), "2": ("awe", "<think>sadness?</think>\nawe"),
                "3": ("anger", "<think>anger, or fear</think>\n\nPredict emotion: anger"),

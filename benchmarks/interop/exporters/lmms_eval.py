@@ -1,11 +1,11 @@
-"""``emovit export --format lmms-eval``: our categorical benchmark as an lmms-eval task folder.
+"""``emovit bench export --to lmms-eval``: our ``emoset8`` task as an lmms-eval task folder.
 
 ::
 
     <out>/<name>.yaml             the task: dataset_path parquet, local data_files, generate_until, functions
                                   from utils.py, accuracy and parse_failure averaged
     <out>/utils.py                doc_to_visual, doc_to_text, doc_to_target, process_results, and emovit's
-                                  answer parser (a copy of builder/publish/lmms_eval_utils.py: self-contained)
+                                  answer parser (a copy of exporters/lmms_eval_utils.py: self-contained)
     <out>/<name>_<split>.parquet  one row per test image: id, image_id, image, question, options, answer,
                                   category (written by datasets, so the image column decodes to PIL)
     <out>/export.json
@@ -23,16 +23,17 @@ import shutil
 from importlib import resources
 from pathlib import Path
 
+from benchmarks.data.samples import task_split
+from benchmarks.interop.benchmark_rows import benchmark_rows, benchmark_task, instruction
 from builder.dataset.outputs import check_output_folder, safe_child, staging_folder, swap_into_place
-from benchmarks.interop.benchmark_rows import LABELS, benchmark_rows, benchmark_split
-from schemas.protocol import CATEGORICAL_INSTRUCTION
 
 #: Generation budget of the task (a categorical answer is a few tokens).
 MAX_NEW_TOKENS = 16
 
 
 def utils_source() -> str:
-    """The ``utils.py`` lmms-eval imports (the packaged :mod:`builder.publish.lmms_eval_utils`, verbatim)."""
+    """The ``utils.py`` lmms-eval imports (the packaged :mod:`benchmarks.interop.exporters.lmms_eval_utils`,
+    verbatim)."""
     return resources.files("benchmarks.interop.exporters").joinpath("lmms_eval_utils.py").read_text(encoding="utf-8")
 
 
@@ -83,10 +84,11 @@ def _features():
 
 
 def _generate(build_dir: str, split: str):
-    for row in benchmark_rows(benchmark_split(build_dir, split)):
+    task = benchmark_task(split)
+    question, options = instruction(task), list(task.labels)
+    for row in benchmark_rows(task, build_dir):
         yield {"id": row.id, "image_id": row.id, "image": {"bytes": row.image, "path": f"{row.id}{row.suffix}"},
-               "question": CATEGORICAL_INSTRUCTION, "options": list(LABELS), "answer": row.answer,
-               "category": row.answer}
+               "question": question, "options": options, "answer": row.answer, "category": row.answer}
 
 
 def export_lmms_eval(build_dir: str | Path, out: str | Path, *, split: str = "test", name: str = "emoset8") -> int:
@@ -97,7 +99,7 @@ def export_lmms_eval(build_dir: str | Path, out: str | Path, *, split: str = "te
 
     out = Path(out)
     _, report = load_build(build_dir)
-    benchmark_split(build_dir, split)
+    task_split(benchmark_task(split), build_dir)  # the split exists and holds only the task's labels
     check_output_folder(out, is_export_dir, "an emovit export")
     staging = staging_folder(out)
     try:

@@ -1,4 +1,4 @@
-"""``emovit export --format vlmevalkit``: our categorical benchmark as a VLMEvalKit custom multiple-choice set.
+"""``emovit bench export --to vlmevalkit``: our ``emoset8`` task as a VLMEvalKit custom multiple-choice set.
 
 ``<out>/<NAME>.tsv``, one row per test image, tab-separated with a header, in the layout VLMEvalKit's dataset
 TSVs use: ``index`` (0, 1, ...), ``image`` (the image file's bytes, base64), ``image_id``, ``question``, one
@@ -18,12 +18,10 @@ import shutil
 import string
 from pathlib import Path
 
+from benchmarks.data.samples import task_split
+from benchmarks.interop.benchmark_rows import benchmark_rows, benchmark_task, short_question
 from builder.dataset.outputs import check_output_folder, safe_child, staging_folder, swap_into_place
-from benchmarks.interop.benchmark_rows import LABELS, SHORT_QUESTION, benchmark_rows, benchmark_split
 from schemas.errors import UsageError
-
-LETTERS: tuple[str, ...] = tuple(string.ascii_uppercase[: len(LABELS)])
-COLUMNS: tuple[str, ...] = ("index", "image", "image_id", "question", *LETTERS, "answer", "category")
 
 
 def export_vlmevalkit(build_dir: str | Path, out: str | Path, *, split: str = "test", name: str = "EmoSet8") -> int:
@@ -34,7 +32,10 @@ def export_vlmevalkit(build_dir: str | Path, out: str | Path, *, split: str = "t
         raise UsageError(f"--name {name!r}: a VLMEvalKit dataset name is letters, digits, '_', '.', '-'")
     out = Path(out)
     _, report = load_build(build_dir)
-    dataset = benchmark_split(build_dir, split)
+    task = benchmark_task(split)
+    task_split(task, build_dir)  # the split exists and holds only the task's labels
+    labels, question = list(task.labels), short_question(task)
+    letters = string.ascii_uppercase[: len(labels)]  # one option column per label
     check_output_folder(out, is_export_dir, "an emovit export")
     staging = staging_folder(out)
     try:
@@ -43,13 +44,10 @@ def export_vlmevalkit(build_dir: str | Path, out: str | Path, *, split: str = "t
         count = 0
         with open(safe_child(ready, f"{name}.tsv"), "w", encoding="utf-8", newline="") as handle:
             writer = csv.writer(handle, delimiter="\t", lineterminator="\n")
-            writer.writerow(COLUMNS)
-            for index, row in enumerate(benchmark_rows(dataset)):
-                if row.answer not in LABELS:
-                    raise UsageError(f"{build_dir}: image {row.id} has emotion {row.answer!r}, not one of "
-                                     f"{', '.join(LABELS)}")
-                writer.writerow([index, base64.b64encode(row.image).decode("ascii"), row.id, SHORT_QUESTION,
-                                 *LABELS, LETTERS[LABELS.index(row.answer)], row.answer])
+            writer.writerow(["index", "image", "image_id", "question", *letters, "answer", "category"])
+            for index, row in enumerate(benchmark_rows(task, build_dir)):
+                writer.writerow([index, base64.b64encode(row.image).decode("ascii"), row.id, question,
+                                 *labels, letters[labels.index(row.answer)], row.answer])
                 count += 1
         _write_marker(ready, "vlmevalkit", report)
         swap_into_place(ready, out)
@@ -58,4 +56,4 @@ def export_vlmevalkit(build_dir: str | Path, out: str | Path, *, split: str = "t
     return count
 
 
-__all__ = ["COLUMNS", "LETTERS", "export_vlmevalkit"]
+__all__ = ["export_vlmevalkit"]

@@ -25,7 +25,7 @@ import json
 import re
 from pathlib import Path
 
-from benchmarks.interop.importers import ForeignRun, ForeignSample
+from benchmarks.interop.foreign import ForeignRun, ForeignSample
 from schemas.errors import UsageError
 from schemas.jsonlines import BadLine, parse_lines, read_text
 

@@ -35,7 +35,7 @@ import re
 import string
 from pathlib import Path
 
-from benchmarks.interop.importers import ForeignRun, ForeignSample
+from benchmarks.interop.foreign import ForeignRun, ForeignSample
 from schemas.errors import UsageError
 
 TOOL = "vlmevalkit"
