@@ -15,7 +15,7 @@ failure, never as a guessed label. The metric keys (lmms-eval's own scoring) are
 
 When the task read its documents from a local parquet file with an ``id`` column (the task config lmms-eval
 records names it: ``dataset_path: parquet``, ``dataset_kwargs.data_files``), as the task
-``emovit export --format lmms-eval`` writes does, document ``doc_id`` is that file's row ``doc_id`` and takes
+``emovit bench export --to lmms-eval`` writes does, document ``doc_id`` is that file's row ``doc_id`` and takes
 its ``id`` and ``image_id``: imported runs then pair with our own runs of the task, sample by sample.
 """
 
