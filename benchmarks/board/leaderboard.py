@@ -16,19 +16,14 @@ from __future__ import annotations
 import json
 import math
 import re
-import sys
 from pathlib import Path
 
-from benchmarks.board.runs import collect_runs
+from benchmarks.board.runs import collect_runs, warn_line
 from benchmarks.score.figures import RunRecord, as_mapping, figures_and_outcomes
 from schemas.errors import UsageError
 
 #: McNemar p-values below this are marked as significant in ``leaderboard.md``.
 ALPHA = 0.05
-
-
-def _warn(text: str) -> None:
-    print(f"warning: {text}", file=sys.stderr)
 
 
 def _leaked(config: dict) -> int | None:
@@ -237,7 +232,7 @@ def local_sources(runs: list[RunRecord]) -> dict:
                      for run in runs]}
 
 
-def write_leaderboard(paths, out: str | Path, *, seed: int = 0, plots: bool = True, warn=_warn,
+def write_leaderboard(paths, out: str | Path, *, seed: int = 0, plots: bool = True, warn=warn_line,
                       root: str | Path | None = None) -> list[dict]:
     """Rebuild the leaderboard of the runs under ``paths`` into ``out`` (``leaderboard.json``, ``.csv``,
     ``.md``, ``index.html``, ``plots/`` and :data:`LOCAL_SOURCES`); returns the rows. Every file lies

@@ -79,7 +79,7 @@ def prediction_files(paths, *, warn=None, root: str | Path | None = None) -> lis
     (symlinks followed while they stay inside it, see :func:`_walk`). The same file reached twice is read once.
     Files found in a folder are named relative to it; files and run directories given directly relative to
     ``root`` (when they lie there) or by their two folders."""
-    warn = warn or _warn
+    warn = warn or warn_line
     root = Path(os.path.abspath(root)) if root is not None else None
     found: list[FoundFile] = []
     for given in paths:
@@ -101,7 +101,8 @@ def prediction_files(paths, *, warn=None, root: str | Path | None = None) -> lis
     return unique
 
 
-def _warn(text: str) -> None:
+def warn_line(text: str) -> None:
+    """A warning about a file that was read, as one line on stderr."""
     print(f"warning: {text}", file=sys.stderr)
 
 
@@ -122,7 +123,7 @@ def _judge(path: Path) -> list[dict] | None:
     return [verdict for _, verdict in verdicts]
 
 
-def collect_runs(paths, *, warn=_warn, root: str | Path | None = None) -> list[RunRecord]:
+def collect_runs(paths, *, warn=warn_line, root: str | Path | None = None) -> list[RunRecord]:
     """Read and validate every prediction file; one :class:`RunRecord` per (model, task).
 
     A line the reader cannot accept is a :class:`~schemas.errors.UsageError` naming its file and line; an
@@ -234,4 +235,4 @@ def settle_labels(runs: list[RunRecord]) -> None:
             run.label_set = tuple(labels)
 
 
-__all__ = ["PREDICTIONS", "FoundFile", "collect_runs", "prediction_files", "settle_labels"]
+__all__ = ["PREDICTIONS", "FoundFile", "collect_runs", "prediction_files", "settle_labels", "warn_line"]
