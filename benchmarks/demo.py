@@ -50,15 +50,16 @@ def _stage(name: str) -> float:
 
 def _bench(out: Path, build_dir: Path, adapter: Path, zoo: dict[str, Path], config: DemoConfig) -> list[dict]:
     """The harness on the packaged ``demo`` config, pointed at what the earlier stages wrote."""
-    from benchmarks.config import load_config
-    from benchmarks.runner import run_bench
+    from benchmarks.cli import run_and_rank
+    from benchmarks.spec.config import load_config
 
     overrides = [f"out={out}", f"data.build={build_dir}", "data.synth=null", f"seed={config.seed}",
                  f"models.emovit.path={adapter}", f"models.instructblip.path={zoo['instructblip']}",
                  f"models.llava.path={zoo['llava']}", f"models.llava-ft.base={zoo['llava']}",
                  f"models.llava-ft.train.epochs={config.llava_epochs}", f"models.llava-ft.train.seed={config.seed}",
                  f"models.vlm.path={zoo['llava-next']}", f"models.clip.path={zoo['clip']}", "progress=false"]
-    return run_bench(load_config("demo", overrides)).leaderboard
+    _, rows = run_and_rank(load_config("demo", overrides))  # the runs, then their leaderboard
+    return rows
 
 
 def _print_leaderboard(rows: list[dict]) -> None:

@@ -34,6 +34,13 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "bench": ("benchmarks.cli", "benchmark harness: score models on tasks (run) and rebuild the leaderboard"),
 }
 
+#: Commands that moved, still accepted: ``(command, option, value)`` -> the command line it became. The options
+#: around it are passed on unchanged, and one line on stderr says where the command lives now.
+MOVED: dict[tuple[str, str, str], tuple[str, ...]] = {
+    ("export", "--format", "lmms-eval"): ("bench", "export", "--to", "lmms-eval"),
+    ("export", "--format", "vlmevalkit"): ("bench", "export", "--to", "vlmevalkit"),
+}
+
 #: Commands whose ``--out`` is a folder: a file there, or a NUL in the name, is refused before they start.
 FOLDER_OUTPUTS = frozenset({"synth", "validate", "build", "export", "zoo", "train"})
 
@@ -70,6 +77,25 @@ def _check_output_folder(name: str, args) -> None:
         raise UsageError(f"--out {out}: exists and is not a folder; choose another --out")
 
 
+def _moved(argv: list[str]) -> list[str]:
+    """``argv`` of a command that moved (:data:`MOVED`) as the command line it became, saying so on stderr."""
+    for (command, option, value), target in MOVED.items():
+        if argv[:1] != [command]:
+            continue
+        rest = argv[1:]
+        for index, arg in enumerate(rest):
+            if arg == f"{option}={value}":
+                kept = rest[:index] + rest[index + 1:]
+            elif arg == option and rest[index + 1:index + 2] == [value]:
+                kept = rest[:index] + rest[index + 2:]
+            else:
+                continue
+            print(f"emovit {command} {option} {value} has moved to 'emovit {' '.join(target)}' (running that)",
+                  file=sys.stderr)
+            return [*target, *kept]
+    return argv
+
+
 def _top_level_help() -> str:
     width = max(len(name) for name in COMMANDS)
     lines = ["usage: emovit <command> [options]   |   emovit --version", "", "commands:"]
@@ -92,6 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     if not argv or argv[0] in ("-h", "--help"):
         print(_top_level_help())
         return 0 if argv else 2
+    argv = _moved(argv)
     name, rest = argv[0], argv[1:]
     if name not in COMMANDS:
         print(f"emovit: error: unknown command {name!r}\n\n{_top_level_help()}", file=sys.stderr)

@@ -26,9 +26,8 @@ import io
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from builder.generation.turns import conversation_pairs
 from builder.sources.imagefiles import DEFAULT_MAX_PIXELS
-from schemas.protocol import IMAGE_TOKEN, normalise_text
+from schemas.protocol import IMAGE_TOKEN, conversation_pairs, normalise_text
 
 IGNORE_INDEX = -100
 

@@ -7,7 +7,7 @@ Two ways to turn a model into a classifier over candidate labels, as the EmoVIT 
   label wins. Never fails to produce a label; this is the per-epoch training metric. For CLIP the score is
   the image-text similarity (:data:`CLIP_PROMPTS`); for an API model, the first-token log-probability of each
   label word (:mod:`emovit_model.scorers.api`).
-* **generate** — greedy-decode an answer and parse it into a label (:func:`parse_answer`); an unparseable
+* **generate** — greedy-decode an answer and parse it into a label (:func:`schemas.protocol.parse_answer`); an unparseable
   answer has label ``None`` and counts as wrong. Report the failure rate.
 
 The model family decides how a prompt is built and scored: a scorer per family
@@ -29,21 +29,21 @@ generation pads prompts on the left with matching position ids.
 from __future__ import annotations
 
 import copy
-import re
 from dataclasses import dataclass
 
-from emovit_model.reasoning import final_answer
 from emovit_model.scorers.base import Candidates, ScorerOptions, autocast_for, vision_dtype
 from emovit_model.scorers.clip import CLIP_PROMPTS
+
+# The answer parser is the stages' protocol (schemas.protocol); its names stay importable from here.
 from schemas.protocol import (
     ALPHABETICAL_EMOTIONS,
-    CATEGORICAL_ANSWER_PREFIX,
     CATEGORICAL_INSTRUCTION,
+    PARSE_RULES,
+    ParsedAnswer,
     categorical_answer,
+    parse_answer,
+    parse_emotion,
 )
-
-#: Which parse rule produced a label, or why none was read (see :func:`parse_answer`).
-PARSE_RULES: tuple[str, ...] = ("exact", "single_label", "failure", "unclosed_reasoning")
 
 
 @dataclass(frozen=True)
@@ -52,56 +52,6 @@ class Generation:
 
     text: str
     label: str | None
-
-
-@dataclass(frozen=True)
-class ParsedAnswer:
-    """The label an answer commits to (``None`` on failure) and the rule that read it."""
-
-    label: str | None
-    rule: str
-
-
-def _label_alternation(labels) -> str:
-    # longest first, so a label that is a prefix of another never shadows it
-    return "|".join(re.escape(label.lower()) for label in sorted(labels, key=len, reverse=True))
-
-
-def parse_answer(text: str, labels=ALPHABETICAL_EMOTIONS) -> ParsedAnswer:
-    """Read the label a free-text answer commits to, never guessing.
-
-    0. A reasoning answer (``<think>...</think>`` then the answer) is read after its last closing tag only
-       (:func:`final_answer`): labels named while reasoning never count. A reasoning block that never closes is a
-       failure with its own rule, **unclosed_reasoning**, never a label guessed from the reasoning.
-    1. **exact** — the whole answer is ``Predict emotion: <label>`` (case and surrounding spaces ignored, one
-       final ``.`` or ``!`` allowed).
-    2. **single_label** (the one fallback) — exactly one distinct candidate label occurs as a whole word
-       anywhere in the answer (it may occur several times). ``"awesome"`` does not contain ``awe``.
-    3. Anything else — no label, or two or more different labels — is a **failure**: label ``None``, which
-       counts as wrong. There is no default, random or first-option label.
-    """
-    answer = final_answer(text)
-    if answer is None:
-        return ParsedAnswer(None, "unclosed_reasoning")
-    lowered = answer.lower()
-    alternation = _label_alternation(labels)
-    prefix = re.escape(CATEGORICAL_ANSWER_PREFIX.lower().rstrip(":"))
-    exact = re.fullmatch(rf"\s*{prefix}\s*:\s*({alternation})\s*[.!]?\s*", lowered)
-    if exact:
-        return ParsedAnswer(_canonical(exact.group(1), labels), "exact")
-    found = {m.group(1) for m in re.finditer(rf"(?<!\w)({alternation})(?!\w)", lowered)}
-    if len(found) == 1:
-        return ParsedAnswer(_canonical(found.pop(), labels), "single_label")
-    return ParsedAnswer(None, "failure")
-
-
-def parse_emotion(text: str, labels=ALPHABETICAL_EMOTIONS) -> str | None:
-    """The label of :func:`parse_answer`, or ``None`` when the answer cannot be read."""
-    return parse_answer(text, labels).label
-
-
-def _canonical(word: str, labels) -> str:
-    return next(label for label in labels if label.lower() == word)
 
 
 class EmotionClassifier:
@@ -262,4 +212,4 @@ class EmotionClassifier:
 
 
 __all__ = ["CLIP_PROMPTS", "PARSE_RULES", "EmotionClassifier", "Generation", "ParsedAnswer", "autocast_for",
-           "final_answer", "parse_answer", "parse_emotion", "vision_dtype"]
+           "parse_answer", "parse_emotion", "vision_dtype"]

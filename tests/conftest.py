@@ -28,8 +28,9 @@ settings.load_profile("default")
 #: Variables of the caller's environment that would change what the code under test does (an
 #: ``OPENAI_BASE_URL`` for vLLM or a proxy, an ``HF_TOKEN``, an ``EMOVIT_CACHE``). The suite clears them all.
 CLEARED_PREFIXES = ("OPENAI_", "HF_", "HUGGINGFACE_", "EMOVIT_")
-#: ... except these, which configure the tests themselves (where the browser tests keep their screenshots).
-KEPT = frozenset({"EMOVIT_TEST_ARTIFACTS"})
+#: ... except these, which configure the tests themselves (where the browser tests keep their screenshots, and
+#: the performance suites' size scale, tests/support/scale.py).
+KEPT = frozenset({"EMOVIT_TEST_ARTIFACTS", "EMOVIT_BENCH_SCALE"})
 
 
 @pytest.fixture(scope="session", autouse=True)

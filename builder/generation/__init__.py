@@ -21,10 +21,9 @@ from builder.generation.base import (
 from builder.generation.categorical import categorical_record
 from builder.generation.config import GenerationConfig
 from builder.generation.registry import get_generator
-from builder.generation.turns import QAPair, split_conversation, split_record
+from builder.generation.turns import split_record
 
 __all__ = [
     "GenerationConfig", "GenerationItem", "GenerationOutcome", "GenerationUsage", "GeneratorInfo",
-    "InstructionGenerator", "InstructionRecord", "QAPair", "categorical_record", "get_generator",
-    "split_conversation", "split_record",
+    "InstructionGenerator", "InstructionRecord", "categorical_record", "get_generator", "split_record",
 ]

@@ -10,9 +10,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from builder.generation.turns import QAPair
 from schemas import instructions
-from schemas.protocol import IMAGE_TOKEN
+from schemas.protocol import IMAGE_TOKEN, QAPair
 
 #: Phrases that reveal the prompt behind an answer, matched case-insensitively anywhere in the text: the
 #: dataset schema's list plus a few more that only generation needs to catch.

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 
-from builder.generation.turns import QAPair
+from schemas.protocol import QAPair
 
 
 class ParseError(ValueError):

@@ -13,9 +13,9 @@ from functools import cache
 from importlib import resources
 
 from builder.generation.samples import content_hash
-from builder.generation.turns import QAPair
 from builder.sources.context import CONTEXT_VERSION, render_context
 from builder.sources.records import SourceRecord
+from schemas.protocol import QAPair
 
 #: Kinds whose samples a language model writes (categorical is fixed by the protocol).
 LLM_KINDS: tuple[str, ...] = ("conversation", "reasoning")

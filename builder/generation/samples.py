@@ -6,8 +6,9 @@ import hashlib
 from collections.abc import Sequence
 
 from builder.generation.base import GenerationItem, GeneratorInfo, InstructionRecord
-from builder.generation.turns import QAPair, qa_conversation, split_record
+from builder.generation.turns import split_record
 from builder.sources.records import QuarantineEntry, SourceRecord
+from schemas.protocol import QAPair, qa_conversation
 
 STAGE = "generation"
 

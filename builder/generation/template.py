@@ -23,7 +23,6 @@ from builder.generation.categorical import categorical_record
 from builder.generation.checks import check_pairs
 from builder.generation.config import GenerationConfig
 from builder.generation.samples import content_hash, generation_quarantine, qa_records
-from builder.generation.turns import QAPair
 from builder.sources.context import (
     CONTEXT_VERSION,
     brightness_word,
@@ -33,6 +32,7 @@ from builder.sources.context import (
     with_article,
 )
 from builder.sources.records import SourceRecord
+from schemas.protocol import QAPair
 
 #: Question types of the simple turns, in a fixed order (the RNG picks among those an image supports).
 SIMPLE_TYPES: tuple[str, ...] = ("scene", "objects", "action", "expression", "brightness", "colorfulness", "describe")

@@ -10,11 +10,9 @@ A build of config ``all`` is exported as ``all`` plus one config per kind it hol
     <split>.json          [{"id", "image": "<split>/<file>", "conversations": [...]}, ...]
     images/<split>/<file>
 
-Both also hold ``export.json`` (format, build fingerprint, the files written). Two more formats put our
-categorical benchmark (one row per test image, EmoVIT's instruction) inside other evaluation harnesses:
-``lmms-eval`` (a task folder, :mod:`builder.publish.lmms_eval`) and ``vlmevalkit`` (a custom multiple-choice
-TSV, :mod:`builder.publish.vlmevalkit`); each lives in its own module, picked by name from
-:data:`HARNESS_FORMATS`.
+Both also hold ``export.json`` (format, build fingerprint, the files written). The exports of our benchmark for
+other evaluation harnesses (lmms-eval, VLMEvalKit) are the benchmark harness's: ``emovit bench export``
+(``emovit export --format lmms-eval|vlmevalkit`` still reaches it, see :data:`builder.cli.MOVED`).
 
 An export always fills a fresh folder: ``--out`` may be missing, empty or an earlier export (replaced as a whole once the new one is
 complete, so no stale file survives); anything else is refused. The card template is the project's
@@ -29,7 +27,6 @@ files keep their real format's extension.
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 from importlib import resources
@@ -42,11 +39,6 @@ from schemas.runinfo import write_json
 
 #: The marker file every export writes (and the proof that a folder is an export that may be replaced).
 EXPORT_MARKER = "export.json"
-#: Exports of the benchmark for other evaluation harnesses: format -> (module, function, default name).
-HARNESS_FORMATS: dict[str, tuple[str, str, str]] = {
-    "lmms-eval": ("builder.publish.lmms_eval", "export_lmms_eval", "emoset8"),
-    "vlmevalkit": ("builder.publish.vlmevalkit", "export_vlmevalkit", "EmoSet8"),
-}
 
 
 def card_template() -> str:
@@ -236,23 +228,14 @@ def add_arguments(parser) -> None:
     parser.add_argument("--dataset", required=True, help="build directory written by 'emovit build'")
     parser.add_argument("--out", required=True,
                         help="folder to write (new, empty, or an earlier export: replaced as a whole)")
-    parser.add_argument("--format", default="hub", choices=("hub", "llava", *HARNESS_FORMATS),
-                        help="hub (parquet + card), llava (JSON + images), or the benchmark for another harness: "
-                             "lmms-eval (task folder), vlmevalkit (custom MCQ TSV)")
+    parser.add_argument("--format", default="hub", choices=("hub", "llava"),
+                        help="hub (parquet + card) or llava (JSON + images); the benchmark for another harness is "
+                             "'emovit bench export --to lmms-eval|vlmevalkit'")
     parser.add_argument("--card-template", help="Jinja dataset card template (default: the packaged datasets_card.md)")
     parser.add_argument("--pretty-name", default="EmoVIT emotion visual instructions")
-    parser.add_argument("--split", default="test", help="lmms-eval / vlmevalkit: the split to export (default test)")
-    parser.add_argument("--name", help="lmms-eval task name (default emoset8) / VLMEvalKit dataset name "
-                                       "(default EmoSet8)")
 
 
 def run(args) -> int:
-    if args.format in HARNESS_FORMATS:
-        module, function, default = HARNESS_FORMATS[args.format]
-        export = getattr(importlib.import_module(module), function)
-        count = export(args.dataset, args.out, split=args.split, name=args.name or default)
-        print(f"{args.format}: {count} {args.split} images as {args.name or default} -> {args.out}")
-        return 0
     if args.format == "llava":
         counts = export_llava(args.dataset, args.out)
         print(f"LLaVA JSON: {', '.join(f'{s}={n}' for s, n in counts.items())} -> {args.out}")

@@ -226,7 +226,7 @@ def decode_new(tokenizer, out, prompt_ids) -> list[str]:
     them to find the answer after the reasoning."""
     import torch
 
-    from emovit_model.reasoning import is_reasoning_tag
+    from schemas.protocol import is_reasoning_tag
 
     width = prompt_ids.shape[1]
     echoed = out.shape[1] > width and torch.equal(out[:, :width].cpu(), prompt_ids.cpu())

@@ -101,7 +101,7 @@ class ChatTemplateScorer(ProcessorScorer):
         """Greedy answers as the model's turn reads: where the template opens a reasoning block for the model
         (``<think>`` at the end of Qwen3-VL Thinking's generation prompt), the answer starts with it, so that an
         answer cut off inside its reasoning stays recognisable as such."""
-        from emovit_model.reasoning import opened_reasoning
+        from schemas.protocol import opened_reasoning
 
         texts = super().generate(images, instructions, max_new_tokens)
         return [opened_reasoning(self.prompt(i)) + text for i, text in zip(instructions, texts)]

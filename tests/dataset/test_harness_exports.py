@@ -1,10 +1,12 @@
-"""``emovit export --format lmms-eval | vlmevalkit``: our benchmark inside the other harnesses.
+"""``emovit bench export --to lmms-eval | vlmevalkit``: our benchmark inside the other harnesses.
 
-The VLMEvalKit TSV round-trips through pandas and its base64 decodes to the exported image bytes; the
+The exports hold exactly the samples our ``emoset8`` task scores (read from the task file and the sample
+builder). The VLMEvalKit TSV round-trips through pandas and its base64 decodes to the exported image bytes; the
 lmms-eval task YAML has the keys lmms-eval needs, its ``utils.py`` runs on rows of the exported parquet (read
 as lmms-eval reads it) and parses answers exactly as our parser does; each harness's answers come back
 through ``bench import`` and are scored by hand-checked rules. When lmms-eval is installed, its own
-``TaskManager`` loads the folder.
+``TaskManager`` loads the folder. ``emovit export --format lmms-eval | vlmevalkit``, where the exports lived
+before, still writes the same bytes and says where the command moved.
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ def _images_by_id(build: Path) -> tuple[dict[str, bytes], dict[str, str]]:
 def vlmevalkit_export(built_all, tmp_path_factory):
     build, _ = built_all
     out = tmp_path_factory.mktemp("vlm") / "export"
-    assert main(["export", "--dataset", str(build), "--out", str(out), "--format", "vlmevalkit"]) == 0
+    assert main(["bench", "export", "--to", "vlmevalkit", "--dataset", str(build), "--out", str(out)]) == 0
     return out
 
 
@@ -54,7 +56,7 @@ def vlmevalkit_export(built_all, tmp_path_factory):
 def lmms_export(built_all, tmp_path_factory):
     build, _ = built_all
     out = tmp_path_factory.mktemp("lmms") / "task"
-    assert main(["export", "--dataset", str(build), "--out", str(out), "--format", "lmms-eval"]) == 0
+    assert main(["bench", "export", "--to", "lmms-eval", "--dataset", str(build), "--out", str(out)]) == 0
     return out
 
 
@@ -63,6 +65,60 @@ def _utils(folder: Path):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+# --------------------------------------------------------------------------------------------- one definition
+def test_the_exports_hold_the_samples_our_task_scores(built_all, vlmevalkit_export, lmms_export):
+    """Ids, gold labels, question and options come from the emoset8 task file and the sample builder, the same
+    samples a run of ours on emoset8 scores, in the same order."""
+    from benchmarks.data.samples import task_samples
+    from benchmarks.spec.task import load_task
+
+    build, _ = built_all
+    task = load_task("emoset8")
+    samples, _ = task_samples(task, {"build": str(build)})
+    frame = pd.read_csv(vlmevalkit_export / "EmoSet8.tsv", sep="\t")
+    assert list(frame["image_id"]) == [s.id for s in samples] and list(frame["category"]) == [s.gold for s in samples]
+    assert [list(row) for row in frame[list(LETTERS)].itertuples(index=False)] == [list(task.labels)] * len(samples)
+    docs = datasets.load_dataset("parquet", data_files=str(lmms_export / "emoset8_test.parquet"), split="train")
+    assert docs["id"] == [s.id for s in samples] and docs["answer"] == [s.gold for s in samples]
+    assert set(docs["question"]) == {s.instruction for s in samples} == {task.instruction}
+    assert all(options == list(task.labels) for options in docs["options"])
+
+
+def test_emovit_export_still_writes_the_harness_exports_and_says_where_they_moved(built_all, vlmevalkit_export,
+                                                                                 lmms_export, tmp_path, capsys):
+    build, _ = built_all
+    capsys.readouterr()
+    assert main(["export", "--dataset", str(build), "--out", str(tmp_path / "vlm"), "--format", "vlmevalkit"]) == 0
+    err = capsys.readouterr().err
+    assert "emovit export --format vlmevalkit has moved to 'emovit bench export --to vlmevalkit'" in err
+    assert (tmp_path / "vlm" / "EmoSet8.tsv").read_bytes() == (vlmevalkit_export / "EmoSet8.tsv").read_bytes()
+    assert main(["export", "--format=lmms-eval", "--dataset", str(build), "--out", str(tmp_path / "lmms"),
+                 "--name", "emoset8"]) == 0
+    assert "has moved to 'emovit bench export --to lmms-eval'" in capsys.readouterr().err
+    assert (tmp_path / "lmms" / "utils.py").read_bytes() == (lmms_export / "utils.py").read_bytes()
+    assert datasets.load_dataset("parquet", data_files=str(tmp_path / "lmms" / "emoset8_test.parquet"),
+                                 split="train").to_list() == \
+        datasets.load_dataset("parquet", data_files=str(lmms_export / "emoset8_test.parquet"), split="train").to_list()
+
+
+def test_an_export_of_a_build_with_other_labels_is_refused_by_the_task(built_all, tmp_path, capsys):
+    """The task lists its labels: a split holding another emotion is one line, as a run of the task would say."""
+    import shutil
+
+    build, _ = built_all
+    copy = tmp_path / "build"
+    shutil.copytree(build, copy)
+    test = datasets.load_from_disk(str(build))["test"]
+    relabelled = test.cast_column("emotion", datasets.ClassLabel(names=[*test.features["emotion"].names[:-1], "joy"]))
+    shutil.rmtree(copy / "test")
+    relabelled.save_to_disk(str(copy / "test"))
+    for harness in ("vlmevalkit", "lmms-eval"):
+        assert main(["bench", "export", "--to", harness, "--dataset", str(copy), "--out", str(tmp_path / harness)]) == 2
+        assert capsys.readouterr().err.strip() == (f"emovit bench: error: {copy}: split test has emotions joy that task "
+                                                   "emoset8 does not list")
+        assert not (tmp_path / harness).exists()
 
 
 # --------------------------------------------------------------------------------------------- VLMEvalKit
@@ -170,11 +226,11 @@ ANSWERS = ["Predict emotion: awe", "  predict emotion:AWE! ", "Predict emotion: 
 
 
 def test_exported_parser_agrees_with_ours(lmms_export):
-    from emovit_model.scoring import parse_answer
+    from schemas.protocol import parse_answer
 
     utils = _utils(lmms_export)
     assert (lmms_export / "utils.py").read_text() == \
-        Path(importlib.util.find_spec("builder.publish.lmms_eval_utils").origin).read_text()
+        Path(importlib.util.find_spec("benchmarks.interop.exporters.lmms_eval_utils").origin).read_text()
     assert utils.ANSWER_PREFIX == CATEGORICAL_ANSWER_PREFIX
     rng = random.Random(0)
     words = [*ALPHABETICAL_EMOTIONS, "Predict", "emotion:", "the", "awesome", "sad", "!", ".", "fearful", "AWE",

@@ -70,8 +70,8 @@ def test_export_refuses_a_source_image_replaced_by_a_link_leaving_the_tree(built
 
 def test_every_later_stage_refuses_it_too(built, tmp_path):
     """Curation reading a build and benchmark scoring apply the same rule (training: tests/model)."""
-    from benchmarks.samples import build_samples
-    from benchmarks.task import Task
+    from benchmarks.data.samples import build_samples
+    from benchmarks.spec.task import Task
     from builder.curation.images import read_build
 
     tree, out = built

@@ -8,7 +8,7 @@ import pytest
 
 from builder.generation.checks import check_pairs, find_leakage, is_refusal
 from builder.generation.parse import ParseError, parse_qa
-from builder.generation.turns import QAPair
+from schemas.protocol import QAPair
 
 
 def test_structured_json():

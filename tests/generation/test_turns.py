@@ -7,12 +7,8 @@ import pytest
 from builder.generation.base import GenerationItem
 from builder.generation.samples import qa_records
 from builder.generation.template import TemplateGenerator
-from builder.generation.turns import (
-    QAPair,
-    qa_conversation,
-    split_conversation,
-    split_record,
-)
+from builder.generation.turns import split_record
+from schemas.protocol import QAPair, qa_conversation, split_conversation
 from tests.support.reading import image_token_count
 
 PAIRS = [QAPair("Where is this?", "At a beach."), QAPair("What is there?", "A dog."), QAPair("Mood?", "Calm.")]

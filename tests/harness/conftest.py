@@ -11,7 +11,7 @@ import yaml
 @pytest.fixture(scope="session")
 def zoo(tmp_path_factory) -> dict[str, Path]:
     """Tiny random checkpoints of every zoo kind (seed 0)."""
-    from benchmarks.fixtures import zoo_checkpoint
+    from benchmarks.data.fixtures import zoo_checkpoint
     from emovit_model.zoo import KINDS
 
     root = tmp_path_factory.mktemp("harness_zoo")
@@ -21,7 +21,7 @@ def zoo(tmp_path_factory) -> dict[str, Path]:
 @pytest.fixture(scope="session")
 def bench_build(tmp_path_factory) -> Path:
     """A synthetic build with every instruction kind: 4 images per emotion and split (32 test images)."""
-    from benchmarks.fixtures import synthetic_build
+    from benchmarks.data.fixtures import synthetic_build
 
     return synthetic_build(tmp_path_factory.mktemp("harness_data") / "synth", per_class=4, seed=0)
 

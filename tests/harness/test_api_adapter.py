@@ -80,15 +80,16 @@ def test_dry_run_then_run_then_rerun(tmp_path, fake, bench_build, capsys):
 def test_faults_and_costs_accumulate_over_sessions(tmp_path, fake, bench_build):
     """Unusable answers are parse failures; a request still failing after its retries stops the run, and the
     next session scores only the rest, adding its cost to what the first session recorded."""
-    from benchmarks.config import load_config
-    from benchmarks.runner import run_bench
+    from benchmarks.run.runner import run_bench
+    from benchmarks.spec.config import load_config
     from emovit_model.scorers.api import encode_image
     from tests.support.fake_openai import image_item
 
     config = load_config(_config(tmp_path, fake, bench_build, price_per_million_input=1.0,
                                  price_per_million_output=1.0), ["tasks=[emoset8]"])
-    from benchmarks.runner import prepare_data, processes, task_samples
-    from benchmarks.task import load_task
+    from benchmarks.data.samples import task_samples
+    from benchmarks.run.prepare import prepare_data, processes
+    from benchmarks.spec.task import load_task
 
     samples = task_samples(load_task("emoset8"), prepare_data(config, tmp_path / "out", processes("cpu")))[0]
 

@@ -39,7 +39,7 @@ def _one_line_refusal(capsys, *args: str) -> str:
 # ------------------------------------------------------------------------------------- item 4: line separators
 def test_our_own_api_run_with_line_separators_in_its_answers_stays_readable(tmp_path, capsys):
     """The run store writes the answers (as a rerun would find them cached); the leaderboard reads them back."""
-    from benchmarks.store import RunStore
+    from benchmarks.run.store import RunStore
 
     store = RunStore(tmp_path / "runs" / "gpt" / "emoset8", "key1")
     store.open({"model": {"name": "gpt", "adapter": "openai"}, "task": {"name": "emoset8", "labels": list(LABELS)}})
@@ -240,8 +240,8 @@ def test_an_empty_predictions_file_or_import_is_a_warning_naming_the_file(tmp_pa
 
 # ------------------------------------------------------------------------------------- item 15: config keys and paths
 def test_a_data_root_key_that_names_no_task_is_refused_with_the_known_keys():
-    from benchmarks.samples import rooted_tasks
-    from benchmarks.task import load_task
+    from benchmarks.data.samples import rooted_tasks
+    from benchmarks.spec.task import load_task
     from schemas.errors import UsageError
 
     notes = []
@@ -270,7 +270,7 @@ def test_plan_reads_the_paths_of_a_config_file_beside_the_file(zoo, tmp_path, mo
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     monkeypatch.chdir(elsewhere)
-    from benchmarks.config import load_config
+    from benchmarks.spec.config import load_config
 
     config = load_config(str(folder / "plan.yaml"), ["models.api.path=gpt-4o"])
     assert [m["path"] for m in config.models] == [str(folder / "tiny-llava"), "gpt-4o"]
@@ -282,8 +282,8 @@ def test_plan_reads_the_paths_of_a_config_file_beside_the_file(zoo, tmp_path, mo
 
 # ------------------------------------------------------------------------------------- item 16: packaged names
 def test_a_folder_named_like_a_packaged_config_or_task_never_shadows_it(tmp_path, monkeypatch):
-    from benchmarks.config import load_config
-    from benchmarks.task import load_task
+    from benchmarks.spec.config import load_config
+    from benchmarks.spec.task import load_task
 
     monkeypatch.chdir(tmp_path)
     (tmp_path / "demo").mkdir()                                       # emovit demo --out demo

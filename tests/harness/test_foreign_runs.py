@@ -105,7 +105,7 @@ def test_a_bad_line_is_one_error_naming_file_and_line(tmp_path, capsys, bad, num
 
 def test_answer_text_is_read_by_our_parser_not_the_stated_label(tmp_path):
     """A foreign tool's own reading of its answers is not trusted: raw is parsed again, by our rules."""
-    from benchmarks.leaderboard import write_leaderboard
+    from benchmarks.board.leaderboard import write_leaderboard
 
     answers = [("awe", "Predict emotion: awe", "awe"),           # agreed
                ("fear", "fear", "sadness"),                      # tool mis-read it: we say fear (right)
@@ -121,7 +121,7 @@ def test_answer_text_is_read_by_our_parser_not_the_stated_label(tmp_path):
 
 
 def test_a_derived_task_reads_the_base_answer_and_maps_it(tmp_path):
-    from benchmarks.leaderboard import write_leaderboard
+    from benchmarks.board.leaderboard import write_leaderboard
 
     mapping = {label: ("positive" if label in ("amusement", "awe", "contentment", "excitement") else "negative")
                for label in LABELS}
@@ -135,7 +135,7 @@ def test_a_derived_task_reads_the_base_answer_and_maps_it(tmp_path):
 
 
 def test_leakage_count_from_the_run_config_reaches_rows_and_csv(tmp_path):
-    from benchmarks.leaderboard import write_leaderboard
+    from benchmarks.board.leaderboard import write_leaderboard
 
     lines = [prediction_line(f"s{i}", "m", "emoset8", g, g) for i, g in enumerate(_gold(8))]
     write_run(tmp_path / "runs" / "m" / "emoset8", lines, {"leakage": {"count": 3, "ids": ["s1", "s2", "s3"]}})

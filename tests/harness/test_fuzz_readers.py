@@ -86,7 +86,7 @@ def _any_run(draw) -> tuple[bytes, bytes | None]:
 @settings(suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(st.one_of(_nearly_valid_run(), _any_run()))
 def test_predictions_and_run_configs(run):
-    from benchmarks.leaderboard import write_leaderboard
+    from benchmarks.board.leaderboard import write_leaderboard
     from schemas.predictions import config_labels, label_key
 
     predictions, config = run
@@ -150,7 +150,7 @@ def _json_or_text(line: bytes):
                  st.lists(GARBAGE, max_size=3)),
        st.one_of(st.none(), GARBAGE), st.one_of(st.none(), NAMES), st.booleans())
 def test_lmms_eval_logs(lines, results, task_name, old_layout):
-    from benchmarks.importers import import_runs
+    from benchmarks.interop.importing import import_runs
 
     with tempfile.TemporaryDirectory() as temporary:
         root = Path(temporary)
@@ -190,7 +190,7 @@ def _table(draw) -> pd.DataFrame:
 
 @given(st.one_of(_table(), GARBAGE), st.sampled_from([".tsv", ".json", ".xlsx"]), st.one_of(st.none(), NAMES))
 def test_vlmevalkit_tables(table, suffix, model):
-    from benchmarks.importers import import_runs
+    from benchmarks.interop.importing import import_runs
 
     with tempfile.TemporaryDirectory() as temporary:
         root = Path(temporary)

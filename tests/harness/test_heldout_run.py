@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from benchmarks.config import load_config
-from benchmarks.leakage import hash_name
-from benchmarks.runner import run_bench
-from benchmarks.samples import build_fingerprint, load_split
+from benchmarks.data.leakage import hash_name
+from benchmarks.data.samples import build_fingerprint, load_split
+from benchmarks.run.runner import run_bench
+from benchmarks.spec.config import load_config
 from builder.cli import main
 from builder.dataset.stored import record_batches
 from schemas.heldout import WEBEMO7_POLARITY

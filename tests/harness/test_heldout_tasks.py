@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.config import load_config
-from benchmarks.runner import derive_records
-from benchmarks.samples import heldout_samples, rooted_tasks, stratified_subset
-from benchmarks.task import load_task
+from benchmarks.data.samples import heldout_samples, rooted_tasks, stratified_subset
+from benchmarks.run.runner import derive_records
+from benchmarks.spec.config import load_config
+from benchmarks.spec.task import load_task
 from builder.cli import main
 from schemas.errors import UsageError
 from schemas.heldout import EMOTION6, MIKELS, TWITTER, UNBIASEDEMO, WEBEMO7, WEBEMO25

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from benchmarks.judge import judge_reasoning, read_verdict
+from benchmarks.run.judge import judge_reasoning, read_verdict
 from schemas.errors import UsageError
 from tests.support.fake_openai import FakeChatServer
 
@@ -61,20 +61,20 @@ def test_missing_key_is_a_usage_error(tmp_path, monkeypatch):
 
 
 def test_the_reasoning_run_calls_the_judge_when_configured(small_config, tmp_path, monkeypatch, zoo):
-    from benchmarks.config import load_config
-    from benchmarks.runner import run_bench
+    from benchmarks.cli import run_and_rank
+    from benchmarks.spec.config import load_config
 
     monkeypatch.setenv("JUDGE_KEY", KEY)
     with FakeChatServer(answer=_verdicts, expected_key=KEY) as server:
         path = small_config(tasks=["reasoning"], models=[{"name": "clip", "adapter": "clip", "path": str(zoo["clip"])}],
                             judge={"model": "judge-1", "base_url": server.base_url, "api_key_env": "JUDGE_KEY"})
-        result = run_bench(load_config(path))
+        _, board = run_and_rank(load_config(path))
     judged = [json.loads(line) for line in
               (tmp_path / "out" / "runs" / "clip" / "reasoning" / "judge.jsonl").read_text().splitlines()]
     predictions = [json.loads(line) for line in
                    (tmp_path / "out" / "runs" / "clip" / "reasoning" / "predictions.jsonl").read_text().splitlines()]
     assert [j["id"] for j in judged] == [p["id"] for p in predictions]
     expected = sum(p["gold"] in p["raw"] for p in predictions) / len(predictions)
-    (row,) = result.leaderboard
+    (row,) = board
     assert row["judge"]["consistent_rate"] == pytest.approx(expected) and row["judge"]["judged"] == len(predictions)
     assert row["accuracy"] == pytest.approx(sum(p["pred"] == p["gold"] for p in predictions) / len(predictions))

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.leaderboard import collect_runs, write_leaderboard
+from benchmarks.board.leaderboard import write_leaderboard
+from benchmarks.board.runs import collect_runs
 from schemas.errors import UsageError
 from schemas.predictions import validate_leaderboard_rows
 

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.skipif(why_no_browser() is not None, reason=why_no_brow
 
 @pytest.fixture(scope="module")
 def board(tmp_path_factory):
-    from benchmarks.leaderboard import write_leaderboard
+    from benchmarks.board.leaderboard import write_leaderboard
 
     root = tmp_path_factory.mktemp("page")
     gold = [LABELS[i % 8] for i in range(48)]

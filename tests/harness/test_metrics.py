@@ -13,7 +13,7 @@ from sklearn.metrics import (
     precision_recall_fscore_support,
 )
 
-from benchmarks.metrics import (
+from benchmarks.score.metrics import (
     UNPARSED,
     bootstrap_ci,
     classification_metrics,

@@ -7,8 +7,7 @@ import string
 
 import pytest
 
-from emovit_model.scoring import ParsedAnswer, parse_answer, parse_emotion
-from schemas.protocol import ALPHABETICAL_EMOTIONS
+from schemas.protocol import ALPHABETICAL_EMOTIONS, ParsedAnswer, parse_answer, parse_emotion
 
 
 @pytest.mark.parametrize("text, label", [

@@ -26,7 +26,7 @@ def _config_only(zoo, kind, tmp_path):
 def test_parameters_and_weight_bytes_equal_the_loaded_models(zoo, kind, dtype, tmp_path):
     import torch
 
-    from benchmarks.plan import meta_model, weight_bytes
+    from benchmarks.run.plan import meta_model, weight_bytes
     from emovit_model.model import load_model, read_model_config
 
     folder = _config_only(zoo, kind, tmp_path)
@@ -38,8 +38,8 @@ def test_parameters_and_weight_bytes_equal_the_loaded_models(zoo, kind, dtype, t
 
 
 def test_plan_of_a_run_config(zoo, tmp_path, capsys):
-    from benchmarks.config import load_config
-    from benchmarks.plan import GIB, plan_config
+    from benchmarks.run.plan import GIB, plan_config
+    from benchmarks.spec.config import load_config
     from builder.cli import main
 
     document = {"name": "p", "out": str(tmp_path / "out"), "tasks": ["emoset8"], "batch_size": 4, "dtype": "auto",
@@ -86,7 +86,7 @@ def test_image_tokens_of_real_families():
         Qwen2_5_VLConfig,
     )
 
-    from benchmarks.plan import image_tokens
+    from benchmarks.run.plan import image_tokens
 
     assert image_tokens(InstructBlipConfig(num_query_tokens=32)) == 32
     clip_l = {"model_type": "clip_vision_model", "image_size": 336, "patch_size": 14}

@@ -17,7 +17,7 @@ SECRET = "hf_NotARealTokenButSecret123"
 
 @pytest.fixture(scope="module")
 def board(tmp_path_factory) -> Path:
-    from benchmarks.leaderboard import write_leaderboard
+    from benchmarks.board.leaderboard import write_leaderboard
 
     root = tmp_path_factory.mktemp("publish")
     gold = [LABELS[i % 8] for i in range(40)]

@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from benchmarks.config import load_config
-from benchmarks.runner import run_bench
+from benchmarks.cli import run_and_rank
+from benchmarks.run.runner import run_bench
+from benchmarks.spec.config import load_config
 from builder.cli import main
 
 
@@ -57,13 +58,14 @@ def test_an_unclosed_reasoning_block_is_a_counted_parse_failure(tmp_path, zoo, b
     entry = {"name": "qwen3-vl-thinking", "adapter": "qwen3-vl", "path": str(zoo["qwen3-vl"]), "mode": "generate",
              "max_new_tokens": 4, "options": {"chat_template": QWEN3_VL_THINKING_CHAT_TEMPLATE}}
     out = tmp_path / "out"
-    result = run_bench(load_config(_config(tmp_path / "c.yaml", out, bench_build, [entry]), ["leaderboard=true"]))
+    _, leaderboard = run_and_rank(load_config(_config(tmp_path / "c.yaml", out, bench_build, [entry]),
+                                              ["leaderboard=true"]))
     run = out / "runs" / "qwen3-vl-thinking" / "emoset8"
     rows = _lines(run / "predictions.jsonl")
     assert len(rows) == 32 and all(row["raw"].startswith("<think>\n") and "</think>" not in row["raw"]
                                    for row in rows)
     assert all(row["pred"] is None for row in rows)
-    [board] = [row for row in result.leaderboard if row["model"] == "qwen3-vl-thinking"]
+    [board] = [row for row in leaderboard if row["model"] == "qwen3-vl-thinking"]
     assert board["parse_rules"]["unclosed_reasoning"] == 32 and board["parse_rules"]["failure"] == 0
     assert board["parse_failure_rate"] == 1.0 and board["accuracy"] == 0.0
     first_key = json.loads((run / "config.json").read_text())["run_key"]

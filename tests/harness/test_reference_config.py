@@ -23,8 +23,8 @@ def offline(monkeypatch):
 
 
 def test_the_reference_config_validates_and_plans_offline(offline, capsys):
-    from benchmarks.config import load_config
-    from benchmarks.plan import GIB, plan_config
+    from benchmarks.run.plan import GIB, plan_config
+    from benchmarks.spec.config import load_config
     from builder.cli import main
 
     config = load_config("reference")
@@ -53,7 +53,7 @@ def test_image_tokens_of_the_new_families_by_hand():
     one more. Gemma 3: its fixed 256 soft tokens."""
     from transformers import AutoConfig, LlavaOnevisionConfig, Qwen3VLConfig
 
-    from benchmarks.plan import SHIPPED_CONFIGS, image_tokens
+    from benchmarks.run.plan import SHIPPED_CONFIGS, image_tokens
 
     assert image_tokens(Qwen3VLConfig(), image_size=512) == 16 * 16
     internvl = AutoConfig.from_pretrained(SHIPPED_CONFIGS / "OpenGVLab--InternVL3-8B-hf")
@@ -67,8 +67,8 @@ def test_image_tokens_of_the_new_families_by_hand():
 def test_generate_mode_prices_the_answer_budget_in_the_kv_cache(zoo, tmp_path):
     """A thinking model's 4,096-token budget is cache the plan counts: the same model ranked keeps 16 answer
     tokens, generated without a budget of its own the task's 12, with ``max_new_tokens: 4096`` 4,096."""
-    from benchmarks.config import load_config
-    from benchmarks.plan import plan_config
+    from benchmarks.run.plan import plan_config
+    from benchmarks.spec.config import load_config
 
     folder = tmp_path / "qwen3-vl"
     folder.mkdir()
@@ -95,15 +95,15 @@ def test_generate_mode_prices_the_answer_budget_in_the_kv_cache(zoo, tmp_path):
 def test_the_reference_config_runs_offline_at_tiny_size(tmp_path):
     """Every family of the comparison scores through its adapter on a synthetic build (tiny stand-ins, EmoVIT
     trained for an epoch), answers generated and read by our parser, and lands on one leaderboard."""
-    from benchmarks.config import load_config
-    from benchmarks.runner import run_bench
+    from benchmarks.cli import run_and_rank
+    from benchmarks.spec.config import load_config
 
     config = load_config("reference", ["size=tiny", f"out={tmp_path / 'out'}", "tasks=[emoset8]", "progress=false"])
-    result = run_bench(config)
+    _, leaderboard = run_and_rank(config)
     runs = tmp_path / "out" / "runs"
     names = [entry["name"] for entry in config.models]
     assert sorted(p.parent.parent.name for p in runs.glob("*/emoset8/predictions.jsonl")) == sorted(names)
     for name in names:
         rows = [json.loads(line) for line in (runs / name / "emoset8" / "predictions.jsonl").read_text().splitlines()]
         assert len(rows) == 32 and all(row["raw"] is not None and row["scores"] is None for row in rows), name
-    assert sorted(row["model"] for row in result.leaderboard if row["task"] == "emoset8") == sorted(names)
+    assert sorted(row["model"] for row in leaderboard if row["task"] == "emoset8") == sorted(names)

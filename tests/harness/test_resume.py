@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from benchmarks.store import RunStore
+from benchmarks.run.store import RunStore
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -26,8 +26,8 @@ def _complete_lines(path: Path) -> list[str]:
 
 @pytest.mark.slow
 def test_resume_after_sigkill_scores_only_the_rest(tmp_path, zoo, bench_build, monkeypatch):
-    from benchmarks.config import load_config
-    from benchmarks.runner import run_bench
+    from benchmarks.run.runner import run_bench
+    from benchmarks.spec.config import load_config
     from emovit_model.scoring import EmotionClassifier
 
     config = tmp_path / "config.yaml"

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.config import load_config
-from benchmarks.runner import run_bench
+from benchmarks.cli import run_and_rank
+from benchmarks.run.runner import run_bench
+from benchmarks.spec.config import load_config
 from schemas.predictions import read_predictions
 from schemas.protocol import ALPHABETICAL_EMOTIONS
 
@@ -38,10 +39,10 @@ def full_run(tmp_path_factory, zoo, bench_build):
         "tasks": ["emoset8", "emoset2", "sensitivity", "reasoning"], "batch_size": 8, "progress": False,
         "models": [{"name": "instructblip", "adapter": "instructblip", "path": str(zoo["instructblip"])},
                    {"name": "clip", "adapter": "clip", "path": str(zoo["clip"])}]})
-    first = run_bench(load_config(path))
+    _, board = run_and_rank(load_config(path))  # as 'emovit bench run' does: the runs, then the leaderboard
     snapshot = {p: p.read_bytes() for p in (root / "out" / "runs").rglob("predictions.jsonl")}
-    second = run_bench(load_config(path))
-    return root, first, second, snapshot
+    second, _ = run_and_rank(load_config(path))
+    return root, board, second, snapshot
 
 
 def test_every_model_and_task_has_a_run_directory(full_run, bench_build):
@@ -105,7 +106,7 @@ def test_config_json_records_provenance(full_run, bench_build):
 def test_metrics_are_those_of_the_predictions(full_run):
     from sklearn.metrics import accuracy_score, f1_score
 
-    root, first, _, _ = full_run
+    root, board_rows, _, _ = full_run
     run = root / "out" / "runs" / "instructblip" / "emoset8"
     rows = _lines(run / "predictions.jsonl")
     metrics = json.loads((run / "metrics.json").read_text())
@@ -113,7 +114,7 @@ def test_metrics_are_those_of_the_predictions(full_run):
     assert metrics["accuracy"] == pytest.approx(accuracy_score(gold, pred))
     used = [label for label in ALPHABETICAL_EMOTIONS if label in set(gold) | set(pred)]
     assert metrics["macro_f1"] == pytest.approx(f1_score(gold, pred, labels=used, average="macro"))
-    board = {(r["model"], r["task"]): r for r in first.leaderboard}
+    board = {(r["model"], r["task"]): r for r in board_rows}
     assert board[("instructblip", "emoset8")]["accuracy_ci"] == metrics["accuracy_ci"]
 
 
@@ -136,6 +137,21 @@ def test_leaderboard_rebuilt_from_saved_runs_equals_the_runs_own(full_run, tmp_p
     assert rebuilt == written and len(rebuilt) == 8
     assert (tmp_path / "board" / "leaderboard.csv").read_text() == \
         (root / "out" / "leaderboard" / "leaderboard.csv").read_text()
+
+
+def test_the_runner_leaves_the_leaderboard_to_the_command(small_config, tmp_path):
+    """The runner scores and writes run directories only; 'emovit bench run' (and the demo) rebuild the
+    leaderboard from them afterwards, exactly as 'emovit bench leaderboard' would."""
+    path = small_config(tasks=["emoset8"])
+    result = run_bench(load_config(path))
+    assert result.runs == [tmp_path / "out" / "runs" / model / "emoset8" for model in ("clip", "instructblip")]
+    assert not (tmp_path / "out" / "leaderboard").exists()
+    again, rows = run_and_rank(load_config(path))
+    assert again.runs == result.runs and again.log[-1] == f"leaderboard: {tmp_path / 'out' / 'leaderboard' / 'leaderboard.md'}"
+    assert json.loads((tmp_path / "out" / "leaderboard" / "leaderboard.json").read_text()) == rows
+    assert sorted((row["model"], row["task"]) for row in rows) == [("clip", "emoset8"), ("instructblip", "emoset8")]
+    _, none = run_and_rank(load_config(path, [f"out={tmp_path / 'quiet'}", "leaderboard=false"]))
+    assert none is None and not (tmp_path / "quiet" / "leaderboard").exists()
 
 
 def test_a_changed_task_file_does_not_reuse_old_results(small_config, tmp_path):
@@ -163,14 +179,14 @@ def test_a_model_entry_trains_first_and_reuses_its_training(tmp_path, zoo, bench
                        "eval_limit": 8, "train_fraction": 0.5, "seed": 3}}
     path = write_config(tmp_path / "c.yaml", {"out": str(tmp_path / "out"), "data": {"build": str(bench_build)},
                                               "tasks": ["emoset8"], "progress": False, "models": [entry]})
-    first = run_bench(load_config(path))
+    _, board = run_and_rank(load_config(path))
     trained = json.loads((tmp_path / "out" / "_train" / "emovit" / "run_config.json").read_text())
     assert trained["config"]["train_fraction"] == 0.5 and trained["config"]["base"] == str(zoo["instructblip"])
     assert trained["rows"]["train"] == 16  # half of the 4 images per emotion, one categorical row each
     config = json.loads((tmp_path / "out" / "runs" / "emovit" / "emoset8" / "config.json").read_text())
     assert config["training"]["config"]["seed"] == 3
     assert config["model"]["reference"] == str(tmp_path / "out" / "_train" / "emovit" / "adapter")
-    assert first.leaderboard[0]["train_fraction"] == 0.5
+    assert board[0]["train_fraction"] == 0.5
     again = run_bench(load_config(path))
     assert again.log[0] == f"emovit: training cached ({tmp_path / 'out' / '_train' / 'emovit' / 'adapter'})"
     retrained = run_bench(load_config(path, ["models.emovit.train.seed=4"]))
@@ -216,8 +232,8 @@ def test_usage_errors_are_one_line(small_config, tmp_path):
 
 
 def test_zeroshot_config_at_tiny_size_scores_a_generated_folder(tmp_path):
-    from benchmarks.samples import folder_fingerprint
-    from benchmarks.task import load_task
+    from benchmarks.data.samples import folder_fingerprint
+    from benchmarks.spec.task import load_task
 
     overrides = ["size=tiny", f"out={tmp_path / 'out'}", "data.synth.per_class=2", "data.folder_synth.per_class=2",
                  "models.emovit.train.max_steps=1", "models.emovit.train.eval_limit=4", "progress=false",

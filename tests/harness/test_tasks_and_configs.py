@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.config import load_config, packaged_configs
-from benchmarks.task import load_task, options_text, packaged_tasks
+from benchmarks.spec.config import load_config, packaged_configs
+from benchmarks.spec.task import load_task, options_text, packaged_tasks
 from schemas.errors import UsageError
 from schemas.protocol import ALPHABETICAL_EMOTIONS, CATEGORICAL_INSTRUCTION
 

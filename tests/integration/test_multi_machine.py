@@ -158,7 +158,7 @@ def test_the_torchrun_caption_command_on_two_machines(small_tree_template, tmp_p
 @pytest.mark.slow
 @pytest.mark.integration
 def test_the_accelerate_evaluation_command_on_two_machines(tmp_path):
-    from benchmarks.fixtures import synthetic_build, zoo_checkpoint
+    from benchmarks.data.fixtures import synthetic_build, zoo_checkpoint
 
     build = synthetic_build(tmp_path / "synth", per_class=2, seed=0)
     config = tmp_path / "config.yaml"

@@ -12,8 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from emovit_model.scoring import PARSE_RULES, ParsedAnswer, final_answer, parse_answer
-from schemas.protocol import ALPHABETICAL_EMOTIONS
+from schemas.protocol import ALPHABETICAL_EMOTIONS, PARSE_RULES, ParsedAnswer, final_answer, parse_answer
 
 CASES = [
     ("<think>It could be sadness, or fear.</think>\n\nPredict emotion: awe", ParsedAnswer("awe", "exact")),
@@ -56,7 +55,7 @@ def test_labels_named_while_reasoning_never_count(reasoning, label, opened):
 
 
 def test_the_exported_lmms_eval_parser_reads_reasoning_answers_alike():
-    utils = importlib.import_module("builder.publish.lmms_eval_utils")
+    utils = importlib.import_module("benchmarks.interop.exporters.lmms_eval_utils")
     assert utils.PARSE_RULES == PARSE_RULES
     for text, parsed in CASES:
         assert utils.parse_answer(text, ALPHABETICAL_EMOTIONS) == (parsed.label, parsed.rule), text
@@ -69,8 +68,9 @@ def test_the_exported_lmms_eval_parser_reads_reasoning_answers_alike():
 def test_foreign_runs_and_imports_are_read_by_the_same_rule(tmp_path):
     """A foreign run whose tool took a label from the reasoning is re-read by the leaderboard (the label dropped,
     the answer counted under unclosed_reasoning); an import converts the same answers to the same labels."""
-    from benchmarks.importers import ForeignRun, ForeignSample, convert
-    from benchmarks.leaderboard import write_leaderboard
+    from benchmarks.board.leaderboard import write_leaderboard
+    from benchmarks.interop.foreign import ForeignRun, ForeignSample
+    from benchmarks.interop.importing import convert
 
     answers = {"1": ("fear", "<think>This feels like sadness"), "2": ("awe", "<think>sadness?</think>\nawe"),
                "3": ("anger", "<think>anger, or fear</think>\n\nPredict emotion: anger"),

@@ -84,7 +84,7 @@ def test_label_file_lines_split_on_newline_only(tmp_path):
     read = read_heldout("twitter1", root)
     assert read.entries == 3 and list(read.table["id"]) == ["Agg_AMT_Candidates/1.jpg"]
     assert sorted(q.code for q in read.quarantined) == ["missing_image", "missing_image"]
-    from benchmarks.samples import write_read_report
+    from benchmarks.data.samples import write_read_report
     from schemas.jsonlines import parse_lines, read_text
 
     write_read_report(read, tmp_path / "report")                  # the quarantine writer pairs with the reader
