@@ -28,7 +28,7 @@ class InstructBlipScorer(Scorer):
 
     def __init__(self, model, processor, options=None) -> None:
         super().__init__(model, processor, options)
-        from emovit_model.collator import EmoVITCollator
+        from emovit_model.collators.instructblip import EmoVITCollator
 
         self.collator = EmoVITCollator(processor, max_prompt_tokens=self.options.max_prompt_tokens,
                                        normalise=self.options.normalise,

@@ -112,11 +112,11 @@ def adapter_extra(config: TrainConfig, tuning: str) -> dict:
 
 def make_collator(config: TrainConfig, processor, model_type: str):
     """EmoVIT's InstructBLIP collator, or the LLaVA-1.5 conversation collator, with the run's options."""
-    from emovit_model.collator import EmoVITCollator, RandomResizedCropFlip
+    from emovit_model.collators.instructblip import EmoVITCollator, RandomResizedCropFlip
 
     augment = RandomResizedCropFlip() if config.augment else None
     if model_type == "llava":
-        from emovit_model.llava_collator import LlavaCollator
+        from emovit_model.collators.llava import LlavaCollator
 
         return LlavaCollator(processor, max_length=config.max_length, augment=augment, max_pixels=config.max_pixels)
     return EmoVITCollator(processor, max_prompt_tokens=config.max_prompt_tokens,

@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from builder.sources.imagefiles import DEFAULT_MAX_PIXELS
-from emovit_model.collator import IGNORE_INDEX, SampleError, qa_turns, row_images
+from emovit_model.collators.instructblip import IGNORE_INDEX, SampleError, qa_turns, row_images
 from schemas.protocol import IMAGE_TOKEN
 
 #: The turn layout (``USER: `` opens a question, `` ASSISTANT:`` closes it; an answer follows after a space).

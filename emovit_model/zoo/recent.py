@@ -19,8 +19,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from emovit_model import chat_templates
-from emovit_model import tokenizer as kinds
+from emovit_model.zoo import chat_templates
+from emovit_model.zoo import tokenizer as kinds
 
 #: Zoo kinds this module builds, with the ``model_type`` each one's config has.
 FAMILY_KINDS: dict[str, str] = {

@@ -135,7 +135,7 @@ IDEFICS3_LAYOUT_TOKENS = ("<global-img>", *(f"<row_{r}_col_{c}>" for r in range(
 
 def tokenizers(spec: TinySpec):
     """``(tokenizer, qformer_tokenizer or None)`` of a tiny ``spec.kind`` model, per ``spec.tokenizer``."""
-    from emovit_model import tokenizer as kinds
+    from emovit_model.zoo import tokenizer as kinds
 
     q_former = spec.kind in ("instructblip", "blip2")
     # the zoo's first byte-level tokenizers: asked for, or the real kind already (BLIP-2's OPT, CLIP)
@@ -388,7 +388,7 @@ def _build(spec: TinySpec):
     """``(model, processor, processor class the Hub folder names or None)``, random weights seeded by ``spec.seed``."""
     import torch
 
-    from emovit_model.zoo_families import BUILDERS
+    from emovit_model.zoo.recent import BUILDERS
 
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(spec.seed)
@@ -436,7 +436,7 @@ def build_tiny(kind: str, out: str | Path, *, seed: int = 0, **sizes) -> Path:
         if shown:
             hf_logging.enable_progress_bar()
     if named:  # a video-capable family: its Hub layout, naming the real processor class
-        from emovit_model.zoo_families import Built, save_hub_layout
+        from emovit_model.zoo.recent import Built, save_hub_layout
 
         save_hub_layout(Built(model, processor, named), out)
     else:
