@@ -44,7 +44,7 @@ class Adapter:
 
     def identity(self, reference: str, entry: dict) -> str:
         """What the run key names as the model: the checkpoint's content digest (a Hub id as such)."""
-        from benchmarks.provenance import checkpoint_identity
+        from emovit_model.checkpoint import checkpoint_identity
 
         return checkpoint_identity(reference)
 
