@@ -17,7 +17,7 @@ from benchmarks.config import BenchConfig
 def price_run(config: BenchConfig) -> list[dict]:
     """One row per API model and task: ``model``, ``task``, ``mode``, ``images``, ``cached``, ``requests``,
     ``prompt_tokens``, ``completion_tokens``, ``cost_usd``, ``prices``."""
-    from benchmarks.adapters import get_adapter
+    from benchmarks.adapters import ADAPTERS
     from benchmarks.config import generation_budget
     from benchmarks.runner import ordered_tasks, prepare_data, processes, task_samples
 
@@ -31,7 +31,7 @@ def price_run(config: BenchConfig) -> list[dict]:
     samples = {task.name: task_samples(task, data)[0] for task in tasks}
     rows = []
     for entry in entries:
-        adapter = get_adapter(entry["adapter"])
+        adapter = ADAPTERS.load(entry["adapter"])
         classifier = adapter.load(adapter.prepare(entry, out), options=entry.get("options"), entry=entry, workdir=out)
         for task in tasks:
             mode = task.mode or entry.get("mode") or config.mode

@@ -41,6 +41,11 @@ class LlavaCollator:
     max_pixels: int = DEFAULT_MAX_PIXELS
     _image_tokens: int | None = field(default=None, init=False, repr=False)
 
+    @classmethod
+    def for_training(cls, processor, config, augment=None) -> LlavaCollator:
+        """The collator of a training run (``config``: its :class:`~emovit_model.train.TrainConfig`)."""
+        return cls(processor, max_length=config.max_length, augment=augment, max_pixels=config.max_pixels)
+
     def __post_init__(self) -> None:
         tokenizer = self.tokenizer
         if not getattr(tokenizer, "is_fast", False):
