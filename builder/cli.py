@@ -28,7 +28,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "export": ("builder.publish.export", "export a built dataset as a Hub-ready folder (parquet + card) or LLaVA JSON"),
     "push": ("builder.publish.push", "publish an exported dataset to the Hugging Face Hub"),
     "curate": ("builder.curation.cli", "curate a build visually with FiftyOne: load, signals, App, decisions"),
-    "zoo": ("emovit_model.zoo", "write tiny random checkpoints (instructblip, blip2, llava, clip) for tests and demos"),
+    "zoo": ("emovit_model.zoo.cli", "write tiny random checkpoints (instructblip, blip2, llava, clip) for tests and demos"),
     "train": ("emovit_model.train.cli", "train EmoVIT (InstructBLIP Q-Former) on a built dataset"),
     "demo": ("benchmarks.demo", "run the whole offline pipeline on a small synthetic sample"),
     "bench": ("benchmarks.cli", "benchmark harness: score models on tasks (run) and rebuild the leaderboard"),
