@@ -116,7 +116,7 @@ def build_qwen3_vl(spec) -> Built:
     """Like ``Qwen/Qwen3-VL-8B-Instruct``: ViT with learned position embeddings and DeepStack features fed into the
     first LLM layers, Qwen3 LLM (per-head q/k norms) with interleaved M-RoPE; Qwen3's added tokens (``<think>``
     ...). The Thinking checkpoints differ only in their chat template
-    (:data:`~emovit_model.chat_templates.QWEN3_VL_THINKING_CHAT_TEMPLATE`)."""
+    (:data:`~emovit_model.zoo.chat_templates.QWEN3_VL_THINKING_CHAT_TEMPLATE`)."""
     from transformers import Qwen3VLConfig, Qwen3VLForConditionalGeneration
 
     tokenizer = kinds.qwen_tokenizer(spec.vocab_size, added=kinds.QWEN3_ADDED)
