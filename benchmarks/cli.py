@@ -166,7 +166,7 @@ def add_list(parser) -> None:
 
 
 def _list(args) -> int:
-    from benchmarks.adapters import REGISTRY, get_adapter
+    from benchmarks.adapters import ADAPTERS
     from benchmarks.spec.config import packaged_configs, read_config_document
     from benchmarks.spec.task import load_task, packaged_tasks
 
@@ -179,8 +179,8 @@ def _list(args) -> int:
         document, _ = read_config_document(name)
         print(f"  {name:<12} {str(document.get('description', '')).strip().splitlines()[0] if document.get('description') else ''}")
     print("adapters:")
-    for name in REGISTRY:
-        adapter = get_adapter(name)
+    for name in ADAPTERS:
+        adapter = ADAPTERS.load(name)
         tiny = f"; tiny: zoo:{adapter.zoo_kind}" if adapter.zoo_kind else ""
         print(f"  {name:<15} {adapter.description} (default {adapter.checkpoint}{tiny})")
     return 0

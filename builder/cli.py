@@ -1,5 +1,5 @@
-"""The ``emovit`` command. Subcommands live in their own modules and are imported only when invoked,
-so ``emovit --help`` starts fast and never imports torch, transformers or fiftyone.
+"""The ``emovit`` command. Subcommands live in their own modules, registered in :data:`COMMANDS` and imported
+only when invoked, so ``emovit --help`` starts fast and never imports torch, transformers or fiftyone.
 
 A subcommand module provides ``add_arguments(parser)`` and ``run(args) -> int``. Errors a user can fix
 (bad input trees, missing files) are raised as :class:`schemas.errors.UsageError` and printed as one line
@@ -12,27 +12,34 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib
+import inspect
 import signal
 import sys
 from pathlib import Path
 
 from schemas.errors import UsageError
+from schemas.registry import Entry, Registry
 
-#: name -> (module, one-line help)
-COMMANDS: dict[str, tuple[str, str]] = {
-    "synth": ("builder.sources.synth", "write a synthetic EmoSet-format tree (images, annotations, splits)"),
-    "validate": ("builder.sources.validate", "read and validate an EmoSet-style tree; write report and quarantine"),
-    "build": ("builder.dataset.build", "build the instruction dataset (datasets save_to_disk) with report and quarantine"),
-    "caption": ("builder.dataset.caption", "caption a build's images ahead of it, in parallel under torchrun / accelerate launch"),
-    "export": ("builder.publish.export", "export a built dataset as a Hub-ready folder (parquet + card) or LLaVA JSON"),
-    "push": ("builder.publish.push", "publish an exported dataset to the Hugging Face Hub"),
-    "curate": ("builder.curation.cli", "curate a build visually with FiftyOne: load, signals, App, decisions"),
-    "zoo": ("emovit_model.zoo", "write tiny random checkpoints (instructblip, blip2, llava, clip) for tests and demos"),
-    "train": ("emovit_model.train.cli", "train EmoVIT (InstructBLIP Q-Former) on a built dataset"),
-    "demo": ("benchmarks.demo", "run the whole offline pipeline on a small synthetic sample"),
-    "bench": ("benchmarks.cli", "benchmark harness: score models on tasks (run) and rebuild the leaderboard"),
-}
+#: The subcommands: each names its module's ``run(args) -> int``; the same module's ``add_arguments(parser)``
+#: declares its options (and ``INTERRUPTED_NOTE``, if any, what an interruption leaves behind).
+COMMANDS = Registry("command", {
+    "synth": Entry("builder.sources.synth:run", "write a synthetic EmoSet-format tree (images, annotations, splits)"),
+    "validate": Entry("builder.sources.validate:run",
+                      "read and validate an EmoSet-style tree; write report and quarantine"),
+    "build": Entry("builder.dataset.build:run",
+                   "build the instruction dataset (datasets save_to_disk) with report and quarantine"),
+    "caption": Entry("builder.dataset.caption:run",
+                     "caption a build's images ahead of it, in parallel under torchrun / accelerate launch"),
+    "export": Entry("builder.publish.export:run",
+                    "export a built dataset as a Hub-ready folder (parquet + card) or LLaVA JSON"),
+    "push": Entry("builder.publish.push:run", "publish an exported dataset to the Hugging Face Hub"),
+    "curate": Entry("builder.curation.cli:run", "curate a build visually with FiftyOne: load, signals, App, decisions"),
+    "zoo": Entry("emovit_model.zoo.cli:run",
+                 "write tiny random checkpoints (instructblip, blip2, llava, clip) for tests and demos"),
+    "train": Entry("emovit_model.train.cli:run", "train EmoVIT (InstructBLIP Q-Former) on a built dataset"),
+    "demo": Entry("benchmarks.demo:run", "run the whole offline pipeline on a small synthetic sample"),
+    "bench": Entry("benchmarks.cli:run", "benchmark harness: score models on tasks (run) and rebuild the leaderboard"),
+})
 
 #: Commands that moved, still accepted: ``(command, option, value)`` -> the command line it became. The options
 #: around it are passed on unchanged, and one line on stderr says where the command lives now.
@@ -96,10 +103,15 @@ def _moved(argv: list[str]) -> list[str]:
     return argv
 
 
+def command_module(name: str):
+    """The module of subcommand ``name``, imported now (its ``add_arguments``, ``run`` and ``INTERRUPTED_NOTE``)."""
+    return inspect.getmodule(COMMANDS.load(name))
+
+
 def _top_level_help() -> str:
     width = max(len(name) for name in COMMANDS)
     lines = ["usage: emovit <command> [options]   |   emovit --version", "", "commands:"]
-    lines += [f"  {name:<{width}}  {text}" for name, (_, text) in COMMANDS.items()]
+    lines += [f"  {name:<{width}}  {entry.summary}" for name, entry in COMMANDS.items()]
     lines += ["", "Run 'emovit <command> --help' for a command's options."]
     return "\n".join(lines)
 
@@ -123,8 +135,8 @@ def main(argv: list[str] | None = None) -> int:
     if name not in COMMANDS:
         print(f"emovit: error: unknown command {name!r}\n\n{_top_level_help()}", file=sys.stderr)
         return 2
-    module = importlib.import_module(COMMANDS[name][0])
-    parser = argparse.ArgumentParser(prog=f"emovit {name}", description=COMMANDS[name][1])
+    module = command_module(name)
+    parser = argparse.ArgumentParser(prog=f"emovit {name}", description=COMMANDS[name].summary)
     module.add_arguments(parser)
     args = parser.parse_args(rest)
     note = getattr(module, "INTERRUPTED_NOTE", None)

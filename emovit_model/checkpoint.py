@@ -1,4 +1,4 @@
-"""EmoVIT checkpoints without pickle: adapters and merged models.
+"""EmoVIT checkpoints without pickle: adapters and merged models, and what names a checkpoint.
 
 Adapter directory (what training publishes; megabytes for a 7B base)::
 
@@ -10,11 +10,13 @@ Adapter directory (what training publishes; megabytes for a 7B base)::
 :func:`merge_adapter` writes base + adapter as a plain ``save_pretrained`` model that
 ``InstructBlipForConditionalGeneration.from_pretrained`` loads with no EmoVIT code.
 
-Original LAVIS ``.pth`` checkpoints are imported by :mod:`emovit_model.lavis`.
+Original LAVIS ``.pth`` checkpoints are imported by :mod:`emovit_model.lavis`. :func:`checkpoint_identity` is the
+digest a benchmark run records for the checkpoint it scored.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -25,6 +27,9 @@ ADAPTER_WEIGHTS = "adapter.safetensors"
 ADAPTER_CONFIG = "adapter_config.json"
 ADAPTER_FORMAT = "emovit-adapter"
 ADAPTER_FORMAT_VERSION = 1
+#: Files up to this size are hashed by content when identifying a checkpoint (adapters, configs, tiny
+#: models); larger weight files by name and size, so a 7B checkpoint is not read just to name it.
+HASH_CONTENT_BELOW = 64 * 1024 * 1024
 
 
 class CheckpointError(UsageError):
@@ -163,3 +168,25 @@ def merge_adapter(adapter: str | Path, out: str | Path, *, base: str | Path | No
     source = adapter if (Path(adapter) / "processor_config.json").is_file() else base
     AutoProcessor.from_pretrained(str(source)).save_pretrained(str(out))
     return out
+
+
+# --------------------------------------------------------------------------------------------- identity
+def checkpoint_identity(reference: str) -> str:
+    """A digest naming what ``reference`` loads: for a local folder its files (content up to
+    :data:`HASH_CONTENT_BELOW`, name and size above), plus the base an adapter points at; for a Hub id the id."""
+    path = Path(reference).expanduser()
+    if not path.exists():
+        return f"hub:{reference}"
+    digest = hashlib.sha256()
+    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+    for file in files:
+        size = file.stat().st_size
+        digest.update(f"{file.relative_to(path) if file != path else file.name}\0{size}\0".encode())
+        if size < HASH_CONTENT_BELOW:
+            digest.update(hashlib.sha256(file.read_bytes()).digest())
+    adapter = path / ADAPTER_CONFIG
+    if adapter.is_file():
+        base = json.loads(adapter.read_text(encoding="utf-8")).get("base_model") or ""
+        if base:
+            digest.update(checkpoint_identity(resolve_base(path, base)).encode())
+    return digest.hexdigest()[:16]

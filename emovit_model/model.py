@@ -42,8 +42,6 @@ TRAINABLE_PREFIXES: tuple[str, ...] = ("qformer.", "query_tokens", "language_pro
 VISION_LAYERNORM_PREFIX = "vision_model.post_layernorm."
 #: Substring naming LLaVA's multi-modal projector parameters (``model.multi_modal_projector.*``).
 LLAVA_PROJECTOR = "multi_modal_projector."
-#: How each trainable model type can be tuned; the first is the default (``tuning="auto"``).
-TUNINGS: dict[str, tuple[str, ...]] = {"instructblip": ("qformer",), "llava": ("lora", "projector")}
 #: LLM modules that get LoRA matrices by default (Llama/Vicuna attention projections).
 LORA_TARGETS: tuple[str, ...] = ("q_proj", "k_proj", "v_proj", "o_proj")
 
@@ -140,17 +138,17 @@ def parameter_table(model) -> str:
 
 
 def model_class(config):
-    """The transformers class a model config loads with: its family's (:mod:`emovit_model.scorers`), e.g.
+    """The transformers class a model config loads with: its family's (:mod:`emovit_model.families`), e.g.
     ``InstructBlipForConditionalGeneration``, ``CLIPModel``, or ``AutoModelForImageTextToText`` for any
     chat-template vision-language model."""
     import transformers
 
-    from emovit_model.scorers import family_for
+    from emovit_model.families import FAMILIES, family_name
 
-    family = family_for(config)
-    if family.model_class is None:
-        raise UsageError(f"model type {config.model_type!r} is not a checkpoint to load (family {family.name})")
-    return getattr(transformers, family.model_class)
+    name = family_name(config)
+    if FAMILIES[name].model_class is None:
+        raise UsageError(f"model type {config.model_type!r} is not a checkpoint to load (family {name})")
+    return getattr(transformers, FAMILIES[name].model_class)
 
 
 def is_adapter_dir(path: str | Path) -> bool:
@@ -321,8 +319,11 @@ def apply_llava_policy(model, *, tuning: str = "lora", lora: LoraSettings | None
     returns the trainable parameter names. ``master_dtype`` re-casts what trains (fp32 master weights)."""
     if getattr(model.config, "model_type", None) != "llava":
         raise UsageError(f"projector/LoRA tuning needs a LLaVA model, got {model.config.model_type!r}")
-    if tuning not in TUNINGS["llava"]:
-        raise UsageError(f"LLaVA tuning must be one of {', '.join(TUNINGS['llava'])}, got {tuning!r}")
+    from emovit_model.families import FAMILIES
+
+    tunings = FAMILIES["llava"].tunings
+    if tuning not in tunings:
+        raise UsageError(f"LLaVA tuning must be one of {', '.join(tunings)}, got {tuning!r}")
     model.requires_grad_(False)
     if tuning == "lora":
         inject_lora(model, lora or LoraSettings())  # marks only the LoRA matrices trainable
@@ -340,13 +341,18 @@ def apply_llava_policy(model, *, tuning: str = "lora", lora: LoraSettings | None
 
 
 def resolve_tuning(model_type: str, tuning: str = "auto") -> str:
-    """The tuning a model type trains with (``auto``: EmoVIT's Q-Former policy for InstructBLIP, LoRA for LLaVA)."""
-    if model_type not in TUNINGS:
+    """The tuning a model type trains with: one of its family's tunings (:mod:`emovit_model.families`); ``auto`` is
+    the first (EmoVIT's Q-Former policy for InstructBLIP, LoRA for LLaVA)."""
+    from emovit_model.families import family_of_type
+
+    family = family_of_type(model_type)
+    tunings = family.tunings if family is not None else ()
+    if not tunings:
         raise UsageError(f"training supports InstructBLIP (EmoVIT) and LLaVA bases, not {model_type!r}")
     if tuning == "auto":
-        return TUNINGS[model_type][0]
-    if tuning not in TUNINGS[model_type]:
-        raise UsageError(f"a {model_type} base trains with tuning {' or '.join(TUNINGS[model_type])}, not {tuning!r}")
+        return tunings[0]
+    if tuning not in tunings:
+        raise UsageError(f"a {model_type} base trains with tuning {' or '.join(tunings)}, not {tuning!r}")
     return tuning
 
 
@@ -362,7 +368,7 @@ def load_for_training(base: str | Path, *, tuning: str = "auto", lora: LoraSetti
     base, config = _read_config(base, **kwargs)
     model_type = config.model_type
     tuning = resolve_tuning(model_type, tuning)
-    if model_type == "instructblip":
+    if tuning == "qformer":  # EmoVIT's freeze policy; the others are LLaVA's
         model, processor = load_emovit(base, device=device, dtype=dtype, verbose=verbose,
                                        train_vision_layernorm=train_vision_layernorm, **kwargs)
         return model, processor, tuning

@@ -156,7 +156,7 @@ class EmotionClassifier:
         in eval mode with gradients off and its autocast on; an API model gets every image at once, as given."""
         import torch
 
-        from emovit_model.collator import load_image
+        from emovit_model.collators.instructblip import load_image
 
         images = list(images)
         instructions = self._instructions(images, instructions)

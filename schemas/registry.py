@@ -5,9 +5,9 @@ Commands, adapters, importers, model families, generators and captioners are all
 is one line in its table and ``emovit --help`` imports none of them::
 
     ADAPTERS = Registry("adapter", {
-        "emovit": Entry("benchmarks.adapters.instructblip:EMOVIT", "InstructBLIP with a trained EmoVIT adapter"),
+        "emovit": Entry("benchmarks.adapters.emovit:EMOVIT", "InstructBLIP with a trained EmoVIT adapter"),
     })
-    ADAPTERS.load("emovit")        # imports benchmarks.adapters.instructblip, returns its EMOVIT
+    ADAPTERS.load("emovit")        # imports benchmarks.adapters.emovit, returns its EMOVIT
     ADAPTERS.load("nope")          # UsageError: unknown adapter 'nope'; choose one of: emovit
 """
 

@@ -187,9 +187,6 @@ def test_builder_top_level_holds_only_the_package_init_the_cli_and_storage():
 #: adapters sit at the bottom (the run config checks its model entries against them), the command table and the
 #: demo on top.
 BENCHMARK_STAGES = ("adapters", "spec", "data", "score", "run", "board", "interop", "cli", "demo", "__main__")
-#: Imports against the order that the other half of issue 25 removes (``checkpoint_identity`` moves beside the
-#: checkpoint code in ``emovit_model.checkpoint``); delete the entry when it does.
-PENDING = {("benchmarks.adapters.base", "benchmarks.run.provenance")}
 
 
 def _benchmark_stage(module: str) -> str | None:
@@ -213,14 +210,7 @@ def benchmark_upward_imports(graph: dict[str, set[str]]) -> list[str]:
 
 
 def test_benchmark_stages_import_only_from_earlier_stages():
-    pending = {f"{module} imports {target}" for module, target in PENDING}
-    assert [line for line in benchmark_upward_imports(module_graph()) if line not in pending] == []
-
-
-def test_every_pending_import_is_still_there():
-    """An entry of PENDING whose import is gone must go too (so the exemption cannot outlive its reason)."""
-    graph = module_graph()
-    assert [pair for pair in sorted(PENDING) if pair[1] not in graph.get(pair[0], set())] == []
+    assert benchmark_upward_imports(module_graph()) == []
 
 
 def test_the_stage_check_sees_an_import_of_a_later_stage():
@@ -247,9 +237,8 @@ def test_the_answer_protocol_comes_from_schemas():
     ``schemas.protocol``, never through the model package's scoring or the generation stage."""
     graph = module_graph()
     readers = [module for module in graph if module.startswith(("benchmarks.score", "benchmarks.board",
-                                                                 "benchmarks.interop", "emovit_model.collator",
-                                                                 "emovit_model.llava_collator"))]
-    forbidden = {"emovit_model.scoring", "emovit_model.reasoning", "builder.generation.turns"}
+                                                                 "benchmarks.interop", "emovit_model.collators"))]
+    forbidden = {"emovit_model.scoring", "builder.generation.turns"}
     assert sorted(f"{module} imports {target}" for module in readers for target in graph[module] & forbidden) == []
-    for module in ("benchmarks.score.figures", "benchmarks.interop.importing", "emovit_model.collator"):
+    for module in ("benchmarks.score.figures", "benchmarks.interop.importing", "emovit_model.collators.instructblip"):
         assert "schemas.protocol" in graph[module], module

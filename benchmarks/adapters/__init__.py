@@ -1,63 +1,39 @@
-"""Model adapters, registered by name and imported only when used.
+"""Model adapters, registered by name and imported only when used (``ADAPTERS.load("llava")``).
 
 Every adapter wraps :class:`emovit_model.scoring.EmotionClassifier` (one scoring path for ranking and
 generation, a scorer per model family); an adapter only knows how its models are found, loaded, checked and
-(for ``emovit`` and ``llava-ft``) trained. ``get_adapter("llava")`` imports :mod:`benchmarks.adapters.llava` on
-first use.
+(for ``emovit`` and ``llava-ft``) trained. What it knows of its models (the model types it accepts, its default
+real checkpoint, its tiny zoo stand-in, how it trains) is its family's row in :mod:`emovit_model.families`.
 
-=============== ================================================================== =================================
-name            model                                                              real checkpoint (default)
-=============== ================================================================== =================================
-emovit          InstructBLIP + a trained EmoVIT adapter (or a LAVIS EmoVIT .pth)   Salesforce/instructblip-vicuna-7b
-instructblip    InstructBLIP, zero-shot                                            Salesforce/instructblip-vicuna-7b
-blip2           BLIP-2, zero-shot (``Question: ... Answer:``)                      Salesforce/blip2-opt-2.7b
-llava           LLaVA-1.5, zero-shot, its chat template                            llava-hf/llava-1.5-7b-hf
-llava-ft        LLaVA-1.5 + a projector/LoRA adapter trained on the instruction data llava-hf/llava-1.5-7b-hf
-vlm             any chat-template VLM (``AutoModelForImageTextToText``), zero-shot llava-hf/llava-v1.6-vicuna-7b-hf
-llava-next ...  ``vlm`` aliases that check the family: llava-next, llava-onevision, idefics3, gemma3, qwen2-vl,
-                qwen2.5-vl, qwen3-vl, internvl (:mod:`benchmarks.adapters.vlm`)
-openai          an OpenAI-compatible chat endpoint taking images                   gpt-4o-mini
-clip            CLIP zero-shot, prompt-ensembled label embeddings                  openai/clip-vit-large-patch14
-=============== ================================================================== =================================
+Adapters that differ only in data are rows of :mod:`.presets`; behaviour has its own module where it differs:
+:mod:`.emovit` (EmoVIT's LAVIS ``.pth`` import) and :mod:`.api` (an endpoint's cost tracking). The ``vlm``
+aliases (``llava-next`` ... ``internvl``) also check the checkpoint's ``model_type`` and give the family's usual
+checkpoint as the default; ``emovit bench list`` prints the table with its defaults.
 """
 
 from __future__ import annotations
 
-import importlib
+from schemas.registry import Entry, Registry
 
-from schemas.errors import UsageError
+ADAPTERS = Registry("adapter", {
+    "emovit": Entry("benchmarks.adapters.emovit:EMOVIT", "InstructBLIP + trained EmoVIT Q-Former adapter"),
+    "instructblip": Entry("benchmarks.adapters.presets:INSTRUCTBLIP", "InstructBLIP, zero-shot"),
+    "blip2": Entry("benchmarks.adapters.presets:BLIP2", "BLIP-2, zero-shot"),
+    "llava": Entry("benchmarks.adapters.presets:LLAVA", "LLaVA-1.5, zero-shot (its chat template)"),
+    "llava-ft": Entry("benchmarks.adapters.presets:LLAVA_FT",
+                      "LLaVA-1.5 fine-tuned on the instruction data (LoRA + projector, or projector)"),
+    "vlm": Entry("benchmarks.adapters.presets:VLM", "any chat-template VLM (AutoModelForImageTextToText), zero-shot"),
+    "llava-next": Entry("benchmarks.adapters.presets:LLAVA_NEXT", "LLaVA-NeXT (any-resolution tiling), zero-shot"),
+    "llava-onevision": Entry("benchmarks.adapters.presets:LLAVA_ONEVISION", "LLaVA-OneVision, zero-shot"),
+    "idefics3": Entry("benchmarks.adapters.presets:IDEFICS3", "Idefics3 / SmolVLM, zero-shot"),
+    "gemma3": Entry("benchmarks.adapters.presets:GEMMA3", "Gemma 3, zero-shot"),
+    "qwen2-vl": Entry("benchmarks.adapters.presets:QWEN2_VL", "Qwen2-VL, zero-shot"),
+    "qwen2.5-vl": Entry("benchmarks.adapters.presets:QWEN2_5_VL", "Qwen2.5-VL, zero-shot"),
+    "qwen3-vl": Entry("benchmarks.adapters.presets:QWEN3_VL", "Qwen3-VL (Instruct or Thinking), zero-shot"),
+    "internvl": Entry("benchmarks.adapters.presets:INTERNVL", "InternVL (transformers' -hf checkpoints), zero-shot"),
+    "openai": Entry("benchmarks.adapters.api:OPENAI",
+                    "an OpenAI-compatible chat endpoint taking images (GPT-4o, vLLM, SGLang, Ollama)"),
+    "clip": Entry("benchmarks.adapters.presets:CLIP", "CLIP zero-shot (image-text similarity)"),
+})
 
-#: adapter name -> (module, attribute)
-REGISTRY: dict[str, tuple[str, str]] = {
-    "emovit": ("benchmarks.adapters.instructblip", "EMOVIT"),
-    "instructblip": ("benchmarks.adapters.instructblip", "INSTRUCTBLIP"),
-    "blip2": ("benchmarks.adapters.instructblip", "BLIP2"),
-    "llava": ("benchmarks.adapters.llava", "LLAVA"),
-    "llava-ft": ("benchmarks.adapters.llava", "LLAVA_FT"),
-    "vlm": ("benchmarks.adapters.vlm", "VLM"),
-    "llava-next": ("benchmarks.adapters.vlm", "LLAVA_NEXT"),
-    "llava-onevision": ("benchmarks.adapters.vlm", "LLAVA_ONEVISION"),
-    "idefics3": ("benchmarks.adapters.vlm", "IDEFICS3"),
-    "gemma3": ("benchmarks.adapters.vlm", "GEMMA3"),
-    "qwen2-vl": ("benchmarks.adapters.vlm", "QWEN2_VL"),
-    "qwen2.5-vl": ("benchmarks.adapters.vlm", "QWEN2_5_VL"),
-    "qwen3-vl": ("benchmarks.adapters.vlm", "QWEN3_VL"),
-    "internvl": ("benchmarks.adapters.vlm", "INTERNVL"),
-    "openai": ("benchmarks.adapters.api", "OPENAI"),
-    "clip": ("benchmarks.adapters.clip", "CLIP"),
-}
-
-
-def adapter_names() -> tuple[str, ...]:
-    return tuple(REGISTRY)
-
-
-def get_adapter(name: str):
-    """The adapter registered as ``name`` (its module is imported now)."""
-    if name not in REGISTRY:
-        raise UsageError(f"unknown adapter {name!r}; choose one of {', '.join(REGISTRY)}")
-    module, attribute = REGISTRY[name]
-    return getattr(importlib.import_module(module), attribute)
-
-
-__all__ = ["REGISTRY", "adapter_names", "get_adapter"]
+__all__ = ["ADAPTERS"]

@@ -99,7 +99,4 @@ class ApiAdapter(Adapter):
         write_json(path, document)
 
 
-OPENAI = ApiAdapter(
-    name="openai", description="an OpenAI-compatible chat endpoint taking images (GPT-4o, vLLM, SGLang, Ollama)",
-    model_types=(), checkpoint="gpt-4o-mini", zoo_kind="", families=("openai",),
-)
+OPENAI = ApiAdapter("openai", "openai", any_model=True)

@@ -3,7 +3,7 @@ what it loads in the run key, and (API models) record what the run cost."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from schemas.errors import UsageError
@@ -18,24 +18,58 @@ class Adapter:
     """A family of models the harness can score.
 
     Args:
-        name: registry name.
-        description: one line for listings.
-        model_types: ``config.model_type`` values this adapter accepts (empty: any the ``families`` score).
-        checkpoint: the real checkpoint used when a model entry names none.
-        zoo_kind: the tiny zoo kind standing in for it offline (empty: none).
-        trainable: whether a model entry may ask for training (EmoVIT, LLaVA-ft).
-        train_defaults: :class:`~emovit_model.train.TrainConfig` values this adapter trains with by default.
-        families: scorer families (:mod:`emovit_model.scorers`) this adapter accepts when ``model_types`` is empty.
+        name: registry name (:data:`benchmarks.adapters.ADAPTERS`, which holds its one-line description).
+        family: its row of :mod:`emovit_model.families`, which gives the model types it accepts, the real
+            checkpoint used when a model entry names none, the tiny zoo kind standing in for it offline and
+            how it trains.
+        trainable: whether a model entry may ask for training (EmoVIT, LLaVA-ft); it trains with its family's
+            default tuning unless the entry says otherwise.
+        any_model: accept any checkpoint its family's scorer scores (``vlm``, ``openai``), not only the family's
+            model types.
     """
 
     name: str
-    description: str
-    model_types: tuple[str, ...]
-    checkpoint: str
-    zoo_kind: str
+    family: str
     trainable: bool = False
-    train_defaults: dict = field(default_factory=dict)
-    families: tuple[str, ...] = ()
+    any_model: bool = False
+
+    @property
+    def _row(self):
+        from emovit_model.families import FAMILIES
+
+        return FAMILIES.entry(self.family)
+
+    @property
+    def description(self) -> str:
+        """One line for listings."""
+        from benchmarks.adapters import ADAPTERS
+
+        return ADAPTERS[self.name].summary
+
+    @property
+    def model_types(self) -> tuple[str, ...]:
+        """``config.model_type`` values this adapter accepts (empty: any its family's scorer scores)."""
+        return () if self.any_model else self._row.model_types
+
+    @property
+    def checkpoint(self) -> str:
+        """The real checkpoint used when a model entry names none."""
+        return self._row.checkpoint
+
+    @property
+    def zoo_kind(self) -> str:
+        """The tiny zoo kind standing in for it offline (empty: none)."""
+        return self._row.zoo_kind
+
+    @property
+    def train_defaults(self) -> dict:
+        """:class:`~emovit_model.train.TrainConfig` values this adapter trains with by default."""
+        return {"tuning": self._row.tunings[0]} if self.trainable else {}
+
+    @property
+    def families(self) -> tuple[str, ...]:
+        """The scorer families (``EmotionClassifier.family``) it accepts when ``model_types`` is empty."""
+        return (self._row.load().family,)
 
     def prepare(self, entry: dict, workdir: Path) -> str | None:
         """The reference to load for ``entry`` before any training (``path`` as given); ``None`` when the
@@ -44,7 +78,7 @@ class Adapter:
 
     def identity(self, reference: str, entry: dict) -> str:
         """What the run key names as the model: the checkpoint's content digest (a Hub id as such)."""
-        from benchmarks.run.provenance import checkpoint_identity
+        from emovit_model.checkpoint import checkpoint_identity
 
         return checkpoint_identity(reference)
 

@@ -190,10 +190,10 @@ def _trained_here(row: dict) -> bool:
     weights trained with ``emovit train`` (EmoVIT, LLaVA-ft)."""
     if row.get("trained_here"):
         return True
-    from benchmarks.adapters import REGISTRY, get_adapter
+    from benchmarks.adapters import ADAPTERS
 
     adapter = row.get("adapter")
-    return isinstance(adapter, str) and adapter in REGISTRY and get_adapter(adapter).trainable
+    return isinstance(adapter, str) and adapter in ADAPTERS and ADAPTERS.load(adapter).trainable
 
 
 def model_card(name: str, rows: list[dict], repo: str):

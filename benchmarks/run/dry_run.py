@@ -17,7 +17,7 @@ from benchmarks.spec.config import BenchConfig
 def price_run(config: BenchConfig) -> list[dict]:
     """One row per API model and task: ``model``, ``task``, ``mode``, ``images``, ``cached``, ``requests``,
     ``prompt_tokens``, ``completion_tokens``, ``cost_usd``, ``prices``."""
-    from benchmarks.adapters import get_adapter
+    from benchmarks.adapters import ADAPTERS
     from benchmarks.data.samples import task_samples
     from benchmarks.run.prepare import prepare_data, processes
     from benchmarks.spec.config import generation_budget
@@ -33,7 +33,7 @@ def price_run(config: BenchConfig) -> list[dict]:
     samples = {task.name: task_samples(task, data)[0] for task in tasks}
     rows = []
     for entry in entries:
-        adapter = get_adapter(entry["adapter"])
+        adapter = ADAPTERS.load(entry["adapter"])
         classifier = adapter.load(adapter.prepare(entry, out), options=entry.get("options"), entry=entry, workdir=out)
         for task in tasks:
             mode = task.mode or entry.get("mode") or config.mode

@@ -37,8 +37,6 @@ LAYOUT_TOKENS = 16
 ANSWER_TOKENS = 16
 #: Copies of the ``config.json`` of the Hub checkpoints the packaged configs name (``<org>--<name>/config.json``).
 SHIPPED_CONFIGS = Path(__file__).resolve().parents[1] / "configs" / "models"
-#: InternVL's dynamic tiling at most (``max_patches``): tiles of the image plus one thumbnail.
-INTERNVL_MAX_TILES = 12
 
 
 @dataclass(frozen=True)
@@ -129,42 +127,12 @@ def kv_bytes_per_token(config, dtype) -> int:
     return 2 * layers * kv_heads * head_dim * torch.empty((), dtype=dtype).element_size()
 
 
-def _first(size) -> int:
-    """A square size given as ``n`` or ``[n, n]``."""
-    return size[0] if isinstance(size, (list, tuple)) else size
-
-
 def image_tokens(config, image_size: int = 512) -> int:
-    """Image tokens one image puts in the prompt (worst case for any-resolution models)."""
-    if getattr(config, "num_query_tokens", None):  # BLIP-2 / InstructBLIP
-        return config.num_query_tokens
-    vision = getattr(config, "vision_config", None)
-    if config.model_type in ("qwen2_vl", "qwen2_5_vl", "qwen3_vl", "qwen3_vl_moe"):
-        # 14-px (Qwen3-VL: 16-px) patches merged 2 x 2, on a square image
-        side = vision.patch_size * getattr(vision, "spatial_merge_size", 2)
-        return math.ceil(image_size / side) ** 2
-    if config.model_type == "internvl":  # <img>, the context tokens of every tile and the thumbnail, </img>
-        side = _first(vision.image_size) // _first(vision.patch_size)
-        per_tile = getattr(config, "image_seq_length", None) or int(side ** 2 * config.downsample_ratio ** 2)
-        return per_tile * (INTERNVL_MAX_TILES + 1) + 2
-    ratio = str(getattr(config, "vision_aspect_ratio", "") or "")
-    if ratio.startswith("anyres_max_"):  # LLaVA-OneVision: base view + grid pooled to at most N base views
-        side = vision.image_size // vision.patch_size
-        tiles = int(ratio.rsplit("_", 1)[1])
-        return side ** 2 * (tiles + 1) + math.isqrt(tiles) * side + 1
-    if getattr(config, "image_grid_pinpoints", None):  # LLaVA-NeXT: base view + the largest grid + newlines
-        patch, size = vision.patch_size, vision.image_size
-        grid = max((h // patch) * (w // patch) + h // patch for h, w in config.image_grid_pinpoints)
-        return (size // patch) ** 2 + grid
-    if config.model_type in ("idefics3", "smolvlm"):  # 4 x 4 tiles and the global view
-        per_tile = (vision.image_size // vision.patch_size) ** 2 // config.scale_factor ** 2
-        return 17 * per_tile
-    for name in ("mm_tokens_per_image", "image_seq_length"):
-        if getattr(config, name, None):
-            return int(getattr(config, name))
-    if vision is not None:
-        return (vision.image_size // vision.patch_size) ** 2
-    return 0
+    """Image tokens one image puts in the prompt (worst case for any-resolution models), by the rule of the
+    config's family (:mod:`emovit_model.families`, :mod:`emovit_model.image_tokens`)."""
+    from emovit_model.families import family_for
+
+    return family_for(config).image_tokens(config, image_size)
 
 
 def text_tokens(reference: str, instructions: list[str]) -> int:
@@ -207,11 +175,11 @@ def shipped_config(reference: str) -> Path | None:
 def _reference(entry: dict, out: Path) -> str:
     """What the entry's scores come from: its path, or the base it trains on (an adapter's own weights are small);
     an adapter folder stands for its base; ``zoo:<kind>`` is written under ``OUT/_zoo`` as a run would."""
-    from benchmarks.adapters import get_adapter
+    from benchmarks.adapters import ADAPTERS
     from benchmarks.run.prepare import processes, resolve_reference
     from emovit_model.model import is_adapter_dir
 
-    adapter = get_adapter(entry["adapter"])
+    adapter = ADAPTERS.load(entry["adapter"])
     reference = entry.get("path") or entry.get("base") or adapter.checkpoint
     reference = resolve_reference(reference, out, processes("cpu"))
     if is_adapter_dir(reference):
@@ -235,8 +203,8 @@ def answer_tokens(entry: dict, tasks, mode: str) -> tuple[int, str]:
 def plan_config(config: BenchConfig, *, image_size: int = 512) -> list[ModelPlan]:
     """A :class:`ModelPlan` per model entry of ``config``."""
     from benchmarks.spec.task import load_task
+    from emovit_model.families import FAMILIES, family_for
     from emovit_model.model import read_model_config
-    from emovit_model.scorers import family_for
 
     dtype = plan_dtype(config.dtype)
     instructions = task_instructions(config)
@@ -244,7 +212,8 @@ def plan_config(config: BenchConfig, *, image_size: int = 512) -> list[ModelPlan
     plans = []
     for entry in config.models:
         if entry["adapter"] == "openai":
-            plans.append(ModelPlan(entry["name"], entry.get("path") or "gpt-4o-mini", "openai", local=False))
+            plans.append(ModelPlan(entry["name"], entry.get("path") or FAMILIES["openai"].checkpoint, "openai",
+                                   local=False))
             continue
         reference = _reference(entry, Path(config.out))
         source = shipped_config(reference) or reference
@@ -252,7 +221,7 @@ def plan_config(config: BenchConfig, *, image_size: int = 512) -> list[ModelPlan
         count, size = weight_bytes(meta_model(model_config), dtype)
         prompt = image_tokens(model_config, image_size) + text_tokens(str(source), instructions) + LAYOUT_TOKENS
         answer, modes = answer_tokens(entry, tasks, config.mode)
-        plans.append(ModelPlan(entry["name"], reference, family_for(model_config).name, True, count,
+        plans.append(ModelPlan(entry["name"], reference, family_for(model_config).load().family, True, count,
                                str(dtype).replace("torch.", ""), size, prompt,
                                kv_bytes_per_token(model_config, dtype), config.batch_size, answer, modes,
                                source != reference))

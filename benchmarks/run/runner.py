@@ -96,10 +96,10 @@ def _trained_already(train_config, workdir: Path) -> bool:
 def resolve_model(entry: dict, config: BenchConfig, out: Path, data: dict, procs: Processes,
                   log) -> tuple[str, dict | None]:
     """The reference to load for a model entry, training it first when it asks; and the training summary."""
-    from benchmarks.adapters import get_adapter
+    from benchmarks.adapters import ADAPTERS
     from schemas.runinfo import to_jsonable
 
-    adapter = get_adapter(entry["adapter"])
+    adapter = ADAPTERS.load(entry["adapter"])
     workdir = out / "_train" / entry["name"]
     reference = adapter.prepare(entry, workdir)
     if reference:
@@ -217,7 +217,7 @@ def _dtype_name(dtype: str, device) -> str:
 def run_bench(config: BenchConfig, *, log=print) -> BenchResult:
     """Run every model on every task of ``config``; returns the run directories (the leaderboard over them is
     the caller's to write: ``emovit bench run`` and the demo do, :func:`benchmarks.cli.run_and_rank`)."""
-    from benchmarks.adapters import get_adapter
+    from benchmarks.adapters import ADAPTERS
     from benchmarks.run.provenance import git_commit, versions
     from schemas.jsonlines import parse_lines, read_text
     from schemas.runinfo import fingerprint
@@ -249,7 +249,7 @@ def run_bench(config: BenchConfig, *, log=print) -> BenchResult:
               "world_size": procs.world, "batch_size": config.batch_size}
     run_dirs: list[Path] = []
     for entry in config.models:
-        adapter = get_adapter(entry["adapter"])
+        adapter = ADAPTERS.load(entry["adapter"])
         reference, training = resolve_model(entry, config, out, data, procs, note)
         identity = adapter.identity(reference, entry)
         model_doc = {**entry, "reference": reference, "identity": identity,

@@ -234,7 +234,7 @@ def load_config(reference: str | Path, overrides: list[str] | tuple[str, ...] = 
 
 def validate(document: dict, where: str) -> BenchConfig:
     """Check every field; one :class:`UsageError` lists all problems."""
-    from benchmarks.adapters import REGISTRY
+    from benchmarks.adapters import ADAPTERS
 
     problems = []
     unknown = sorted(set(document) - _TOP)
@@ -257,8 +257,8 @@ def validate(document: dict, where: str) -> BenchConfig:
         if not isinstance(entry.get("name"), str) or not entry["name"] or "/" in entry["name"] \
                 or "\\" in entry["name"] or entry["name"] in (".", ".."):
             problems.append(f"{label}: 'name' must be a non-empty string without '/' (it names a folder)")
-        if entry.get("adapter") not in REGISTRY:
-            problems.append(f"model {label}: 'adapter' must be one of {', '.join(REGISTRY)}")
+        if entry.get("adapter") not in ADAPTERS:
+            problems.append(f"model {label}: 'adapter' must be one of {', '.join(ADAPTERS)}")
         if entry.get("mode") is not None and entry["mode"] not in MODES:
             problems.append(f"model {label}: 'mode' must be rank or generate")
         if entry.get("train") is not None and not isinstance(entry["train"], dict):

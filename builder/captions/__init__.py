@@ -21,13 +21,17 @@ from pathlib import Path
 
 from builder.captions.base import CachingCaptioner, CaptionCache, Captioner, CaptionOutcome
 from schemas.errors import UsageError
+from schemas.registry import Entry, Registry
 
-#: spec prefix -> description
-CAPTIONERS: dict[str, str] = {
-    "attributes": "composed from scene, objects, action and expression (offline)",
-    "file:<path>": "read from a JSONL or CSV file of id/caption",
-    "blip2:<model>": "BLIP-2 via transformers (Hub id or local checkpoint)",
-}
+#: The captioners by spec; ``:<path>`` / ``:<model>`` marks what a spec names after the colon (given to the class
+#: first).
+CAPTIONERS = Registry("captioner", {
+    "attributes": Entry("builder.captions.attributes:AttributesCaptioner",
+                        "composed from scene, objects, action and expression (offline)"),
+    "file:<path>": Entry("builder.captions.file:FileCaptioner", "read from a JSONL or CSV file of id/caption"),
+    "blip2:<model>": Entry("builder.captions.blip2:Blip2Captioner",
+                           "BLIP-2 via transformers (Hub id or local checkpoint)"),
+})
 
 
 class CaptionerSpecError(UsageError, ValueError):
@@ -35,25 +39,17 @@ class CaptionerSpecError(UsageError, ValueError):
 
 
 def get_captioner(spec: str, *, cache_dir: str | Path | None = None, **options) -> Captioner:
-    """The captioner for ``spec``; ``options`` go to the BLIP-2 captioner (batch_size, max_new_tokens,
-    prompt, device)."""
+    """The captioner for ``spec``; ``options`` go to the captioners that take them (BLIP-2: batch_size,
+    max_new_tokens, prompt, device)."""
     name, _, argument = spec.strip().partition(":")
-    if name == "attributes" and not argument:
-        from builder.captions.attributes import AttributesCaptioner
-
-        captioner = AttributesCaptioner(cache_dir)
-    elif name == "file" and argument:
-        from builder.captions.file import FileCaptioner
-
-        captioner = FileCaptioner(argument, cache_dir)
-    elif name == "blip2" and argument:
-        from builder.captions.blip2 import Blip2Captioner
-
-        return Blip2Captioner(argument, cache_dir, **options)
-    else:
-        known = "; ".join(f"{key} ({text})" for key, text in CAPTIONERS.items())
+    form = next((form for form in CAPTIONERS
+                 if form.partition(":")[0] == name and bool(form.partition(":")[2]) == bool(argument)), None)
+    if form is None:
+        known = "; ".join(f"{form} ({entry.summary})" for form, entry in CAPTIONERS.items())
         raise CaptionerSpecError(f"unknown captioner {spec!r}; known: {known}")
-    if options:
+    cls = CAPTIONERS.load(form)
+    captioner = cls(*(argument,) if argument else (), cache_dir, **(options if cls.takes_options else {}))
+    if options and not cls.takes_options:
         raise CaptionerSpecError(f"captioner {name!r} takes no options (got {', '.join(sorted(options))})")
     return captioner
 

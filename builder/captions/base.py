@@ -119,11 +119,13 @@ class CachingCaptioner:
         cache_key: ``name`` plus anything else that changes the output (a file's hash, generation settings).
         batch_size: records handed to :meth:`compute` at a time; each batch is committed to the cache.
         cacheable: False for captioners cheaper to recompute than to look up.
+        takes_options: whether keyword options (batch size, device ...) configure it (:func:`get_captioner`).
     """
 
     name: str = ""
     batch_size: int = 256
     cacheable: bool = True
+    takes_options: bool = False
 
     def __init__(self, cache_dir: str | Path | None = None):
         self.cache_dir = None if cache_dir is None else Path(cache_dir)

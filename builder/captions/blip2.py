@@ -38,6 +38,8 @@ class Blip2Captioner(CachingCaptioner):
         device: ``cuda``/``cpu``/...; default CUDA when available (``cuda:<LOCAL_RANK>`` under a launcher).
     """
 
+    takes_options = True
+
     def __init__(self, model: str, cache_dir: str | Path | None = None, *, batch_size: int = 16,
                  max_new_tokens: int = 30, prompt: str = "", device: str | None = None):
         super().__init__(cache_dir)

@@ -31,15 +31,11 @@ from schemas.runinfo import fingerprint, write_json
 
 
 def make_builder(config: BuildConfig, *, cache_dir=None, hf_cache_dir=None, progress: bool = False):
-    """The ``datasets`` builder of ``config``; invalid options are a :class:`UsageError`."""
+    """The ``datasets`` builder carrying ``config`` (its options were checked when it was made)."""
     from builder.dataset.builder import EmoVITInstructions
 
-    try:
-        return EmoVITInstructions(cache_dir=None if hf_cache_dir is None else str(hf_cache_dir),
-                                  config_name=config.config, emovit_cache_dir=cache_dir, progress=progress,
-                                  **config.builder_kwargs())
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
+    return EmoVITInstructions(cache_dir=None if hf_cache_dir is None else str(hf_cache_dir), options=config,
+                              emovit_cache_dir=cache_dir, progress=progress)
 
 
 def user_error(exc: BaseException) -> UsageError | None:

@@ -9,6 +9,7 @@ by the class each entry states) or, with ``sampling="all"``, makes every kind fo
 It works on its own, like any builder::
 
     builder = EmoVITInstructions(data_dir="emoset", config_name="categorical")
+    builder = EmoVITInstructions(options=BuildConfig(emoset_root="emoset", config="categorical", sampling="all"))
     builder.download_and_prepare(num_proc=2)
     dataset = builder.as_dataset()
     builder.tallies()            # per split: entries, kept, quarantined, curated, not selected, LLM usage
@@ -21,6 +22,9 @@ flat in the number of entries and ``num_proc`` spreads shards over processes. Ea
 and quarantine lines in the builder's cache directory (``<cache_dir>/emovit/``), moved there with the data
 when preparation succeeds.
 
+The build's options are one record, :class:`~builder.dataset.config.BuildConfig`, validated when it is made:
+the builder config carries it (``self.config.options``, as ``datasets``' packaged builders keep theirs in
+``self.config``) and every stage reads it; ``data_dir`` and ``config_name`` alone give the default options.
 Runtime plumbing is not part of the fingerprinted config: the caption/LLM-response cache location
 (``emovit_cache_dir``, default ``$EMOVIT_CACHE`` or ``~/.cache/emovit``) and ``progress`` are builder
 arguments. The builder's own cache key covers the config, not the files of the source tree: after editing
@@ -31,80 +35,25 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import datasets
 
-from builder.dataset.shard import ShardSettings
-from builder.sources.imagefiles import DEFAULT_MAX_PIXELS, check_max_pixels
+from builder.dataset.config import CONFIG_KINDS, BuildConfig
 from builder.storage import default_cache_dir
 from schemas.errors import UsageError
 from schemas.features import instruction_features
-from schemas.protocol import KINDS
 
-#: Config name -> instruction kinds it holds.
-CONFIG_KINDS: dict[str, tuple[str, ...]] = {
-    "categorical": ("categorical",),
-    "conversation": ("conversation",),
-    "reasoning": ("reasoning",),
-    "all": KINDS,
-}
-#: EmoVIT's per-class protocol (see the README): conversation 1,000, reasoning 100, categorical 4,600.
-EMOVIT_SAMPLING = {"conversation_per_class": 1000, "reasoning_per_class": 100, "categorical_range": (0, 4600)}
-SAMPLING_MODES = ("emovit", "all")
 #: Folder of the builder's cache directory holding shard tallies and quarantine lines.
 LOG_DIR = "emovit"
 
 
 @dataclass
 class EmoVITBuilderConfig(datasets.BuilderConfig):
-    """Options that determine the data of one build (validated on construction)."""
+    """One of the predefined configs (its name: the instruction kinds it holds), carrying the build's options."""
 
-    sampling: str = "emovit"
-    conversation_per_class: int = EMOVIT_SAMPLING["conversation_per_class"]
-    reasoning_per_class: int = EMOVIT_SAMPLING["reasoning_per_class"]
-    categorical_range: tuple[int, int] = EMOVIT_SAMPLING["categorical_range"]
-    generator: str = "template"
-    captioner: str = "attributes"
-    generation: dict = field(default_factory=dict)
-    embed_images: bool = False
-    splits: tuple[str, ...] | None = None
-    curation: str | None = None
-    verify_images: bool = True
-    shard_images: int = 2500
-    max_pixels: int = DEFAULT_MAX_PIXELS
-    exclude_cross_split_duplicates: bool = False
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        self.validate()
-
-    def validate(self) -> None:
-        """Raise ``ValueError`` naming the first bad option. (``datasets`` sets keyword options on a copy of a
-        predefined config without running ``__post_init__`` again, so the builder calls this too.)"""
-        if self.name not in CONFIG_KINDS:
-            raise ValueError(f"config name must be one of {', '.join(CONFIG_KINDS)}, got {self.name!r}")
-        if self.sampling not in SAMPLING_MODES:
-            raise ValueError(f"sampling must be one of {', '.join(SAMPLING_MODES)}, got {self.sampling!r}")
-        start, stop = self.categorical_range
-        if not 0 <= start <= stop:
-            raise ValueError(f"categorical_range must satisfy 0 <= start <= stop, got {self.categorical_range}")
-        if self.conversation_per_class < 0 or self.reasoning_per_class < 0:
-            raise ValueError("conversation_per_class and reasoning_per_class must be >= 0")
-        if self.shard_images < 1:
-            raise ValueError(f"shard_images must be >= 1, got {self.shard_images}")
-        check_max_pixels(self.max_pixels)
-        if self.splits is not None:
-            repeated = sorted({split for split in self.splits if list(self.splits).count(split) > 1})
-            if repeated or not self.splits:
-                raise ValueError(f"splits must name each split once, got {', '.join(self.splits) or 'none'}")
-        if "cache_dir" in self.generation:
-            raise ValueError("generation options must not set cache_dir: pass emovit_cache_dir to the builder")
-
-    @property
-    def kinds(self) -> tuple[str, ...]:
-        return CONFIG_KINDS[self.name]
+    options: BuildConfig | None = None
 
 
 def tree_labels(emotions: tuple[str, ...]) -> tuple[str, ...] | None:
@@ -113,23 +62,6 @@ def tree_labels(emotions: tuple[str, ...]) -> tuple[str, ...] | None:
     from schemas.vocab import EMOTIONS
 
     return None if sorted(emotions) == sorted(EMOTIONS) else tuple(emotions)
-
-
-def shard_settings(config: EmoVITBuilderConfig, cache_dir: str | Path | None, *, progress: bool = False,
-                   emotions: tuple[str, ...] | None = None) -> ShardSettings:
-    """The plain values a shard worker needs for ``config`` (caches under ``cache_dir``; ``emotions``: the
-    tree's labels, when known)."""
-    if not config.data_dir:
-        raise UsageError("data_dir (the EmoSet root) is required")
-    return ShardSettings(
-        data_dir=str(config.data_dir), verify_images=config.verify_images, curation=config.curation,
-        sampling=config.sampling, conversation_per_class=config.conversation_per_class,
-        reasoning_per_class=config.reasoning_per_class, categorical_range=tuple(config.categorical_range),
-        kinds=config.kinds, captioner=config.captioner, generator=config.generator,
-        generation=dict(config.generation), embed_images=config.embed_images,
-        cache_dir=str(cache_dir or default_cache_dir()), progress=progress, max_pixels=config.max_pixels,
-        labels=tree_labels(emotions) if emotions else None,
-    )
 
 
 class EmoVITInstructions(datasets.ArrowBasedBuilder):
@@ -146,46 +78,65 @@ class EmoVITInstructions(datasets.ArrowBasedBuilder):
     DEFAULT_CONFIG_NAME = "all"
     DEFAULT_WRITER_BATCH_SIZE = 1000
 
-    def __init__(self, *args, emovit_cache_dir: str | Path | None = None, progress: bool = False, **kwargs):
+    def __init__(self, *args, options: BuildConfig | None = None, emovit_cache_dir: str | Path | None = None,
+                 progress: bool = False, **kwargs):
         self.emovit_cache_dir = str(emovit_cache_dir or default_cache_dir())
         self.progress = progress
         self._worker = None
+        if options is None and kwargs.get("data_dir"):  # data_dir and config_name alone: the default options
+            options = BuildConfig(emoset_root=str(kwargs["data_dir"]),
+                                  config=kwargs.get("config_name") or self.DEFAULT_CONFIG_NAME)
+        if options is not None:
+            kwargs.setdefault("config_name", options.config)
+            kwargs.update(data_dir=options.data_dir, options=options)
         super().__init__(*args, **kwargs)
-        self.config.validate()
+        if options is not None and options.config != self.config.name:
+            raise ValueError(f"the options are for config {options.config!r}, the builder's is {self.config.name!r}")
 
     # ------------------------------------------------------------------ set-up
-    def settings(self) -> ShardSettings:
-        """What the shard workers need (plain values)."""
-        return shard_settings(self.config, self.emovit_cache_dir, progress=self.progress,
-                              emotions=self._vocab().emotions if self.config.data_dir else None)
+    @property
+    def options(self) -> BuildConfig:
+        """The build's options (:class:`~builder.dataset.config.BuildConfig`), as the builder config carries them."""
+        if self.config.options is None:
+            raise UsageError("data_dir (the EmoSet root) is required")
+        return self.config.options
+
+    def worker(self):
+        """A :class:`~builder.dataset.shard.ShardWorker` of this build (one per process)."""
+        from builder.dataset.shard import ShardWorker
+
+        if self._worker is None:
+            self._worker = ShardWorker(self.options, cache_dir=self.emovit_cache_dir, progress=self.progress,
+                                       labels=tree_labels(self._vocab().emotions))
+        return self._worker
 
     def check_setup(self) -> None:
         """Fail early, with one clear :class:`~schemas.errors.UsageError`, on a bad generator or captioner
-        spec, bad generation options, a missing caption or curation file, or a missing API key."""
+        spec, a missing caption or curation file, or a missing API key (the options were checked when made)."""
         from builder.dataset.curation_file import CurationDecisions
         from builder.sources.emoset import EmoSetSource
 
-        settings = self.settings()
-        source = EmoSetSource(settings.data_dir, verify_images=False)
-        unknown = [split for split in self.config.splits or () if split not in source.splits]
+        options = self.options
+        source = EmoSetSource(options.data_dir, verify_images=False)
+        unknown = [split for split in options.splits or () if split not in source.splits]
         if unknown:
-            raise UsageError(f"{settings.data_dir}: no split(s) {', '.join(unknown)} (have {', '.join(source.splits)})")
-        if settings.curation:
-            CurationDecisions.load(settings.curation, source.vocab.emotions)
-        settings.make_captioner()
-        generator = settings.make_generator()
-        if settings.makes_llm_kinds:
+            raise UsageError(f"{options.data_dir}: no split(s) {', '.join(unknown)} (have {', '.join(source.splits)})")
+        if options.curation:
+            CurationDecisions.load(options.curation, source.vocab.emotions)
+        options.make_captioner(self.emovit_cache_dir)
+        generator = options.make_generator(self.emovit_cache_dir)
+        if options.makes_llm_kinds:
             generator.check_ready()
 
     def _vocab(self):
         from builder.sources.emoset import EmoSetSource
 
         if getattr(self, "_vocabulary", None) is None:
-            self._vocabulary = EmoSetSource(self.config.data_dir, verify_images=False).vocab
+            self._vocabulary = EmoSetSource(self.options.data_dir, verify_images=False).vocab
         return self._vocabulary
 
     def _info(self) -> datasets.DatasetInfo:
-        emotions = self._vocab().emotions if self.config.data_dir else None
+        emotions = self._vocab().emotions if self.config.options is not None else None
         return datasets.DatasetInfo(
             description="Emotion visual-instruction data (EmoVIT) in LLaVA conversation format.",
             features=instruction_features(emotions) if emotions else instruction_features(),
@@ -198,13 +149,13 @@ class EmoVITInstructions(datasets.ArrowBasedBuilder):
         from builder.sources.emoset import EmoSetSource
 
         self.check_setup()
-        config = self.config
-        source = EmoSetSource(config.data_dir, verify_images=config.verify_images, max_pixels=config.max_pixels)
-        splits = tuple(config.splits or source.splits)
+        options = self.options
+        source = EmoSetSource(options.data_dir, verify_images=options.verify_images, max_pixels=options.max_pixels)
+        splits = tuple(options.splits or source.splits)
         log = self._log_dir(self._output_dir)  # preparation writes into a temporary output folder
-        plans = plan_splits(source, splits, log / "plan", shard_size=config.shard_images,
-                            class_positions=config.sampling == "emovit",
-                            content=config.exclude_cross_split_duplicates)
+        plans = plan_splits(source, splits, log / "plan", shard_size=options.shard_images,
+                            class_positions=options.sampling == "emovit",
+                            content=options.exclude_cross_split_duplicates)
         for split, plan in plans.items():
             (log / f"{split}.plan.json").write_text(json.dumps({"entries": plan.entries, "shards": len(plan.shards)}))
         self._prepare_generation([shard for split in splits for shard in plans[split].shards])
@@ -214,27 +165,22 @@ class EmoVITInstructions(datasets.ArrowBasedBuilder):
         """A batch backend (one with ``prepare``, e.g. ``openai-batch:``) gets every LLM request of the build
         before the shards run, so they go out in a few large batches; the shards then read the answers."""
         from builder.dataset.requests import llm_items
-        from builder.dataset.shard import ShardWorker
 
-        settings = self.settings()
-        if not settings.makes_llm_kinds or not hasattr(settings.make_generator(), "prepare"):
+        if not self.options.makes_llm_kinds or not hasattr(self.options.make_generator(self.emovit_cache_dir),
+                                                           "prepare"):
             return
-        if self._worker is None:
-            self._worker = ShardWorker(settings)
-        self._worker.generator.prepare(llm_items(self._worker, shards), progress=self.progress)
+        self.worker().generator.prepare(llm_items(self.worker(), shards), progress=self.progress)
 
     def _generate_tables(self, shards: list) -> Iterator[tuple[object, object]]:
         from datasets.builder import Key
 
-        from builder.dataset.shard import ShardWorker, remove_plan
+        from builder.dataset.shard import remove_plan
         from builder.sources.records import write_jsonl
         from schemas.jsonlines import write_lines
 
-        if self._worker is None:
-            self._worker = ShardWorker(self.settings())
         log = self._log_dir(self._output_dir)
         for number, shard in enumerate(shards):
-            result = self._worker.run(shard)
+            result = self.worker().run(shard)
             name = f"{shard.split}.shard-{shard.index:05d}"
             write_jsonl(log / f"{name}.quarantine.jsonl", result.quarantine)
             write_lines(log / f"{name}.hashes.jsonl", result.hashes)

@@ -47,26 +47,23 @@ def caption_build(config, *, cache_dir: str | Path, procs=None, progress: bool =
     :class:`~builder.dataset.config.BuildConfig`) will caption; returns every process's tally (in rank
     order; a launched run gathers them)."""
     from builder.captions.parallel import Processes, RankCaptionCache, merge_parts
-    from builder.dataset.builder import EmoVITBuilderConfig, shard_settings
     from builder.dataset.shard import ShardWorker
+    from builder.storage import default_cache_dir
 
     procs = procs or Processes()
-    try:
-        settings = shard_settings(EmoVITBuilderConfig(name=config.config, **config.builder_kwargs()), cache_dir)
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
-    captioner = settings.make_captioner()
+    cache_dir = str(cache_dir or default_cache_dir())
+    captioner = config.make_captioner(cache_dir)
     if not captioner.cacheable or captioner.cache_dir is None:
         raise UsageError(f"captioner {config.captioner!r} keeps no cache: there is nothing to caption ahead of the "
                          "build (use blip2:<model> or file:<path>)")
     plan = None
     if procs.is_main:
-        plan = _plan(config, settings)
+        plan = _plan(config, cache_dir)
     plan_dir, units, problem = procs.share(plan)
     if problem:
         raise UsageError(problem)
-    worker = ShardWorker(settings)
-    cache = RankCaptionCache(settings.cache_dir, procs.rank)
+    worker = ShardWorker(config, cache_dir=cache_dir)
+    cache = RankCaptionCache(cache_dir, procs.rank)
     tally = CaptionTally(rank=procs.rank)
     mine = procs.mine(units)
     try:
@@ -86,30 +83,30 @@ def caption_build(config, *, cache_dir: str | Path, procs=None, progress: bool =
     tallies = [CaptionTally(**t) if isinstance(t, dict) else t for t in procs.gather(asdict(tally))]
     procs.wait()
     if procs.is_main:
-        merge_parts(settings.cache_dir)
+        merge_parts(cache_dir)
         shutil.rmtree(plan_dir, ignore_errors=True)
         with contextlib.suppress(OSError):  # other runs' plans may still be there
             Path(plan_dir).parent.rmdir()
     return tallies
 
 
-def _plan(config, settings) -> tuple[str | None, list, str | None]:
+def _plan(config, cache_dir: str) -> tuple[str | None, list, str | None]:
     """Rank 0: settle an earlier run's parts, freeze the cache for the readers, plan the units."""
     from builder.captions.base import CaptionCache
     from builder.captions.parallel import merge_parts
     from builder.dataset.plan import plan_splits
     from builder.sources.emoset import EmoSetSource
 
-    merge_parts(settings.cache_dir)
-    cache = CaptionCache(settings.cache_dir)
+    merge_parts(cache_dir)
+    cache = CaptionCache(cache_dir)
     cache.checkpoint()
     cache.close()
-    source = EmoSetSource(settings.data_dir, verify_images=False)
+    source = EmoSetSource(config.data_dir, verify_images=False)
     splits = tuple(config.splits or source.splits)
     unknown = [split for split in splits if split not in source.splits]
     if unknown:
-        return None, [], f"{settings.data_dir}: no split(s) {', '.join(unknown)} (have {', '.join(source.splits)})"
-    plan_dir = Path(settings.cache_dir) / PLANS_DIR / f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
+        return None, [], f"{config.data_dir}: no split(s) {', '.join(unknown)} (have {', '.join(source.splits)})"
+    plan_dir = Path(cache_dir) / PLANS_DIR / f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
     plans = plan_splits(source, splits, plan_dir, shard_size=config.shard_images,
                         class_positions=config.sampling == "emovit")
     return str(plan_dir), [unit for split in splits for unit in plans[split].shards], None

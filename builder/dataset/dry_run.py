@@ -42,24 +42,18 @@ def _completion_estimates(count) -> dict[str, int]:
 
 def dry_run(config: BuildConfig, *, cache_dir: str | Path | None = None, token_estimate: str = "chars") -> dict:
     """The estimate for building ``config``: per split and kind, generations, cached, requests and tokens."""
-    from builder.dataset.builder import EmoVITBuilderConfig, shard_settings
     from builder.dataset.plan import plan_splits
     from builder.dataset.requests import shard_items
     from builder.dataset.shard import ShardWorker
     from builder.generation.pricing import estimate_prompt_tokens, estimate_tokens, tiktoken_counter
     from builder.sources.emoset import EmoSetSource
 
-    try:
-        builder_config = EmoVITBuilderConfig(name=config.config, **config.builder_kwargs())
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
-    settings = shard_settings(builder_config, cache_dir)
-    source = EmoSetSource(settings.data_dir, verify_images=settings.verify_images)
+    source = EmoSetSource(config.data_dir, verify_images=config.verify_images)
     splits = tuple(config.splits or source.splits)
     unknown = [split for split in splits if split not in source.splits]
     if unknown:
-        raise UsageError(f"{settings.data_dir}: no split(s) {', '.join(unknown)} (have {', '.join(source.splits)})")
-    worker = ShardWorker(settings)
+        raise UsageError(f"{config.data_dir}: no split(s) {', '.join(unknown)} (have {', '.join(source.splits)})")
+    worker = ShardWorker(config, cache_dir=cache_dir)
     planning = getattr(worker.generator, "plan", None)
     model = config.generator.partition(":")[2].strip()
     count = tiktoken_counter(model) if token_estimate == "tiktoken" else estimate_tokens

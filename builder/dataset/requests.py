@@ -31,8 +31,7 @@ def shard_items(worker: ShardWorker, shard: ShardRef, captions: Callable | None 
 def asks_llm(worker: ShardWorker, shard: ShardRef) -> bool:
     """Whether any entry of ``shard`` can get a conversation or reasoning sample (read from its plan file
     alone; with EmoVIT's sampling most shards of a large tree get none)."""
-    settings = worker.settings
-    return any(set(settings.kinds_for(index)) & set(LLM_KINDS)
+    return any(set(worker.options.kinds_for(index)) & set(LLM_KINDS)
                for entry, index, _ in read_shard(shard) if isinstance(entry, SplitEntry))
 
 

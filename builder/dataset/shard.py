@@ -13,11 +13,10 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from builder.dataset.config import BuildConfig
 from builder.dataset.plan import ShardRef, read_shard
 from builder.sources.emoset import SplitEntry
-from builder.sources.imagefiles import DEFAULT_MAX_PIXELS
 from builder.sources.records import QuarantineEntry, SourceRecord
-from schemas.errors import UsageError
 from schemas.protocol import KINDS
 
 
@@ -64,82 +63,34 @@ class ShardResult:
     curation_seen: list[str]
 
 
-@dataclass(frozen=True)
-class ShardSettings:
-    """What a worker needs to know about the build (plain values: pickled into worker processes)."""
-
-    data_dir: str
-    verify_images: bool
-    curation: str | None
-    sampling: str
-    conversation_per_class: int
-    reasoning_per_class: int
-    categorical_range: tuple[int, int]
-    kinds: tuple[str, ...]
-    captioner: str
-    generator: str
-    generation: dict
-    embed_images: bool
-    cache_dir: str | None
-    progress: bool = False
-    max_pixels: int = DEFAULT_MAX_PIXELS
-    labels: tuple[str, ...] | None = None
-
-    def kinds_for(self, index_in_class: int) -> tuple[str, ...]:
-        """The kinds to make for the ``index_in_class``-th image of its class in a split (EmoVIT sampling),
-        or every kind of the config with ``sampling="all"``."""
-        if self.sampling == "all":
-            return self.kinds
-        if index_in_class < 0:
-            return ()
-        start, stop = self.categorical_range
-        wanted = {
-            "categorical": start <= index_in_class < stop,
-            "conversation": index_in_class < self.conversation_per_class,
-            "reasoning": index_in_class < self.reasoning_per_class,
-        }
-        return tuple(kind for kind in self.kinds if wanted[kind])
-
-    def make_captioner(self):
-        """The captioner of the build (a :class:`~schemas.errors.UsageError` for a bad spec)."""
-        from builder.captions import get_captioner
-
-        return get_captioner(self.captioner, cache_dir=self.cache_dir)
-
-    def make_generator(self):
-        """The instruction generator of the build (a :class:`~schemas.errors.UsageError` for a bad spec)."""
-        from builder.generation.config import GenerationConfig
-        from builder.generation.registry import get_generator
-
-        try:
-            config = GenerationConfig.from_dict({**self.generation, "cache_dir": self.cache_dir})
-        except ValueError as exc:
-            raise UsageError(f"generation options: {exc}") from None
-        return get_generator(self.generator, config)
-
-    @property
-    def makes_llm_kinds(self) -> bool:
-        """Whether any conversation or reasoning sample can be asked for."""
-        wanted = {"conversation": self.conversation_per_class, "reasoning": self.reasoning_per_class}
-        return any(kind in wanted and (self.sampling == "all" or wanted[kind] > 0) for kind in self.kinds)
-
-
 class ShardWorker:
-    """Runs shards of one build (one instance per process)."""
+    """Runs shards of one build (one instance per process).
 
-    def __init__(self, settings: ShardSettings):
+    Args:
+        options: the build's options (:class:`~builder.dataset.config.BuildConfig`).
+        cache_dir: where the caption and LLM-response caches live (default :func:`default_cache_dir`).
+        progress: show caption/generation progress bars.
+        labels: the tree's labels when they are not EmoSet's eight (the categorical instruction lists them).
+    """
+
+    def __init__(self, options: BuildConfig, *, cache_dir: str | Path | None = None, progress: bool = False,
+                 labels: tuple[str, ...] | None = None):
         from builder.dataset.curation_file import CurationDecisions
         from builder.dataset.instruction_checks import InstructionChecker
         from builder.sources.emoset import EmoSetSource
+        from builder.storage import default_cache_dir
         from schemas.features import instruction_features
 
-        self.settings = settings
-        self.source = EmoSetSource(settings.data_dir, verify_images=settings.verify_images,
-                                   max_pixels=settings.max_pixels)
+        self.options = options
+        self.cache_dir = str(cache_dir or default_cache_dir())
+        self.progress = progress
+        self.labels = labels
+        self.source = EmoSetSource(options.data_dir, verify_images=options.verify_images,
+                                   max_pixels=options.max_pixels)
         emotions = self.source.vocab.emotions
-        self.curation = CurationDecisions.load(settings.curation, emotions) if settings.curation else None
-        self.captioner = settings.make_captioner()
-        self.generator = settings.make_generator()
+        self.curation = CurationDecisions.load(options.curation, emotions) if options.curation else None
+        self.captioner = options.make_captioner(self.cache_dir)
+        self.generator = options.make_generator(self.cache_dir)
         self.checker = InstructionChecker(self.source.vocab)
         self.schema = instruction_features(emotions).arrow_schema
         self.label = {emotion: index for index, emotion in enumerate(emotions)}
@@ -165,7 +116,7 @@ class ShardWorker:
                     tally.curated += 1
                     continue
                 tally.relabelled += curated.emotion != record.emotion
-                kinds = self.settings.kinds_for(class_index[position])
+                kinds = self.options.kinds_for(class_index[position])
                 if kinds:
                     selected.append((curated, kinds))
                     positions.append(position)
@@ -182,15 +133,15 @@ class ShardWorker:
 
         selection = self.select(shard)
         records = [record for record, _ in selection.records]
-        progress = self.settings.progress
+        progress = self.progress
         captioned = self.captioner.captions(records, progress=progress)
         requests = [GenerationItem(record, captioned.captions[record.id], kind)
                     for record, kinds in selection.records if record.id in captioned.captions for kind in kinds]
         outcome = self.generator.generate(requests, progress=progress)
         order = {record.id: position for position, record in enumerate(records)}
         generated = sorted(outcome.records, key=lambda r: (order[r.image_id], KINDS.index(r.kind), r.id))
-        if self.settings.labels is not None:
-            generated = [with_labels(r, self.settings.labels) if r.kind == "categorical" else r for r in generated]
+        if self.labels is not None:
+            generated = [with_labels(r, self.labels) if r.kind == "categorical" else r for r in generated]
         accepted, rejected = self.checker.check(generated)
         tally = selection.tally
         kept = {r.image_id for r in accepted}
@@ -210,7 +161,7 @@ class ShardWorker:
         for record in records:
             row = record.to_row()
             row["emotion"] = self.label[record.emotion]
-            if self.settings.embed_images:
+            if self.options.embed_images:
                 with open(record.image_path, "rb") as handle:
                     row["image"] = {"bytes": handle.read(), "path": os.path.basename(record.image_path)}
             else:

@@ -9,13 +9,18 @@ from __future__ import annotations
 from builder.generation.base import InstructionGenerator
 from builder.generation.config import GenerationConfig
 from schemas.errors import UsageError
+from schemas.registry import Entry, Registry
 
-#: spec prefix -> one-line description.
-GENERATORS: dict[str, str] = {
-    "template": "offline, deterministic attribute-grounded phrasings (no network)",
-    "openai:<model>": "any OpenAI-compatible chat-completions endpoint (config.base_url, key from config.api_key_env)",
-    "openai-batch:<model>": "the same requests through the OpenAI Batch API: half the price, answers within 24 h",
-}
+#: The generators by spec; ``:<model>`` marks the model a spec names after the colon (given to the class first).
+GENERATORS = Registry("generator", {
+    "template": Entry("builder.generation.template:TemplateGenerator",
+                      "offline, deterministic attribute-grounded phrasings (no network)"),
+    "openai:<model>": Entry("builder.generation.openai_backend:OpenAIGenerator",
+                            "any OpenAI-compatible chat-completions endpoint (config.base_url, key from "
+                            "config.api_key_env)"),
+    "openai-batch:<model>": Entry("builder.generation.openai_batch:OpenAIBatchGenerator",
+                                  "the same requests through the OpenAI Batch API: half the price, answers within 24 h"),
+})
 
 
 class GeneratorSpecError(UsageError, ValueError):
@@ -26,22 +31,15 @@ def get_generator(spec: str, config: GenerationConfig | None = None) -> Instruct
     """The generator for ``spec`` configured by ``config`` (defaults when None)."""
     config = config or GenerationConfig()
     name, _, argument = spec.strip().partition(":")
-    if name == "template" and not argument:
-        from builder.generation.template import TemplateGenerator
-
-        return TemplateGenerator(config)
-    if name == "openai":
-        if not argument.strip():
-            raise GeneratorSpecError("generator 'openai' needs a model: 'openai:<model>', e.g. 'openai:gpt-4o-mini'")
-        from builder.generation.openai_backend import OpenAIGenerator
-
-        return OpenAIGenerator(argument.strip(), config)
-    if name == "openai-batch":
-        if not argument.strip():
-            raise GeneratorSpecError("generator 'openai-batch' needs a model: 'openai-batch:<model>', e.g. "
-                                     "'openai-batch:gpt-4o-mini'")
-        from builder.generation.openai_batch import OpenAIBatchGenerator
-
-        return OpenAIBatchGenerator(argument.strip(), config)
-    known = "; ".join(f"{key} ({text})" for key, text in GENERATORS.items())
+    for form, entry in GENERATORS.items():
+        prefix, _, takes = form.partition(":")
+        if prefix != name:
+            continue
+        if not takes and not argument:
+            return entry.load()(config)
+        if takes:
+            if not argument.strip():
+                raise GeneratorSpecError(f"generator {name!r} needs a model: {form!r}, e.g. '{name}:gpt-4o-mini'")
+            return entry.load()(argument.strip(), config)
+    known = "; ".join(f"{form} ({entry.summary})" for form, entry in GENERATORS.items())
     raise GeneratorSpecError(f"unknown generator {spec!r}; known: {known}")

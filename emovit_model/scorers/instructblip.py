@@ -1,6 +1,6 @@
 """InstructBLIP and EmoVIT (InstructBLIP with a trained Q-Former): prompts encoded exactly as in training.
 
-The LLM prompt and the Q-Former text come from :class:`emovit_model.collator.EmoVITCollator` (query
+The LLM prompt and the Q-Former text come from :class:`emovit_model.collators.instructblip.EmoVITCollator` (query
 placeholders, BOS + instruction; the Q-Former reads the instruction), and candidate answers are tokenised as
 training tokenises targets (answer tokens, then EOS; LAVIS's layout), so a ranked answer's score is minus the
 training loss over it. Image features run once per image: the Q-Former output replaces the query
@@ -28,7 +28,7 @@ class InstructBlipScorer(Scorer):
 
     def __init__(self, model, processor, options=None) -> None:
         super().__init__(model, processor, options)
-        from emovit_model.collator import EmoVITCollator
+        from emovit_model.collators.instructblip import EmoVITCollator
 
         self.collator = EmoVITCollator(processor, max_prompt_tokens=self.options.max_prompt_tokens,
                                        normalise=self.options.normalise,

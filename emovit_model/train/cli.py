@@ -156,7 +156,7 @@ def _one_line(exc: Exception) -> str:
 def run(args) -> int:
     if args.merge_only:
         return _merge_only(args)
-    from emovit_model.collator import SampleError
+    from emovit_model.collators.instructblip import SampleError
     from emovit_model.train.recipe import is_main_process, train
 
     config = config_from_args(args)

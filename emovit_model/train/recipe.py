@@ -111,17 +111,13 @@ def adapter_extra(config: TrainConfig, tuning: str) -> dict:
 
 
 def make_collator(config: TrainConfig, processor, model_type: str):
-    """EmoVIT's InstructBLIP collator, or the LLaVA-1.5 conversation collator, with the run's options."""
-    from emovit_model.collator import EmoVITCollator, RandomResizedCropFlip
+    """The collator of the model type's family (EmoVIT's InstructBLIP collator, or the LLaVA-1.5 conversation
+    collator), with the run's options."""
+    from emovit_model.collators.instructblip import RandomResizedCropFlip
+    from emovit_model.families import family_of_type
 
     augment = RandomResizedCropFlip() if config.augment else None
-    if model_type == "llava":
-        from emovit_model.llava_collator import LlavaCollator
-
-        return LlavaCollator(processor, max_length=config.max_length, augment=augment, max_pixels=config.max_pixels)
-    return EmoVITCollator(processor, max_prompt_tokens=config.max_prompt_tokens,
-                          max_answer_tokens=config.max_answer_tokens, normalise=config.normalise,
-                          augment=augment, max_pixels=config.max_pixels)
+    return family_of_type(model_type).collator_class().for_training(processor, config, augment)
 
 
 def checkpoint_folders(checkpoints: Path) -> list[Path]:

@@ -6,7 +6,6 @@ import datasets
 import pytest
 
 from builder.dataset.build import BuildConfig, build_dataset
-from builder.dataset.builder import EmoVITBuilderConfig, shard_settings
 from builder.generation.base import GenerationOutcome, GeneratorInfo, InstructionRecord
 from schemas.features import instruction_features
 from schemas.protocol import CATEGORICAL_INSTRUCTION, categorical_answer, with_image_token
@@ -154,9 +153,7 @@ class PlantedGenerator:
 
 
 def test_planted_bad_generator_outputs_are_quarantined_with_reasons(build, small_tree_template, tmp_path, monkeypatch):
-    from builder.dataset.shard import ShardSettings
-
-    monkeypatch.setattr(ShardSettings, "make_generator", lambda self: PlantedGenerator())
+    monkeypatch.setattr(BuildConfig, "make_generator", lambda self, cache_dir: PlantedGenerator())
     report = build(small_tree_template, tmp_path / "out", tmp_path / "cache", config="conversation",
                    sampling="all", splits=("val",))
     val = datasets.load_from_disk(str(tmp_path / "out"))["val"]
@@ -170,19 +167,57 @@ def test_planted_bad_generator_outputs_are_quarantined_with_reasons(build, small
     assert leak["stage"] == "validation" and leak["raw"]["conversations"][1]["value"].startswith("Judging")
 
 
-def test_builder_config_is_validated():
-    with pytest.raises(ValueError, match="config name must be one of"):
-        EmoVITBuilderConfig(name="everything")
-    with pytest.raises(ValueError, match="sampling must be one of"):
-        EmoVITBuilderConfig(name="all", sampling="some")
-    with pytest.raises(ValueError, match="categorical_range"):
-        EmoVITBuilderConfig(name="all", categorical_range=(5, 2))
-    settings = shard_settings(EmoVITBuilderConfig(name="all", data_dir="emoset"), None)
-    assert settings.kinds_for(0) == ("categorical", "conversation", "reasoning")
-    assert settings.kinds_for(150) == ("categorical", "conversation")
-    assert settings.kinds_for(4600) == () and settings.kinds_for(-1) == ()
-    with pytest.raises(ValueError, match="cache_dir"):
-        EmoVITBuilderConfig(name="all", generation={"cache_dir": "/tmp/x"})
+def test_build_options_are_validated_when_made():
+    from schemas.errors import UsageError
+
+    for options, message in (
+            ({"config": "everything"}, "config name must be one of categorical, conversation, reasoning, all, got "
+                                       "'everything'"),
+            ({"sampling": "some"}, "sampling must be one of emovit, all, got 'some'"),
+            ({"categorical_range": [5, 2]}, "categorical_range must satisfy 0 <= start <= stop, got (5, 2)"),
+            ({"reasoning_per_class": -1}, "conversation_per_class and reasoning_per_class must be >= 0"),
+            ({"shard_images": 0}, "shard_images must be >= 1, got 0"),
+            ({"splits": ()}, "splits must name each split once, got none"),
+            ({"splits": ("val", "val")}, "--splits names val more than once"),
+            ({"generation": {"cache_dir": "/tmp/x"}},
+             "generation options must not set cache_dir: pass emovit_cache_dir to the builder"),
+            ({"generation": {"max_in_flight": 0}}, "generation options: max_in_flight must be an integer >= 1, got 0"),
+            ({"generation": {"colour": "red"}}, "generation options: unknown generation option(s): colour"),
+            ({"seed": -1}, "generation options: seed must be an integer >= 0, got -1")):
+        with pytest.raises(UsageError) as caught:
+            BuildConfig(emoset_root="emoset", **options)
+        assert str(caught.value) == message, options
+    options = BuildConfig(emoset_root="emoset")
+    assert options.kinds_for(0) == ("categorical", "conversation", "reasoning")
+    assert options.kinds_for(150) == ("categorical", "conversation")
+    assert options.kinds_for(4600) == () and options.kinds_for(-1) == ()
+    generation = BuildConfig(emoset_root="emoset", split_turns=False, generation={"seed": 7}).generation_config("/c")
+    assert (generation.split_turns, generation.seed, generation.cache_dir) == (False, 7, "/c")
+
+
+def test_the_builder_config_carries_the_one_options_record(small_tree, tmp_path, monkeypatch):
+    """Every stage reads the record the builder config carries: no copy of the options in between."""
+    from builder.dataset.build import make_builder
+    from builder.dataset.requests import asks_llm
+    from builder.dataset.shard import ShardWorker
+
+    options = BuildConfig(emoset_root=str(small_tree), config="categorical", sampling="all", verify_images=False,
+                          embed_images=True, max_pixels=1234, shard_images=5)
+    builder = make_builder(options, cache_dir=tmp_path / "cache", hf_cache_dir=tmp_path / "hf")
+    assert builder.config.options is options and builder.options is options and builder.config.name == "categorical"
+    worker = builder.worker()
+    assert isinstance(worker, ShardWorker) and worker.options is options
+    assert worker.source.verify_images is False and worker.source.max_pixels == 1234
+    assert worker.cache_dir == str(tmp_path / "cache")
+    monkeypatch.setattr(BuildConfig, "kinds_for", lambda self, index: ("reasoning",))
+    from builder.dataset.plan import plan_splits
+
+    plans = plan_splits(worker.source, ("val",), tmp_path / "plan", shard_size=5, class_positions=False)
+    assert asks_llm(worker, plans["val"].shards[0])  # read from the record, patched above
+    standalone = type(builder)(data_dir=str(small_tree), config_name="reasoning", cache_dir=str(tmp_path / "hf2"))
+    assert standalone.options == BuildConfig(emoset_root=str(small_tree), config="reasoning")
+    with pytest.raises(ValueError, match="the options are for config 'categorical', the builder's is 'all'"):
+        type(builder)(options=options, config_name="all", cache_dir=str(tmp_path / "hf3"))
 
 
 def test_refuses_to_overwrite_a_directory_that_is_not_a_build(small_tree_template, tmp_path):
@@ -232,7 +267,7 @@ def test_the_builder_stands_alone_and_accounts_for_every_source_entry(small_tree
     train.append("not an entry")                             # malformed
     (small_tree / "train.json").write_text(json.dumps(train))
 
-    builder = EmoVITInstructions(data_dir=str(small_tree), config_name="categorical", shard_images=5)
+    builder = EmoVITInstructions(options=BuildConfig(emoset_root=str(small_tree), config="categorical", shard_images=5))
     builder.download_and_prepare(num_proc=2)
     built = builder.as_dataset()
     tallies = builder.tallies()

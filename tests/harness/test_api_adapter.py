@@ -117,9 +117,9 @@ def test_faults_and_costs_accumulate_over_sessions(tmp_path, fake, bench_build):
 
 
 def test_the_run_key_ignores_prices_and_concurrency_but_not_the_endpoint_or_detail():
-    from benchmarks.adapters import get_adapter
+    from benchmarks.adapters import ADAPTERS
 
-    adapter = get_adapter("openai")
+    adapter = ADAPTERS.load("openai")
     options = {"detail": "low", "max_in_flight": 32, "price_per_million_input": 9.0, "timeout_s": 5}
     assert adapter.key_options(options) == {"detail": "low"}
     assert adapter.identity("gpt-4o", {"base_url": "http://127.0.0.1:8000/v1"}) == "openai:127.0.0.1:8000/v1/gpt-4o"
@@ -127,8 +127,8 @@ def test_the_run_key_ignores_prices_and_concurrency_but_not_the_endpoint_or_deta
 
 
 def test_unknown_options_are_one_line(tmp_path):
-    from benchmarks.adapters import get_adapter
+    from benchmarks.adapters import ADAPTERS
     from schemas.errors import UsageError
 
     with pytest.raises(UsageError, match="adapter openai: unknown option\\(s\\) clip_prompts; allowed: normalise"):
-        get_adapter("openai").load("gpt-4o", options={"clip_prompts": ["x"]}, entry={}, workdir=tmp_path)
+        ADAPTERS.load("openai").load("gpt-4o", options={"clip_prompts": ["x"]}, entry={}, workdir=tmp_path)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from benchmarks.adapters import adapter_names, get_adapter
+from benchmarks.adapters import ADAPTERS
 from schemas.protocol import CATEGORICAL_INSTRUCTION
 
 QUESTIONS = [CATEGORICAL_INSTRUCTION, "How does this picture make you feel, and why?",
@@ -28,12 +28,12 @@ def _images(n: int):
 def _reference(name: str, zoo, trained) -> str:
     if name in trained:
         return str(trained[name])
-    return str(zoo[get_adapter(name).zoo_kind])
+    return str(zoo[ADAPTERS.load(name).zoo_kind])
 
 
-@pytest.mark.parametrize("name", [name for name in adapter_names() if get_adapter(name).zoo_kind])
+@pytest.mark.parametrize("name", [name for name in ADAPTERS if ADAPTERS.load(name).zoo_kind])
 def test_batch_1_and_8_agree(name, zoo, trained):
-    adapter = get_adapter(name)
+    adapter = ADAPTERS.load(name)
     classifier = adapter.load(_reference(name, zoo, trained), device="cpu", dtype="float32")
     images = _images(8)
     one, eight = classifier.with_options(batch_size=1), classifier.with_options(batch_size=8)
@@ -52,7 +52,7 @@ def test_batch_1_and_8_agree(name, zoo, trained):
 
 def test_ranking_with_per_image_instructions_equals_one_instruction_at_a_time(zoo):
     """Mixing questions inside a batch changes nothing: each image is scored as if asked alone."""
-    classifier = get_adapter("instructblip").load(str(zoo["instructblip"]), device="cpu", dtype="float32")
+    classifier = ADAPTERS.load("instructblip").load(str(zoo["instructblip"]), device="cpu", dtype="float32")
     images = _images(4)
     asked = [QUESTIONS[i] for i in range(4)]
     mixed = classifier.with_options(batch_size=4).score(images, asked)

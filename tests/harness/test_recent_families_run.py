@@ -53,7 +53,7 @@ def test_an_unclosed_reasoning_block_is_a_counted_parse_failure(tmp_path, zoo, b
     off by a 4-token budget it never closes, so no label is read from it and the leaderboard counts every such
     answer under ``unclosed_reasoning``. The model entry's ``max_new_tokens`` is the budget, and changing it
     changes the run key (the answers are scored again)."""
-    from emovit_model.chat_templates import QWEN3_VL_THINKING_CHAT_TEMPLATE
+    from emovit_model.zoo.chat_templates import QWEN3_VL_THINKING_CHAT_TEMPLATE
 
     entry = {"name": "qwen3-vl-thinking", "adapter": "qwen3-vl", "path": str(zoo["qwen3-vl"]), "mode": "generate",
              "max_new_tokens": 4, "options": {"chat_template": QWEN3_VL_THINKING_CHAT_TEMPLATE}}

@@ -6,7 +6,6 @@ command (machine ranks 0 and 1)."""
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import re
 import shlex
@@ -47,7 +46,7 @@ def documented_commands() -> list[str]:
 
 def _ours(program: list[str]) -> tuple[str, argparse.Namespace]:
     """Parse a program's arguments with the ``emovit`` subcommand's own parser."""
-    from builder.cli import COMMANDS
+    from builder.cli import command_module
 
     if program[:2] == ["-m", "benchmarks"]:
         name, rest = "bench", program[2:]
@@ -55,7 +54,7 @@ def _ours(program: list[str]) -> tuple[str, argparse.Namespace]:
         assert Path(program[0]).name == "emovit", program
         name, rest = program[1], program[2:]
     parser = argparse.ArgumentParser(prog=f"emovit {name}", exit_on_error=False)
-    importlib.import_module(COMMANDS[name][0]).add_arguments(parser)
+    command_module(name).add_arguments(parser)
     return name, parser.parse_args(rest)
 
 

@@ -202,3 +202,29 @@ def test_lavis_import_lists_unmapped_keys(tiny_instructblip, tmp_path):
     torch.save({"model": {"query_tokens": torch.zeros(1)}, "fn": print}, bad)  # not weights-only loadable
     with pytest.raises(CheckpointError, match="weights_only"):
         import_lavis(model, bad)
+
+
+def test_checkpoint_identity_lives_beside_the_checkpoint_code(tmp_path, monkeypatch):
+    """What a run records as its model: a Hub id as such; a folder by its files (content below the limit, name and
+    size above), an adapter with its base's identity too. Computed here by hand."""
+    import hashlib
+
+    from emovit_model import checkpoint
+
+    assert checkpoint.checkpoint_identity("org/model-7b") == "hub:org/model-7b"
+    base = tmp_path / "base"
+    (base / "sub").mkdir(parents=True)
+    (base / "config.json").write_bytes(b'{"a": 1}')
+    (base / "sub" / "weights.bin").write_bytes(b"x" * 40)
+    monkeypatch.setattr(checkpoint, "HASH_CONTENT_BELOW", 32)  # weights.bin counts by name and size only
+    by_hand = hashlib.sha256()
+    by_hand.update(b"config.json\x008\x00" + hashlib.sha256(b'{"a": 1}').digest())
+    by_hand.update(b"sub/weights.bin\x0040\x00")
+    assert checkpoint.checkpoint_identity(str(base)) == by_hand.hexdigest()[:16]
+    adapter = tmp_path / "adapter"
+    adapter.mkdir()
+    config = b'{"base_model": "../base"}'
+    (adapter / ADAPTER_CONFIG).write_bytes(config)
+    with_base = hashlib.sha256(f"{ADAPTER_CONFIG}\0{len(config)}\0".encode() + hashlib.sha256(config).digest())
+    with_base.update(by_hand.hexdigest()[:16].encode())
+    assert checkpoint.checkpoint_identity(str(adapter)) == with_base.hexdigest()[:16]

@@ -6,7 +6,12 @@ import io
 
 import pytest
 
-from emovit_model.collator import IGNORE_INDEX, EmoVITCollator, RandomResizedCropFlip, SampleError
+from emovit_model.collators.instructblip import (
+    IGNORE_INDEX,
+    EmoVITCollator,
+    RandomResizedCropFlip,
+    SampleError,
+)
 from schemas.protocol import CATEGORICAL_INSTRUCTION, categorical_answer, normalise_text, with_image_token
 
 

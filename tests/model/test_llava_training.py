@@ -38,7 +38,7 @@ def test_collator_encodes_what_ranking_scores(tiny_llava):
     """The first turn is the scoring text, token for token, and the loss over it is the ranking score."""
     import torch
 
-    from emovit_model.llava_collator import LlavaCollator
+    from emovit_model.collators.llava import LlavaCollator
     from emovit_model.scoring import EmotionClassifier
 
     classifier = EmotionClassifier.from_pretrained(tiny_llava, device="cpu")
@@ -62,7 +62,7 @@ def test_collator_encodes_what_ranking_scores(tiny_llava):
 def test_every_answer_of_a_conversation_is_a_target(tiny_llava):
     from transformers import AutoProcessor
 
-    from emovit_model.llava_collator import LlavaCollator
+    from emovit_model.collators.llava import LlavaCollator
 
     processor = AutoProcessor.from_pretrained(tiny_llava)
     collator = LlavaCollator(processor)

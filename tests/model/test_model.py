@@ -92,7 +92,7 @@ def test_mixed_precision_model_trains_and_scores_under_autocast(tiny_instructbli
     import torch
     from PIL import Image
 
-    from emovit_model.collator import EmoVITCollator
+    from emovit_model.collators.instructblip import EmoVITCollator
     from emovit_model.scoring import EmotionClassifier, autocast_for
     from schemas.protocol import CATEGORICAL_INSTRUCTION, categorical_answer, with_image_token
 

@@ -258,7 +258,7 @@ def test_a_template_kept_in_tokenizer_config_is_used(zoo, tmp_path):
 def test_a_thinking_template_ranks_the_answer_after_an_empty_reasoning_block(zoo):
     """Qwen3-VL Thinking's template opens a ``<think>`` block in the generation prompt; a ranked answer follows the
     template's empty reasoning block (``</think>`` and a blank line), ending with ``<|im_end|>``."""
-    from emovit_model.chat_templates import QWEN3_VL_THINKING_CHAT_TEMPLATE
+    from emovit_model.zoo.chat_templates import QWEN3_VL_THINKING_CHAT_TEMPLATE
 
     classifier = EmotionClassifier.from_pretrained(zoo["qwen3-vl"], device="cpu", dtype="float32",
                                                    chat_template=QWEN3_VL_THINKING_CHAT_TEMPLATE)

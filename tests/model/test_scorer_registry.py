@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import pytest
 
-from emovit_model.scorers import FAMILIES, family_for
+from emovit_model.families import FAMILIES, Family, family_for, family_name
 from schemas.errors import UsageError
 
 OTHER_QUESTION = "Which emotion fits this picture best?"
@@ -92,29 +92,39 @@ def _config(model_type, architectures=()):
     return SimpleNamespace(model_type=model_type, architectures=list(architectures))
 
 
+def _scorer(config) -> str:
+    return family_for(config).load().family
+
+
 def test_the_family_comes_from_the_config():
-    assert family_for(_config("instructblip")).name == "instructblip"
-    assert family_for(_config("blip-2")).name == "blip-2"
-    assert family_for(_config("clip")).name == "clip"
-    assert family_for(_config("openai-chat")).name == "openai"
-    for model_type in ("llava", "llava_next", "idefics3", "gemma3", "qwen2_vl", "qwen2_5_vl", "smolvlm"):
-        assert family_for(_config(model_type)).name == "vlm", model_type
+    assert family_name(_config("instructblip")) == "instructblip" and _scorer(_config("instructblip")) == "instructblip"
+    assert family_name(_config("blip-2")) == "blip2" and _scorer(_config("blip-2")) == "blip-2"
+    assert _scorer(_config("clip")) == "clip"
+    assert family_name(_config("openai-chat")) == "openai" and _scorer(_config("openai-chat")) == "openai"
+    for model_type, family in (("llava", "llava"), ("llava_next", "llava-next"), ("idefics3", "idefics3"),
+                               ("gemma3", "gemma3"), ("qwen2_vl", "qwen2-vl"), ("qwen2_5_vl", "qwen2.5-vl"),
+                               ("smolvlm", "idefics3"), ("paligemma", "vlm")):
+        assert family_name(_config(model_type)) == family, model_type
+        assert _scorer(_config(model_type)) == "vlm", model_type
     # an unknown model type whose architectures name a known class
-    assert family_for(_config("my-fork", ["InstructBlipForConditionalGeneration"])).name == "instructblip"
-    assert family_for(_config("my-fork", ["LlavaNextForConditionalGeneration"])).name == "vlm"
-    with pytest.raises(UsageError, match="no scorer for model type 'bert'"):
+    assert family_name(_config("my-fork", ["InstructBlipForConditionalGeneration"])) == "instructblip"
+    assert family_name(_config("my-fork", ["LlavaNextForConditionalGeneration"])) == "vlm"
+    with pytest.raises(UsageError, match=r"^no scorer for model type 'bert': supported are instructblip, blip-2, "
+                                         r"clip, openai-chat and any image-text-to-text checkpoint with a chat template$"):
         family_for(_config("bert", ["BertModel"]))
-    assert [f.name for f in FAMILIES] == ["instructblip", "blip-2", "clip", "openai", "vlm"]
+    assert list(FAMILIES) == ["instructblip", "blip2", "clip", "llava", "llava-next", "llava-onevision", "idefics3",
+                              "gemma3", "qwen2-vl", "qwen2.5-vl", "qwen3-vl", "internvl", "openai", "vlm"]
 
 
 def test_a_new_family_is_one_module_and_one_registry_line(monkeypatch, tmp_path):
-    """A scorer class registered in FAMILIES is what the classifier uses for that model type."""
+    """A scorer class named by a new row of FAMILIES is what the classifier uses for that model type."""
     import sys
 
     import torch
 
-    from emovit_model import scorers
+    from emovit_model import families
     from emovit_model.scoring import EmotionClassifier
+    from schemas.registry import Registry
 
     module = tmp_path / "toy_family.py"
     module.write_text(
@@ -127,8 +137,8 @@ def test_a_new_family_is_one_module_and_one_registry_line(monkeypatch, tmp_path)
         "        return Ranking(torch.arange(len(candidates.labels), dtype=torch.float).repeat(len(images), 1))\n"
         "    def generate(self, images, instructions, max_new_tokens):\n        return ['Predict emotion: awe'] * len(images)\n")
     monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.setattr(scorers, "FAMILIES", (scorers.Family("toy", "toy_family:ToyScorer", None, ("toy",)),
-                                              *scorers.FAMILIES))
+    monkeypatch.setattr(families, "FAMILIES", Registry("model family", {
+        "toy": Family("toy_family:ToyScorer", "a toy", ("toy",)), **FAMILIES}))
 
     class Model(torch.nn.Linear):
         config = _config("toy")

@@ -41,7 +41,7 @@ def test_instructblip_ranking_equals_the_training_loss(tiny_instructblip):
     """The fast ranking path (image features once, 8 answers) scores exactly what training optimises."""
     import torch
 
-    from emovit_model.collator import EmoVITCollator
+    from emovit_model.collators.instructblip import EmoVITCollator
 
     classifier = EmotionClassifier.from_pretrained(tiny_instructblip, device="cpu", batch_size=2)
     images = _images(3)

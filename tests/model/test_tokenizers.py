@@ -38,7 +38,7 @@ def zoo(tmp_path_factory):
 def test_llama_tokenizer_tokenises_as_its_sentencepiece_model():
     import sentencepiece as spm
 
-    from emovit_model.tokenizer import llama_tokenizer, sentencepiece_model
+    from emovit_model.zoo.tokenizer import llama_tokenizer, sentencepiece_model
 
     pieces = spm.SentencePieceProcessor(model_proto=sentencepiece_model(1024))
     tokenizer = llama_tokenizer(1024)
@@ -68,7 +68,7 @@ def _lavis(tokenizer, instruction, answer):
 
 
 def test_emovit_training_labels_follow_lavis(emovit):
-    from emovit_model.collator import IGNORE_INDEX, EmoVITCollator
+    from emovit_model.collators.instructblip import IGNORE_INDEX, EmoVITCollator
 
     processor = emovit.processor
     tokenizer = processor.tokenizer
@@ -126,7 +126,7 @@ def test_chat_answer_tokens_are_the_tail_of_prompt_and_answer_tokenised_together
 def _hub_llama_tokenizer(folder):
     """A Llama-2-style tokenizer folder as the Hub ships one: tokenizer.json and a tokenizer_config.json with
     no pad token and no image token."""
-    from emovit_model.tokenizer import llama_tokenizer
+    from emovit_model.zoo.tokenizer import llama_tokenizer
 
     tokenizer = llama_tokenizer(1024, added=(), image_attribute=False)
     tokenizer.backend_tokenizer.save(str(folder / "tokenizer.json"))
@@ -181,7 +181,7 @@ def test_qwen_tokenizers_are_qwen2s_kind_with_its_special_tokens_after_the_vocab
     ``<|im_end|>`` ends an answer and ``<|endoftext|>`` pads."""
     from transformers.models.qwen2.tokenization_qwen2 import Qwen2Tokenizer
 
-    from emovit_model.tokenizer import QWEN3_ADDED, QWEN_SPECIAL, qwen_tokenizer
+    from emovit_model.zoo.tokenizer import QWEN3_ADDED, QWEN_SPECIAL, qwen_tokenizer
 
     tokenizer = qwen_tokenizer(1024, added=QWEN3_ADDED)
     assert isinstance(tokenizer, Qwen2Tokenizer) and tokenizer.bos_token is None
@@ -204,7 +204,7 @@ def test_gemma_tokenizer_tokenises_as_its_sentencepiece_model():
     <bos> 2 prepended; the turn and image markers are single special tokens named for the processor."""
     import sentencepiece as spm
 
-    from emovit_model.tokenizer import gemma_sentencepiece_model, gemma_tokenizer
+    from emovit_model.zoo.tokenizer import gemma_sentencepiece_model, gemma_tokenizer
 
     pieces = spm.SentencePieceProcessor(model_proto=gemma_sentencepiece_model(1024))
     tokenizer = gemma_tokenizer(1024)

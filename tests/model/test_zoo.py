@@ -199,7 +199,7 @@ def test_cli_writes_every_kind(tmp_path):
 def test_cli_help_does_not_import_torch():
     code = (
         "import argparse, sys, importlib\n"
-        "for name in ('emovit_model.zoo', 'emovit_model.train.cli'):\n"
+        "for name in ('emovit_model.zoo.cli', 'emovit_model.train.cli'):\n"
         "    importlib.import_module(name).add_arguments(argparse.ArgumentParser())\n"
         "print(sorted(m for m in ('torch', 'transformers') if m in sys.modules))\n"
     )

@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from builder.sources.imagefiles import DEFAULT_MAX_PIXELS
-from emovit_model.collator import IGNORE_INDEX, SampleError, qa_turns, row_images
+from emovit_model.collators.instructblip import IGNORE_INDEX, SampleError, qa_turns, row_images
 from schemas.protocol import IMAGE_TOKEN
 
 #: The turn layout (``USER: `` opens a question, `` ASSISTANT:`` closes it; an answer follows after a space).
@@ -40,6 +40,11 @@ class LlavaCollator:
     augment: object | None = None
     max_pixels: int = DEFAULT_MAX_PIXELS
     _image_tokens: int | None = field(default=None, init=False, repr=False)
+
+    @classmethod
+    def for_training(cls, processor, config, augment=None) -> LlavaCollator:
+        """The collator of a training run (``config``: its :class:`~emovit_model.train.TrainConfig`)."""
+        return cls(processor, max_length=config.max_length, augment=augment, max_pixels=config.max_pixels)
 
     def __post_init__(self) -> None:
         tokenizer = self.tokenizer

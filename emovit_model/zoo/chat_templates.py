@@ -1,10 +1,13 @@
-"""The chat templates the real checkpoints of the 2025-2026 families ship (protocol facts, carried over verbatim
-where the published file was found, written from the documented format otherwise), used by the tiny zoo so that
-prompts are laid out exactly as the real models read them.
+"""The chat templates the real checkpoints ship (protocol facts, carried over verbatim where the published file
+was found, written from the documented format otherwise), used by the tiny zoo so that prompts are laid out
+exactly as the real models read them.
 
 =========================================== ================================================================
 template                                    from
 =========================================== ================================================================
+:data:`LLAVA_CHAT_TEMPLATE`                 ``llava-hf/llava-1.5-7b-hf`` and ``llava-hf/llava-v1.6-vicuna-7b-hf``
+                                            (``chat_template.json``)
+:data:`IDEFICS3_CHAT_TEMPLATE`              ``HuggingFaceM4/Idefics3-8B-Llama3``
 :data:`QWEN2_VL_CHAT_TEMPLATE`              ``Qwen/Qwen2-VL-7B-Instruct`` and ``Qwen/Qwen2.5-VL-{3B,7B}-Instruct``
                                             (``chat_template.json``): ChatML, a default system turn
 :data:`QWEN3_VL_THINKING_CHAT_TEMPLATE`     ``Qwen/Qwen3-VL-*-Thinking``: ChatML, tools, the generation prompt
@@ -18,6 +21,26 @@ template                                    from
 """
 
 from __future__ import annotations
+
+#: The chat template of llava-hf's LLaVA-1.5 and LLaVA-NeXT (Vicuna) checkpoints (their ``chat_template.json``):
+#: ``USER: <image>\n{text} ASSISTANT:``; an assistant turn is written ``ASSISTANT: {text} `` (no EOS).
+LLAVA_CHAT_TEMPLATE = (
+    "{% for message in messages %}{% if message['role'] != 'system' %}{{ message['role'].upper() + ': '}}"
+    "{% endif %}{# Render all images first #}{% for content in message['content'] | selectattr('type', "
+    "'equalto', 'image') %}{{ '<image>\n' }}{% endfor %}{# Render all text next #}{% if message['role'] != "
+    "'assistant' %}{% for content in message['content'] | selectattr('type', 'equalto', 'text') %}"
+    "{{ content['text'] + ' '}}{% endfor %}{% else %}{% for content in message['content'] | selectattr('type', "
+    "'equalto', 'text') %}{% generation %}{{ content['text'] + ' '}}{% endgeneration %}{% endfor %}{% endif %}"
+    "{% endfor %}{% if add_generation_prompt %}{{ 'ASSISTANT:' }}{% endif %}"
+)
+#: The chat template of ``HuggingFaceM4/Idefics3-8B-Llama3``: ``<|begin_of_text|>User:<image>{text}<end_of_utterance>
+#: \nAssistant:``; an assistant turn ends with ``<end_of_utterance>``. (SmolVLM's starts with ``<|im_start|>``.)
+IDEFICS3_CHAT_TEMPLATE = (
+    "<|begin_of_text|>{% for message in messages %}{{message['role'] | capitalize}}{% if message['content'][0]"
+    "['type'] == 'image' %}{{':'}}{% else %}{{': '}}{% endif %}{% for line in message['content'] %}"
+    "{% if line['type'] == 'text' %}{{line['text']}}{% elif line['type'] == 'image' %}{{ '<image>' }}{% endif %}"
+    "{% endfor %}<end_of_utterance>\n{% endfor %}{% if add_generation_prompt %}{{ 'Assistant:' }}{% endif %}"
+)
 
 QWEN2_VL_CHAT_TEMPLATE = (
     "{% set image_count = namespace(value=0) %}{% set video_count = namespace(value=0) %}{% for message in messages %}"

@@ -1,5 +1,4 @@
-"""InstructBLIP-family adapters: ``emovit`` (InstructBLIP + a trained EmoVIT adapter), ``instructblip`` and
-``blip2`` (zero-shot)."""
+"""``emovit``: InstructBLIP with a trained EmoVIT adapter, or an original LAVIS EmoVIT checkpoint imported first."""
 
 from __future__ import annotations
 
@@ -31,16 +30,4 @@ class EmoVITAdapter(Adapter):
         return str(out)
 
 
-EMOVIT = EmoVITAdapter(
-    name="emovit", description="InstructBLIP + trained EmoVIT Q-Former adapter",
-    model_types=("instructblip",), checkpoint="Salesforce/instructblip-vicuna-7b", zoo_kind="instructblip",
-    trainable=True, train_defaults={"tuning": "qformer"},
-)
-INSTRUCTBLIP = Adapter(
-    name="instructblip", description="InstructBLIP, zero-shot", model_types=("instructblip",),
-    checkpoint="Salesforce/instructblip-vicuna-7b", zoo_kind="instructblip",
-)
-BLIP2 = Adapter(
-    name="blip2", description="BLIP-2, zero-shot", model_types=("blip-2",),
-    checkpoint="Salesforce/blip2-opt-2.7b", zoo_kind="blip2",
-)
+EMOVIT = EmoVITAdapter("emovit", "instructblip", trainable=True)

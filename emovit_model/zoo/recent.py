@@ -5,28 +5,20 @@ Each mirrors its real checkpoint's layout at a tiny size: the real model class, 
 image processor's PIL backend with the real resizing rule (dynamic resolution for the Qwen-VL family, tiles for
 InternVL, any-resolution grids for LLaVA-OneVision, a fixed square for Gemma 3), a tokenizer of the right kind
 (Qwen2's byte-level BPE with Qwen's special tokens; SentencePiece for Gemma) and the checkpoint's chat template
-(:mod:`emovit_model.chat_templates`). Generation stops where the real ``generation_config.json`` says.
+(:mod:`emovit_model.zoo.chat_templates`). Generation stops where the real ``generation_config.json`` says.
 
 The video-capable families (every one here but Gemma 3) are written in their Hub folder layout
 (``config.json``, ``generation_config.json``, ``preprocessor_config.json`` naming the real processor class,
 ``processor_config.json`` with the processor's own settings, tokenizer files, ``chat_template.jinja``) without
 ever building their video processor, so writing and loading them needs no ``torchvision``
-(:func:`emovit_model.processors.load_processor`).
+(:func:`emovit_model.processors.load_processor`, :func:`emovit_model.zoo.save_hub_layout`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from pathlib import Path
+from emovit_model.zoo import Built, chat_templates
+from emovit_model.zoo import tokenizer as kinds
 
-from emovit_model import chat_templates
-from emovit_model import tokenizer as kinds
-
-#: Zoo kinds this module builds, with the ``model_type`` each one's config has.
-FAMILY_KINDS: dict[str, str] = {
-    "qwen2-vl": "qwen2_vl", "qwen2.5-vl": "qwen2_5_vl", "qwen3-vl": "qwen3_vl", "gemma3": "gemma3",
-    "internvl": "internvl", "llava-onevision": "llava_onevision",
-}
 #: Qwen-VL image placement: pixels per patch side in the tiny models (the real ones use 14, 16 for Qwen3-VL), and
 #: the image sizes the dynamic-resolution rule keeps them between (in merged 2 x 2 patches of 16 px: 2 x 2 ... 4 x 4).
 QWEN_PATCH, QWEN_MIN_PIXELS, QWEN_MAX_PIXELS = 8, 32 * 32, 64 * 64
@@ -35,16 +27,6 @@ INTERNVL_TOKENS: tuple[str, ...] = ("<img>", "</img>", "<IMG_CONTEXT>", "<quad>"
                                     "</box>", "<video>")
 #: LLaVA-OneVision's Qwen2 tokenizer adds these two after Qwen's special tokens.
 ONEVISION_TOKENS: tuple[str, ...] = ("<image>", "<video>")
-
-
-@dataclass
-class Built:
-    """A tiny family checkpoint in memory: the model, the processor to score it with, and the processor class the
-    Hub folder names (``None`` when the processor is that class and saves itself)."""
-
-    model: object
-    processor: object
-    processor_class: str | None = None
 
 
 def _video_capable(cls_name: str, image_processor, tokenizer, chat_template: str, **settings) -> tuple[object, str]:
@@ -134,7 +116,7 @@ def build_qwen3_vl(spec) -> Built:
     """Like ``Qwen/Qwen3-VL-8B-Instruct``: ViT with learned position embeddings and DeepStack features fed into the
     first LLM layers, Qwen3 LLM (per-head q/k norms) with interleaved M-RoPE; Qwen3's added tokens (``<think>``
     ...). The Thinking checkpoints differ only in their chat template
-    (:data:`~emovit_model.chat_templates.QWEN3_VL_THINKING_CHAT_TEMPLATE`)."""
+    (:data:`~emovit_model.zoo.chat_templates.QWEN3_VL_THINKING_CHAT_TEMPLATE`)."""
     from transformers import Qwen3VLConfig, Qwen3VLForConditionalGeneration
 
     tokenizer = kinds.qwen_tokenizer(spec.vocab_size, added=kinds.QWEN3_ADDED)
@@ -262,34 +244,5 @@ def build_llava_onevision(spec) -> Built:
     return Built(model, processor, name)
 
 
-BUILDERS = {"qwen2-vl": build_qwen2_vl, "qwen2.5-vl": build_qwen2_5_vl, "qwen3-vl": build_qwen3_vl,
-            "gemma3": build_gemma3, "internvl": build_internvl, "llava-onevision": build_llava_onevision}
-
-
-def save_hub_layout(built: Built, out: Path) -> None:
-    """Write the processor of a video-capable family as its Hub folder holds it, naming the real processor class:
-    ``preprocessor_config.json`` (the image processor), ``processor_config.json`` (the processor's own settings),
-    the tokenizer files and ``chat_template.jinja``."""
-    import json
-
-    processor = built.processor
-    processor.image_processor.save_pretrained(out)
-    processor.tokenizer.save_pretrained(out)
-    (out / "chat_template.jinja").write_text(processor.chat_template, encoding="utf-8")
-    image_config = out / "preprocessor_config.json"
-    document = json.loads(image_config.read_text(encoding="utf-8"))
-    document["processor_class"] = built.processor_class
-    image_config.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    import inspect
-
-    import transformers
-
-    own = inspect.signature(getattr(transformers, built.processor_class).__init__).parameters
-    settings = {name: processor.__dict__[name] for name in own if name in processor.__dict__
-                and name not in ("image_processor", "tokenizer", "video_processor", "chat_template")}
-    (out / "processor_config.json").write_text(
-        json.dumps({**settings, "processor_class": built.processor_class}, indent=2, sort_keys=True) + "\n",
-        encoding="utf-8")
-
-
-__all__ = ["BUILDERS", "FAMILY_KINDS", "Built", "onevision_pinpoints", "save_hub_layout"]
+__all__ = ["build_gemma3", "build_internvl", "build_llava_onevision", "build_qwen2_5_vl", "build_qwen2_vl",
+           "build_qwen3_vl", "onevision_pinpoints"]

@@ -159,6 +159,12 @@ class EmoVITCollator:
     max_pixels: int = DEFAULT_MAX_PIXELS
     _bos_prefix: list = field(default_factory=list, init=False, repr=False)
 
+    @classmethod
+    def for_training(cls, processor, config, augment=None) -> EmoVITCollator:
+        """The collator of a training run (``config``: its :class:`~emovit_model.train.TrainConfig`)."""
+        return cls(processor, max_prompt_tokens=config.max_prompt_tokens, max_answer_tokens=config.max_answer_tokens,
+                   normalise=config.normalise, augment=augment, max_pixels=config.max_pixels)
+
     def __post_init__(self) -> None:
         if self.max_prompt_tokens < 2 or self.max_answer_tokens < 1:
             raise ValueError("max_prompt_tokens must be >= 2 and max_answer_tokens >= 1")
