@@ -73,6 +73,10 @@ class PredictionModel(pa.DataFrameModel):
     scores: Series[object] = pa.Field(nullable=True)
     variant: Series[str] = pa.Field(nullable=True)
 
+    @pa.check("gold", name="gold_is_not_blank")
+    def gold_not_blank(cls, gold: Series[str]) -> Series[bool]:
+        return gold.str.strip().str.len() > 0
+
     @pa.check("scores", element_wise=True, name="scores_are_finite_numbers_per_label")
     def scores_are_numbers(cls, value) -> bool:
         return _scores_ok(value)

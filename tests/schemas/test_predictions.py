@@ -73,3 +73,16 @@ def test_minimal_foreign_lines_are_filled_in_from_config_or_folders(tmp_path):
     assert result.config is None and len(result.warnings) == 1
     assert result.warnings[0].startswith(f"{run / 'config.json'}: unreadable run config (JSONDecodeError")
     assert {r["model"] for r in result.rows.to_dict("records")} == {"their-model", "named"}
+
+
+def test_a_blank_gold_label_is_a_rejected_line(tmp_path):
+    """Found by the fuzzing suite: a gold of only spaces passed the length check and crashed the metrics."""
+    from schemas.predictions import read_predictions
+
+    path = tmp_path / "m" / "t" / "predictions.jsonl"
+    path.parent.mkdir(parents=True)
+    path.write_text('{"id": "s0", "gold": " ", "pred": "awe"}\n{"id": "s1", "gold": "awe", "pred": "awe"}\n',
+                    encoding="utf-8")
+    read = read_predictions(path)
+    assert list(read.rejected) == [1] and "gold_is_not_blank" in read.rejected[1]
+    assert [record["id"] for record in read.records] == ["s1"]
