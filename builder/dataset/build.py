@@ -24,7 +24,7 @@ from pathlib import Path
 from builder.dataset.config import BuildConfig, generator_prices
 from builder.dataset.outputs import staged_output, swap_into_place
 from builder.dataset.stored import content_hash, is_build_dir, record_batches
-from builder.sources.imagefiles import DEFAULT_MAX_PIXELS
+from builder.sources.imagefiles import add_image_options
 from schemas.errors import UsageError
 from schemas.protocol import KINDS
 from schemas.runinfo import fingerprint, write_json
@@ -302,11 +302,7 @@ def add_arguments(parser) -> None:
                         help="keep multi-turn answers as one conversation (default: one sample per QA pair)")
     parser.add_argument("--embed-images", action="store_true", help="store image bytes instead of paths")
     parser.add_argument("--curation", help="curation decisions file (see builder/dataset/curation_file.py)")
-    parser.add_argument("--no-verify-images", action="store_true",
-                        help="do not decode images (the file, its header and the pixel limit are still checked)")
-    parser.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS,
-                        help=f"pixel limit (width x height, read from the header before decoding); larger images "
-                             f"are quarantined as image_too_large (default {DEFAULT_MAX_PIXELS:,})")
+    add_image_options(parser)
     parser.add_argument("--exclude-cross-split-duplicates", action="store_true",
                         help="leave out of a later split every image byte-identical to one of an earlier split "
                              "(quarantine code duplicate_content; reads every image once more before the shards)")

@@ -56,6 +56,15 @@ def check_max_pixels(value: int) -> int:
     return value
 
 
+def add_image_options(parser) -> None:
+    """``--no-verify-images`` and ``--max-pixels``, as ``emovit validate`` and ``emovit build`` take them."""
+    parser.add_argument("--no-verify-images", action="store_true",
+                        help="do not decode images (the file, its header and the pixel limit are still checked)")
+    parser.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS,
+                        help=f"pixel limit (width x height, read from the header before decoding); larger images "
+                             f"are quarantined as image_too_large (default {DEFAULT_MAX_PIXELS:,})")
+
+
 def inside(path: str, root_real: str) -> bool:
     """Whether the resolved ``path`` lies inside the resolved root ``root_real``."""
     return os.path.realpath(path).startswith(root_real.rstrip(os.sep) + os.sep)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from builder.sources.emoset import EmoSetSource, SourceError
-from builder.sources.imagefiles import DEFAULT_MAX_PIXELS
+from builder.sources.imagefiles import DEFAULT_MAX_PIXELS, add_image_options
 from builder.sources.records import write_jsonl
 from schemas.errors import UsageError
 from schemas.runinfo import SplitTally, fingerprint, summary_table, write_json
@@ -119,11 +119,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--emoset-root", required=True, help="EmoSet-style root directory")
     parser.add_argument("--out", help="directory for report.json and quarantine.jsonl")
     parser.add_argument("--splits", help="comma-separated subset of splits")
-    parser.add_argument("--no-verify-images", action="store_true",
-                        help="do not decode images (the file, its header and the pixel limit are still checked)")
-    parser.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS,
-                        help=f"pixel limit (width x height, read from the header before decoding); larger images "
-                             f"are quarantined as image_too_large (default {DEFAULT_MAX_PIXELS:,})")
+    add_image_options(parser)
     parser.add_argument("--no-vocab-fallback", action="store_true",
                         help="fail when the tree has no info.json instead of using the packaged vocabulary")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
