@@ -76,15 +76,19 @@ def judge_reasoning(rows: list[dict], questions: dict[str, str], judges: list[di
     the ``judge.jsonl`` rows (see the module docs).
 
     ``judges``: the list :func:`benchmarks.spec.config.judge_settings` returns (a single mapping is one judge).
-    Each holds ``model`` (required), ``name`` (default: the model) and the client settings of
-    :data:`benchmarks.spec.config.JUDGE_CLIENT_KEYS` (``temperature`` defaults to 0). A judge whose endpoint is down or rejects the key stops
-    the run with a :class:`~schemas.errors.UsageError` naming the judge (answers received stay in the cache).
+    Each holds ``model`` (required), ``name`` (default: the model; unique) and the client settings of
+    :data:`benchmarks.spec.config.JUDGE_CLIENT_KEYS` (``temperature`` defaults to 0). A judge whose endpoint is
+    down or rejects the key stops the run with a :class:`~schemas.errors.UsageError` naming the judge (answers
+    received stay in the cache).
     """
     from benchmarks.spec.config import normalise_judges
     from builder.generation.chat_client import run_blocking
     from schemas.jsonlines import write_lines
 
     chosen = [(settings, _client_config(settings)) for settings in normalise_judges(judges)]
+    names = [settings["name"] for settings, _ in chosen]
+    if len(set(names)) < len(names):
+        raise UsageError(f"judge names must be unique, got {', '.join(names)}")
 
     async def every_judge() -> list[dict]:
         from builder.generation.cache import ResponseCache
