@@ -386,5 +386,5 @@ def generation_budget(entry: dict, task) -> int:
     return entry.get("max_new_tokens") or task.max_new_tokens
 
 
-__all__ = ["JUDGE_CLIENT_KEYS", "JUDGE_KEYS", "BenchConfig", "apply_override", "generation_budget", "judge_settings", "load_config",
-           "normalise_judges", "packaged_configs", "parse_override", "read_config_document"]
+__all__ = ["JUDGE_CLIENT_KEYS", "JUDGE_KEYS", "BenchConfig", "apply_override", "generation_budget", "judge_settings",
+           "load_config", "normalise_judges", "packaged_configs", "parse_override", "read_config_document"]
