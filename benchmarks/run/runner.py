@@ -38,7 +38,7 @@ from pathlib import Path
 from benchmarks.data.samples import Sample, rooted_tasks, task_samples
 from benchmarks.run.prepare import Processes, prepare_data, processes, resolve_reference
 from benchmarks.run.store import METRICS, RunStore
-from benchmarks.spec.config import BenchConfig, generation_budget
+from benchmarks.spec.config import BenchConfig, generation_budget, judge_settings
 from benchmarks.spec.task import Task, ordered_tasks
 from schemas.errors import UsageError
 
@@ -310,11 +310,11 @@ def run_bench(config: BenchConfig, *, log=print) -> BenchResult:
                 rows = _finish(store, order, task, config)
                 store.log_session({"time": time.strftime("%Y-%m-%dT%H:%M:%S"), "already": len(samples) - len(pending),
                                    "scored": len(pending), "world_size": procs.world})
-                if task.rows == "reasoning" and config.judge.get("model"):
+                if task.rows == "reasoning" and judge_settings(config):
                     from benchmarks.run.judge import judge_reasoning
 
                     questions = {s.id: s.instruction or "" for s in samples}
-                    judge_reasoning(rows, questions, config.judge, out / "_cache" / "judge.sqlite",
+                    judge_reasoning(rows, questions, judge_settings(config), out / "_cache" / "judge.sqlite",
                                     store.directory / "judge.jsonl", progress=progress)
             procs.wait()
         for task in tasks:

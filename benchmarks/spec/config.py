@@ -40,6 +40,12 @@ image first. ``limit: N`` scores a seeded (``seed``), stratified subset of N ima
 ``leakage: {build, threshold}`` checks each held-out task for near-duplicates of the build's training images
 (:mod:`benchmarks.data.leakage`) and records the count in every run's ``config.json``; ``exclude_leaked: true``
 also drops them from scoring (the reference build defaults to ``data.build``).
+
+**Judges** of the reasoning task (:mod:`benchmarks.run.judge`): ``judge: {model: gpt-4o-mini}`` names one,
+``judge: [{name: a, model: gpt-4o}, {name: b, model: gpt-4o-mini, base_url: ...}]`` several (names default to the
+model and must be unique); :func:`judge_settings` gives the list either way. Each entry may also set the chat
+client's ``base_url``, ``api_key_env``, ``max_in_flight``, ``max_retries``, ``timeout_s``, ``temperature``
+(default 0), ``max_connection_failures``, ``backoff_base_s`` and ``backoff_max_s``.
 """
 
 from __future__ import annotations
@@ -59,7 +65,10 @@ _MODEL = {"name", "adapter", "path", "base", "lavis", "train", "mode", "options"
 _DATA = {"build", "split", "folder", "synth", "folder_synth", "roots", "variants", "heldout_synth", "skip_missing",
          "verify_images"}
 _LEAKAGE = {"build", "threshold"}
-_JUDGE = {"model", "base_url", "api_key_env", "max_retries", "timeout_s", "temperature", "backoff_base_s"}
+#: What a judge entry may set: its model, its name, and how its requests are sent (:mod:`benchmarks.run.judge`).
+JUDGE_CLIENT_KEYS = ("base_url", "api_key_env", "max_in_flight", "max_retries", "timeout_s", "temperature",
+                     "max_connection_failures", "backoff_base_s", "backoff_max_s")
+JUDGE_KEYS = ("name", "model", *JUDGE_CLIENT_KEYS)
 
 
 @dataclass
@@ -76,7 +85,7 @@ class BenchConfig:
     device: str = "auto"
     dtype: str = "auto"
     seed: int = 0
-    judge: dict = field(default_factory=dict)
+    judge: dict | list = field(default_factory=dict)  # one judge, or a list of judges: see judge_settings
     progress: bool = True
     leaderboard: bool = True
     description: str = ""
@@ -291,8 +300,9 @@ def validate(document: dict, where: str) -> BenchConfig:
         problems.append(f"'leakage' keys are {', '.join(sorted(_LEAKAGE))}")
         leakage = {}
     judge = document.get("judge") or {}
-    if not isinstance(judge, dict) or set(judge) - _JUDGE:
-        problems.append(f"'judge' keys are {', '.join(sorted(_JUDGE))}")
+    judge_problems = _judge_problems(judge)
+    if judge_problems:
+        problems.extend(judge_problems)
         judge = {}
     mode = document.get("mode", "rank")
     if mode not in MODES:
@@ -308,11 +318,66 @@ def validate(document: dict, where: str) -> BenchConfig:
         name=str(document.get("name") or Path(where).stem), out=str(document["out"]), models=models,
         tasks=list(tasks), data=dict(data), mode=mode, batch_size=batch_size,
         device=str(document.get("device", "auto")), dtype=str(document.get("dtype", "auto")),
-        seed=int(document.get("seed", 0)), judge=dict(judge), progress=bool(document.get("progress", True)),
+        seed=int(document.get("seed", 0)), judge=copy.deepcopy(judge), progress=bool(document.get("progress", True)),
         leaderboard=bool(document.get("leaderboard", True)), description=str(document.get("description", "")),
         size=document.get("size"), source=where, limit=limit, leakage=dict(leakage),
         exclude_leaked=bool(document.get("exclude_leaked", False)),
     )
+
+
+def normalise_judges(value: dict | list | None) -> list[dict]:
+    """The judges of a ``judge`` value, each a mapping with its ``name`` (default: its ``model``), in the order
+    given: a single mapping is one judge (none when it names no ``model``), a list is one judge per entry."""
+    if not value:
+        return []
+    entries = [value] if isinstance(value, dict) else list(value)
+    return [{**entry, "name": entry.get("name") or entry["model"]} for entry in entries if entry.get("model")]
+
+
+def judge_settings(config: BenchConfig) -> list[dict]:
+    """The LLM judges of the reasoning task a run config names (:func:`normalise_judges` of ``config.judge``);
+    an empty list when the judge is off."""
+    return normalise_judges(config.judge)
+
+
+def _judge_problems(judge) -> list[str]:
+    """What is wrong with a ``judge`` value (one mapping, or a list of mappings each naming a ``model``)."""
+    from builder.generation.config import GenerationConfig
+
+    if isinstance(judge, dict):
+        entries, labels = [judge], ["judge"]
+    elif isinstance(judge, list):
+        entries, labels = judge, [f"judge[{index}]" for index in range(len(judge))]
+    else:
+        return ["'judge' must be a mapping (one judge) or a list of mappings (several judges)"]
+    problems, names = [], []
+    for entry, label in zip(entries, labels):
+        if not isinstance(entry, dict):
+            problems.append(f"{label} must be a mapping with at least 'model'")
+            continue
+        extra = sorted(set(entry) - set(JUDGE_KEYS))
+        if extra:
+            problems.append(f"{label}: unknown key(s) {', '.join(map(str, extra))}; a judge's keys are "
+                            f"{', '.join(JUDGE_KEYS)}")
+        model, name = entry.get("model"), entry.get("name")
+        if (model is not None or isinstance(judge, list)) and (not isinstance(model, str) or not model.strip()):
+            problems.append(f"{label}.model must be the judge's model name (a non-empty string)")
+            continue
+        if name is not None and (not isinstance(name, str) or not name.strip()):
+            problems.append(f"{label}.name must be a non-empty string (it names the judge in judge.jsonl)")
+            continue
+        if model is None:
+            continue
+        names.append(name or model)
+        client = {key: entry[key] for key in JUDGE_CLIENT_KEYS if entry.get(key) is not None}
+        try:
+            GenerationConfig(**client)
+        except (TypeError, ValueError) as exc:
+            problems.append(f"{label}: {exc}")
+    duplicates = sorted({name for name in names if names.count(name) > 1})
+    if duplicates:
+        problems.append(f"judge names must be unique (a judge's name defaults to its model): {', '.join(duplicates)}")
+    return problems
 
 
 def generation_budget(entry: dict, task) -> int:
@@ -321,5 +386,5 @@ def generation_budget(entry: dict, task) -> int:
     return entry.get("max_new_tokens") or task.max_new_tokens
 
 
-__all__ = ["BenchConfig", "apply_override", "generation_budget", "load_config", "packaged_configs", "parse_override",
-           "read_config_document"]
+__all__ = ["JUDGE_CLIENT_KEYS", "JUDGE_KEYS", "BenchConfig", "apply_override", "generation_budget", "judge_settings",
+           "load_config", "normalise_judges", "packaged_configs", "parse_override", "read_config_document"]

@@ -99,6 +99,7 @@ def _run_load(args) -> int:
                 [views.INSTRUCTION_FLAGS, summary.instruction_flags],
                 [views.LIKELY_LABEL_ERRORS, (f"{summary.likely_label_errors} (models with scores: "
                                              f"{', '.join(summary.models) or 'none'})")]]
+        rows += [[name, images] for name, images in summary.misclassified.items()]
         print(tabulate(rows, headers=["saved view", "images"]))
         print(f"signals in {result.signal_seconds:.1f} s")
     database = f" --database-dir {args.database_dir}" if args.database_dir else ""

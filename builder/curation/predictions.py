@@ -4,6 +4,10 @@ Each model becomes one sample field, ``pred_<model>`` (characters other than let
 replaced by ``_``), matched to samples by ``image_id``. When a row has per-label ``scores``, the opinion
 carries them as logits (in the dataset's emotion order) and a confidence: the softmax probability of the
 predicted label. A row whose ``pred`` is null (an answer that could not be parsed) gives no opinion.
+
+Per model and task it also keeps the images the model got wrong (``pred`` other than the row's ``gold``, or
+null: scored wrong, as the leaderboard counts it), which ``curate load`` saves as one view each
+(:func:`builder.curation.views.save_misclassified_views`).
 """
 
 from __future__ import annotations
@@ -36,6 +40,9 @@ class ModelPredictions:
     field: str
     opinions: dict[str, Opinion] = field(default_factory=dict)
     unparsed: int = 0
+    #: ``{task: rows scored}`` and ``{task: image ids answered wrong or not at all}`` (in file order).
+    scored: dict[str, int] = field(default_factory=dict)
+    misclassified: dict[str, list[str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -104,6 +111,10 @@ def read_model_predictions(paths: list[str | Path], emotions: tuple[str, ...]) -
                     raise UsageError(f"{path}: model {row.model!r} has two predictions for image {row.image_id!r} "
                                      f"(task {row.task!r} among them); load one task's predictions per model")
                 seen[row.model].add(row.image_id)
+                model.scored[row.task] = model.scored.get(row.task, 0) + 1
+                wrong = model.misclassified.setdefault(row.task, [])
+                if row.pred is None or row.pred != row.gold:
+                    wrong.append(row.image_id)
                 if row.pred is None:
                     model.unparsed += 1
                     continue

@@ -13,6 +13,7 @@ Fields written (on images still in the build; other samples get None):
 * ``pred_<model>`` -- each model's prediction (``fo.Classification`` with confidence and, with scores, logits);
   ``mistakenness_<model>`` -- ``fiftyone.brain.compute_mistakenness`` (logits) for models with scores;
   ``label_mistakenness`` -- the largest of those; ``label_error_models`` -- models at or above the threshold;
+  and a saved view per model and task of the images it misclassified (:mod:`builder.curation.views`);
 * brain run ``embeddings`` -- ``compute_visualization(method="pca")`` for the App's Embeddings panel.
 
 Every brain method gets the embeddings computed here (:mod:`builder.curation.embeddings`), so nothing is
@@ -81,6 +82,7 @@ class SignalSummary:
     instruction_flags: int = 0
     likely_label_errors: int = 0
     models: list[str] = field(default_factory=list)
+    misclassified: dict[str, int] = field(default_factory=dict)  # a saved view per model and task: its images
     seconds: dict[str, float] = field(default_factory=dict)
 
 
@@ -343,6 +345,7 @@ def _compute_signals(dataset, config: SignalConfig, predictions: PredictionsLoad
 
     views.save_signal_views(dataset, pixel_threshold=config.pixel_threshold,
                             mistakenness_threshold=config.mistakenness_threshold)
+    misclassified = views.save_misclassified_views(dataset, predictions.models.values()) if predictions else {}
     info = dataset.info.setdefault(INFO_KEY, {})
     info["signals"] = {**to_jsonable(config), "embedding": config.embeddings_model or TINY_IMAGE, "metric": METRIC}
     dataset.save()
@@ -353,4 +356,4 @@ def _compute_signals(dataset, config: SignalConfig, predictions: PredictionsLoad
         near_duplicates=len(groups), duplicate_groups=len({g for g, _, _ in groups.values()}),
         instruction_flags=len(views.instruction_flags_view(dataset)),
         likely_label_errors=len(views.likely_label_errors_view(dataset, config.mistakenness_threshold)),
-        models=models, seconds=timings)
+        models=models, misclassified=misclassified, seconds=timings)

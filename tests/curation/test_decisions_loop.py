@@ -4,6 +4,7 @@ re-load the rebuild and check that tags survived and the signals moved."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -59,7 +60,10 @@ def loop(fiftyone_db, planted_tree, planted_build, predictions_file, tmp_path_fa
 
 def test_cli_load_reports_counts(loop):
     assert "dataset 'loop': 72 images (72 added, 0 updated, 0 no longer in the source)" in loop["first"].stdout
-    assert "pixel-mismatch       1" in loop["first"].stdout
+    assert re.search(r"^pixel-mismatch +1$", loop["first"].stdout, re.MULTILINE)
+    # A view per model and task of the images it got wrong (two each in the planted predictions).
+    assert re.search(r"^misclassified-confident-model-emoset8 +2$", loop["first"].stdout, re.MULTILINE)
+    assert re.search(r"^misclassified-generate-model-emoset8 +2$", loop["first"].stdout, re.MULTILINE)
     assert "browse: emovit curate app --name loop" in loop["first"].stdout
 
 
@@ -73,7 +77,8 @@ def test_decisions_file_holds_the_tags(loop):
             {"id": BYTE_TWIN, "reason": "tagged 'exclude' in FiftyOne dataset 'loop' (in near-duplicates)"},
         ],
         "relabel": [{"id": CONFIDENTLY_WRONG, "emotion": "amusement",
-                     "reason": "tagged 'relabel:amusement' in FiftyOne dataset 'loop' (in likely-label-errors)"}],
+                     "reason": "tagged 'relabel:amusement' in FiftyOne dataset 'loop' (in likely-label-errors, "
+                               "misclassified-confident-model-emoset8)"}],
     }
     loaded = CurationDecisions.load(path, EMOTIONS)
     assert set(loaded.exclude) == {DARK, BYTE_TWIN} and loaded.relabel[CONFIDENTLY_WRONG][0] == "amusement"

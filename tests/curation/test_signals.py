@@ -27,7 +27,8 @@ from tests.curation.conftest import (
     quantised,
 )
 
-VIEWS = ("pixel-mismatch", "near-duplicates", "instruction-flags", "likely-label-errors")
+VIEWS = ("pixel-mismatch", "near-duplicates", "instruction-flags", "likely-label-errors",
+         "misclassified-confident-model-emoset8", "misclassified-generate-model-emoset8")
 
 
 def _by_image(dataset, field):
