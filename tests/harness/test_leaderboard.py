@@ -78,10 +78,13 @@ def test_figures_equal_independent_computations(tmp_path):
     low, high = by_model["weak"]["accuracy_ci"]
     line = next(line for line in markdown if line.startswith("| 2 "))
     cells = [cell.strip() for cell in line.strip("|").split("|")]
-    assert cells == ["2", "weak", "generate", "40", f"0.250 [{low:.3f}, {high:.3f}]", "0.250", "0.250", "0.250",
-                     "<0.0001 *" if expected < 1e-4 else f"{expected:.4f} *"]
+    shown = "<0.0001" if expected < 1e-4 else f"{expected:.4f}"
+    # one comparison with the best: Holm's correction leaves its p as it is
+    assert cells == ["2", "weak", "generate", "40", f"0.250 [{low:.3f}, {high:.3f}]", "no", "0.250", "0.250",
+                     "0.250", f"{shown} (Holm {shown}) *"]
     csv = (tmp_path / "board" / "leaderboard.csv").read_text().splitlines()
-    assert csv[0].startswith("task,rank,model,mode,n,accuracy,accuracy_ci_low,accuracy_ci_high,macro_f1,uar")
+    assert csv[0].startswith("task,rank,model,mode,n,accuracy,accuracy_ci_low,accuracy_ci_high,tied_with_best,p_vs_best,"
+                             "p_vs_best_holm,macro_f1,uar")
     assert len(csv) == 3
     assert json.loads((tmp_path / "board" / "leaderboard.json").read_text()) == json.loads(json.dumps(rows))
 
@@ -104,7 +107,8 @@ def test_plots_are_written_including_the_scaling_curve(tmp_path):
     write_leaderboard([tmp_path], tmp_path / "board")
     names = sorted(p.name for p in (tmp_path / "board" / "plots").glob("*.png"))
     assert names == ["accuracy-emoset8.png", "confusion-emoset8-emovit-0.25.png", "confusion-emoset8-emovit-1.0.png",
-                     "f1-emoset8.png", "scaling-emoset8.png"]
+                     "f1-emoset8.png", "reliability-emoset8-emovit-0.25.png", "reliability-emoset8-emovit-1.0.png",
+                     "scaling-emoset8.png"]
     assert all((tmp_path / "board" / "plots" / n).stat().st_size > 5000 for n in names)
     assert "![scaling-emoset8](plots/scaling-emoset8.png)" in (tmp_path / "board" / "leaderboard.md").read_text()
 
