@@ -136,10 +136,19 @@ def test_the_row_schema_rejects_inconsistent_rows():
     good = {"model": "m", "task": "t", "n": 10, "accuracy": 0.5, "accuracy_ci": [0.2, 0.8], "macro_f1": 0.4,
             "uar": 0.5, "parse_failure_rate": 0.0, "mcnemar": {"o": 0.03}}
     validate_leaderboard_rows([good])
+    validate_leaderboard_rows([{**good, "rank": 2, "tied_with_best": False, "p_vs_best": 0.01, "ece": 0.1,
+                                "ece_ci": [0.05, 0.2], "brier": 1.3, "nll": 2.5, "top_label_flag": True}])
     for change, check in (({"accuracy_ci": [0.6, 0.8]}, "accuracy_inside_its_ci"),
                           ({"mcnemar": {"o": 1.5}}, "mcnemar_maps_models_to_p_values"),
                           ({"accuracy_ci": [0.8, 0.2]}, "ci_is_low_high"),
-                          ({"n": 0}, "greater_than_or_equal_to")):
+                          ({"n": 0}, "greater_than_or_equal_to"),
+                          ({"rank": 0}, "none_or_count_at_least_one"),
+                          ({"tied_with_best": "yes"}, "none_or_boolean"),
+                          ({"p_vs_best_holm": 1.2}, "none_or_in_unit_interval"),
+                          ({"brier": 2.5}, "none_or_brier_in_0_2"),
+                          ({"nll": -0.5}, "none_or_finite_non_negative"),
+                          ({"nll": float("nan")}, "figures_are_null_never_nan"),
+                          ({"ece_ci": [0.3, 0.1]}, "none_or_low_high_pair")):
         with pytest.raises(ValueError, match=check):
             validate_leaderboard_rows([{**good, **change}])
     with pytest.raises(ValueError, match="one_row_per_model_and_task"):
