@@ -130,4 +130,29 @@ def calibration(rows: Sequence[dict], labels: Sequence[str], *, seed: int = 0) -
     }
 
 
-__all__ = ["BINS", "CALIBRATION_KEYS", "bin_index", "calibration", "label_probabilities", "reliability"]
+
+
+def per_sample(rows: Sequence[dict], labels: Sequence[str]) -> list[dict]:
+    """Each row's share of the calibration figures (``None`` values for a row without a score for every
+    label): ``confidence`` (top probability), ``p_gold``, its ``brier`` term and ``nll`` term, so the
+    published details recompute ECE, Brier and NLL."""
+    from schemas.predictions import label_key
+
+    found = [dict.fromkeys(PER_SAMPLE_KEYS) for _ in rows]
+    probabilities, log_p, positions = label_probabilities(rows, labels)
+    if probabilities is None:
+        return found
+    index = {label_key(label): i for i, label in enumerate(labels)}
+    for p, logs, position in zip(probabilities, log_p, positions):
+        gold = index[label_key(rows[position]["gold"])]
+        found[position] = {"confidence": float(p.max()), "p_gold": float(p[gold]),
+                           "brier": float((p ** 2).sum() - 2 * p[gold] + 1), "nll": float(-logs[gold])}
+    return found
+
+
+#: The per-sample columns of :func:`per_sample`.
+PER_SAMPLE_KEYS = ("confidence", "p_gold", "brier", "nll")
+
+
+__all__ = ["BINS", "CALIBRATION_KEYS", "PER_SAMPLE_KEYS", "bin_index", "calibration", "label_probabilities",
+           "per_sample", "reliability"]
