@@ -1,7 +1,7 @@
 """``index.html`` of a leaderboard: one self-contained page that opens from ``file://``.
 
 No network and no CDN: the style sheet and the sorting script are inline, the charts are HTML tables coloured
-by value and inline SVG. The page shows, from the ``leaderboard.json`` rows alone:
+by value and inline SVG, and the reliability diagrams are PNGs embedded as ``data:`` URIs. The page shows, from the ``leaderboard.json`` rows alone:
 
 * a table of every run (model, task, n, accuracy with its 95% CI, macro-F1, UAR, parse-failure rate, mode,
   leaked samples) whose rows reorder when a column header is clicked (numbers largest first, text A to Z;
@@ -276,7 +276,7 @@ def provenance(row: dict) -> str:
 def render(rows: list[dict], *, title: str = "Leaderboard", tasks: dict | None = None,
            images: dict[tuple[str, str], str] | None = None) -> str:
     """The whole page for ``leaderboard.json`` rows, with the per-task and cross-task sections of ``tasks``
-    (the ``leaderboard_tasks.json`` document) and the reliability diagrams ``images`` (relative paths by
+    (the ``leaderboard_tasks.json`` document) and the reliability diagrams ``images`` (image URIs by
     ``(task, model)``)."""
     from benchmarks.board.page_figures import calibration_section, domains_section, health_section, ties_section
 
@@ -316,12 +316,14 @@ def render(rows: list[dict], *, title: str = "Leaderboard", tasks: dict | None =
 
 def write_page(rows: list[dict], path: str | Path, *, title: str = "Leaderboard", tasks: dict | None = None,
                images: dict[tuple[str, str], Path] | None = None) -> Path:
-    """Write :func:`render` of ``rows`` to ``path``; returns it. ``images`` (plot files by ``(task, model)``)
-    are linked relative to the page's folder."""
+    """Write :func:`render` of ``rows`` to ``path``; returns it. ``images`` (PNG files by ``(task, model)``: the
+    reliability diagrams) are embedded as ``data:`` URIs, so the page stays one file."""
+    import base64
+
     path = Path(path)
-    folder = path.resolve().parent
-    linked = {key: Path(image).resolve().relative_to(folder).as_posix() for key, image in (images or {}).items()}
-    path.write_text(render(rows, title=title, tasks=tasks, images=linked), encoding="utf-8")
+    embedded = {key: "data:image/png;base64," + base64.b64encode(Path(image).read_bytes()).decode("ascii")
+                for key, image in (images or {}).items()}
+    path.write_text(render(rows, title=title, tasks=tasks, images=embedded), encoding="utf-8")
     return path
 
 
