@@ -319,6 +319,7 @@ def markdown(rows: list[dict], plots: dict[str, list[str]] | None = None, tasks:
                   tabulate(table, headers=["model", "answered", "most frequent answer", "its share [95% CI]",
                                            "TV distance to gold [95% CI]"], tablefmt="github",
                            disable_numparse=True), ""]
+        # tables of other score modules (from the task's document) join here, one call each
         extra = [row for row in group if row.get("variants")]
         if extra:
             variants = sorted({v for row in extra for v in row["variants"]})

@@ -3,8 +3,8 @@ diagram per model whose run carries per-label scores, per-class F1 bars, accurac
 and the data-scaling curve when runs carry training fractions.
 
 Model and task names come from other people's files: plot files are named by :func:`schemas.names.unique_names`
-(``accuracy-<task>.png``, ``confusion-<task>-<model>.png``, ``reliability-<task>-<model>.png`` for plain names), so every plot lies in the plots
-folder and two runs never share a file."""
+(``accuracy-<task>.png``, ``confusion-<task>-<model>.png``, ``reliability-<task>-<model>.png`` for plain
+names), so every plot lies in the plots folder and two runs never share a file."""
 
 from __future__ import annotations
 
@@ -92,8 +92,8 @@ def reliability_plots(rows: list[dict], paths: list[Path]) -> list[Path]:
     ax.plot([0, 1], [0, 1], linestyle="--", color="grey", linewidth=1, label="perfect calibration")
     accuracy = ax.bar(centres, np.zeros_like(centres), width, color="#4C72B0", edgecolor="white", linewidth=0.5,
                       label="accuracy")
-    gaps = ax.bar(centres, np.zeros_like(centres), width, color="#DD8452", alpha=0.45, edgecolor="#DD8452",
-                  hatch="//", linewidth=0.5, label="gap to confidence")
+    gaps = ax.bar(centres, np.zeros_like(centres), width, color=(0.87, 0.52, 0.32, 0.22), edgecolor="#C0602A",
+                  hatch="//", linewidth=0.5, label="gap to mean confidence")
     shares = below.bar(centres, np.zeros_like(centres), width, color="#829AB1", edgecolor="white", linewidth=0.5)
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1)
