@@ -304,11 +304,11 @@ def markdown(rows: list[dict], plots: dict[str, list[str]] | None = None, tasks:
                                            for other in models)] for row in group]
             lines += ["Pairwise exact McNemar p-values (uncorrected):", "",
                       tabulate(matrix, headers=["", *map(md, models)], tablefmt="github", disable_numparse=True), ""]
-        scored = [row for row in group if row.get("ece") is not None]
-        if scored:
-            table = [[md(row["model"]), row["calibration_n"], _ci(row["ece"], row["ece_ci"]),
-                      _ci(row["brier"], row["brier_ci"]), _ci(row["nll"], row["nll_ci"])] for row in scored]
-            lines += ["Calibration (softmax of the per-label scores; runs without scores are not listed):", "",
+        if any(row.get("ece") is not None for row in group):
+            table = [[md(row["model"]), row.get("calibration_n") or "–", _ci(row.get("ece"), row.get("ece_ci")),
+                      _ci(row.get("brier"), row.get("brier_ci")), _ci(row.get("nll"), row.get("nll_ci"))]
+                     for row in group]
+            lines += ["Calibration (softmax of the per-label scores; \"–\": the run carries no scores):", "",
                       tabulate(table, headers=["model", "n", "ECE (15 bins) [95% CI]", "Brier [95% CI]",
                                                "NLL [95% CI]"], tablefmt="github", disable_numparse=True), ""]
         table = [[md(row["model"]), row.get("answered"), md(row.get("top_label") or "–"),

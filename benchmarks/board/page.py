@@ -1,10 +1,11 @@
 """``index.html`` of a leaderboard: one self-contained page that opens from ``file://``.
 
 No network and no CDN: the style sheet and the sorting script are inline, the charts are HTML tables coloured
-by value and inline SVG, and the reliability diagrams are PNGs embedded as ``data:`` URIs. The page shows, from the ``leaderboard.json`` rows alone:
+by value and inline SVG, and the reliability diagrams are PNGs embedded as ``data:`` URIs. The page shows,
+from the ``leaderboard.json`` rows (and the ``leaderboard_tasks.json`` document):
 
-* a table of every run (model, task, n, accuracy with its 95% CI, macro-F1, UAR, parse-failure rate, mode,
-  leaked samples) whose rows reorder when a column header is clicked (numbers largest first, text A to Z;
+* a table of every run (model, task, rank, n, accuracy with its 95% CI, tied with the best, macro-F1, UAR, ECE,
+  top-answer share with its flag, parse-failure rate, mode, leaked samples) whose rows reorder when a column header is clicked (numbers largest first, text A to Z;
   a second click reverses; empty cells stay last);
 * the in- vs out-of-domain table, and per task the models tied with the best and the minimum detectable
   difference, calibration (ECE, Brier, NLL) with a reliability diagram per scored run, and answer health

@@ -99,32 +99,38 @@ def bootstrap_ci(correct: Sequence[bool | int | float], *, seed: int = 0, resamp
     return float(low), float(high)
 
 
-#: Resamples drawn at a time by :func:`resample_counts` (bounds the memory of one draw).
+#: Resamples drawn at a time (bounds the memory of one draw).
 _CHUNK = 250
-#: Largest ``resamples x n`` whose counts :func:`resample_counts` keeps for the next run of the same length.
-_CACHED_CELLS = 50_000_000
+#: Largest ``resamples x n`` whose counts :func:`resample_counts` keeps (as float64: 200 MB) for the next run of
+#: the same length; larger draws are made chunk by chunk and not kept.
+_CACHED_CELLS = 25_000_000
 _counts_cache: dict[tuple[int, int, int], object] = {}
 
 
+def _count_chunks(n: int, seed: int, resamples: int):
+    """``(first resample, counts)`` of ``_CHUNK`` resamples at a time: how often each of ``n`` samples is drawn
+    (with replacement, a seeded NumPy generator), as float64 so they multiply without a copy."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    for start in range(0, resamples, _CHUNK):
+        rows = min(_CHUNK, resamples - start)
+        drawn = rng.integers(0, n, size=(rows, n))
+        counts = np.bincount((drawn + np.arange(rows)[:, None] * n).ravel(), minlength=rows * n).reshape(rows, n)
+        yield start, counts.astype(np.float64)
+
+
 def resample_counts(n: int, *, seed: int = 0, resamples: int = BOOTSTRAP_RESAMPLES):
-    """How often each of ``n`` samples is drawn in each of ``resamples`` bootstrap resamples (``resamples x n``
-    counts; row ``r`` sums to ``n``), drawn with replacement by a seeded NumPy generator, ``_CHUNK`` resamples
-    at a time. The same ``(n, seed, resamples)`` gives the same counts; the last large enough result is kept,
-    since every run of a task usually has the same length."""
+    """How often each of ``n`` samples is drawn in each of ``resamples`` bootstrap resamples (a float64
+    ``resamples x n`` array; row ``r`` sums to ``n``). The same ``(n, seed, resamples)`` gives the same counts;
+    the last result of at most :data:`_CACHED_CELLS` cells is kept, since every run of a task usually has the
+    same length."""
     import numpy as np
 
     key = (n, seed, resamples)
     if key in _counts_cache:
         return _counts_cache[key]
-    rng = np.random.default_rng(seed)
-    parts = []
-    for start in range(0, resamples, _CHUNK):
-        rows = min(_CHUNK, resamples - start)
-        drawn = rng.integers(0, n, size=(rows, n))
-        counts = np.bincount((drawn + np.arange(rows)[:, None] * n).ravel(), minlength=rows * n).reshape(rows, n)
-        parts.append(counts.astype(np.uint8 if counts.max() < 256 else np.int32))
-    result = np.concatenate(parts) if len({p.dtype for p in parts}) == 1 else np.concatenate(
-        [p.astype(np.int32) for p in parts])
+    result = np.concatenate([counts for _, counts in _count_chunks(n, seed, resamples)])
     if resamples * n <= _CACHED_CELLS:
         _counts_cache.clear()
         _counts_cache[key] = result
@@ -140,10 +146,12 @@ def bootstrap_sums(columns, *, seed: int = 0, resamples: int = BOOTSTRAP_RESAMPL
     columns = np.asarray(columns, dtype=np.float64)
     if columns.ndim != 2 or not columns.shape[0]:
         raise ValueError("bootstrap_sums needs an n x k array with n >= 1")
-    counts = resample_counts(columns.shape[0], seed=seed, resamples=resamples)
+    n = columns.shape[0]
+    if resamples * n <= _CACHED_CELLS:
+        return resample_counts(n, seed=seed, resamples=resamples) @ columns
     sums = np.empty((resamples, columns.shape[1]))
-    for start in range(0, resamples, _CHUNK):
-        sums[start:start + _CHUNK] = counts[start:start + _CHUNK].astype(np.float64) @ columns
+    for start, counts in _count_chunks(n, seed, resamples):
+        sums[start:start + len(counts)] = counts @ columns
     return sums
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import math
 
+import numpy as np
 import pytest
 
 from tests.support.runs import LABELS, prediction_line, write_run
@@ -130,6 +131,20 @@ def test_top_label_share_flag_and_tv_distance_by_hand():
     assert answer_health(["a", "b", "c", "c"], ["b", "b", "c", "a"], labels)["top_label_flag"] is True
     # two labels: one always holds half; no flag
     assert answer_health(["a", "b"], ["a", "a"], ["a", "b"])["top_label_flag"] is None
+    # the interval: a bootstrap over the samples, drawn as multinomial pair counts; against resampling the rows
+    # themselves (a NumPy generator of its own) the percentiles agree to sampling error
+    rng = np.random.default_rng(7)
+    gold = [labels[i % 3] for i in range(300)]
+    pred = [("a" if rng.random() < 0.5 else labels[i % 3]) if i % 10 else None for i in range(300)]
+    found = answer_health(gold, pred, labels, seed=1)
+    shares = []
+    for _ in range(2000):
+        picked = rng.integers(0, 300, 300)
+        answers = [pred[i] for i in picked if pred[i] is not None]
+        shares.append(max(answers.count(x) for x in labels) / len(answers))
+    low, high = np.percentile(shares, [2.5, 97.5])
+    assert found["top_label_share_ci"] == pytest.approx([low, high], abs=0.015)
+    assert found["top_label_share_ci"][0] < found["top_label_share"] < found["top_label_share_ci"][1]
     nothing = answer_health(["a"], [None], labels)
     assert nothing["answered"] == 0 and nothing["top_label_share"] is None and nothing["tv_distance"] is None
 
@@ -182,3 +197,19 @@ def test_held_out_tasks_and_the_in_domain_option(tmp_path):
     assert domains["models"]["m"]["drop"] == pytest.approx(0.5 - 0.25)
     assert main(["bench", "leaderboard", "--runs", str(tmp_path / "runs"), "--out", str(tmp_path / "d"),
                  "--in-domain", " , "]) == 2
+
+
+def test_a_run_without_scores_shows_a_dash_beside_a_scored_one(tmp_path):
+    from benchmarks.board.leaderboard import write_leaderboard
+
+    gold = [LABELS[i % 8] for i in range(16)]
+    for model, mode in (("ranked", "rank"), ("generated", "generate")):
+        write_run(tmp_path / "runs" / model / "emoset8", [prediction_line(f"s{i}", model, "emoset8", g, g, mode=mode)
+                                                          for i, g in enumerate(gold)])
+    rows = {row["model"]: row for row in write_leaderboard([tmp_path / "runs"], tmp_path / "b", plots=False)}
+    # every answer right with probability 1 / (1 + 7/e) on it: ECE = 1 - that, NLL = -ln of it
+    top = 1 / (1 + 7 / math.e)
+    assert rows["ranked"]["ece"] == pytest.approx(1 - top) and rows["ranked"]["nll"] == pytest.approx(-math.log(top))
+    lines = (tmp_path / "b" / "leaderboard.md").read_text().splitlines()
+    generated = next(line for line in lines if line.startswith("| generated ") and line.count("|") == 6)
+    assert [cell.strip() for cell in generated.strip("|").split("|")] == ["generated", "–", "–", "–", "–"]
