@@ -99,8 +99,8 @@ def calibration(rows: Sequence[dict], labels: Sequence[str], *, seed: int = 0) -
     from benchmarks.score.metrics import bootstrap_sums, percentile_interval
     from schemas.predictions import label_key
 
-    probabilities, log_p, positions = label_probabilities(rows, labels)
     with_scores = sum(1 for row in rows if row.get("scores"))
+    probabilities, log_p, positions = label_probabilities(rows, labels) if with_scores else (None, None, [])
     if probabilities is None:
         return {**dict.fromkeys(CALIBRATION_KEYS), "calibration_skipped": with_scores or None}
     index = {label_key(label): i for i, label in enumerate(labels)}

@@ -101,7 +101,7 @@ def bootstrap_ci(correct: Sequence[bool | int | float], *, seed: int = 0, resamp
 
 #: Resamples drawn at a time (bounds the memory of one draw).
 _CHUNK = 250
-#: Largest ``resamples x n`` whose counts :func:`resample_counts` keeps (as float64: 200 MB) for the next run of
+#: Largest ``resamples x n`` whose counts :func:`resample_counts` keeps (as float32: 100 MB) for the next run of
 #: the same length; larger draws are made chunk by chunk and not kept.
 _CACHED_CELLS = 25_000_000
 _counts_cache: dict[tuple[int, int, int], object] = {}
@@ -109,7 +109,8 @@ _counts_cache: dict[tuple[int, int, int], object] = {}
 
 def _count_chunks(n: int, seed: int, resamples: int):
     """``(first resample, counts)`` of ``_CHUNK`` resamples at a time: how often each of ``n`` samples is drawn
-    (with replacement, a seeded NumPy generator), as float64 so they multiply without a copy."""
+    (with replacement, a seeded NumPy generator), as float32 (exact for counts below 2**24) so they multiply
+    without a copy and with half the memory traffic of float64."""
     import numpy as np
 
     rng = np.random.default_rng(seed)
@@ -117,11 +118,11 @@ def _count_chunks(n: int, seed: int, resamples: int):
         rows = min(_CHUNK, resamples - start)
         drawn = rng.integers(0, n, size=(rows, n))
         counts = np.bincount((drawn + np.arange(rows)[:, None] * n).ravel(), minlength=rows * n).reshape(rows, n)
-        yield start, counts.astype(np.float64)
+        yield start, counts.astype(np.float32)
 
 
 def resample_counts(n: int, *, seed: int = 0, resamples: int = BOOTSTRAP_RESAMPLES):
-    """How often each of ``n`` samples is drawn in each of ``resamples`` bootstrap resamples (a float64
+    """How often each of ``n`` samples is drawn in each of ``resamples`` bootstrap resamples (a float32
     ``resamples x n`` array; row ``r`` sums to ``n``). The same ``(n, seed, resamples)`` gives the same counts;
     the last result of at most :data:`_CACHED_CELLS` cells is kept, since every run of a task usually has the
     same length."""
@@ -140,18 +141,19 @@ def resample_counts(n: int, *, seed: int = 0, resamples: int = BOOTSTRAP_RESAMPL
 def bootstrap_sums(columns, *, seed: int = 0, resamples: int = BOOTSTRAP_RESAMPLES):
     """Column sums of ``columns`` (``n x k``, one row per sample) in each bootstrap resample
     (:func:`resample_counts`): a ``resamples x k`` array. A figure that is a function of such sums (a mean, a
-    share, ECE's per-bin gaps) then has its percentile interval from the ``resamples`` values."""
+    share, ECE's per-bin gaps) then has its percentile interval from the ``resamples`` values. The products
+    run in float32 (relative error about 1e-6, far below any interval's width) and come back as float64."""
     import numpy as np
 
     columns = np.asarray(columns, dtype=np.float64)
     if columns.ndim != 2 or not columns.shape[0]:
         raise ValueError("bootstrap_sums needs an n x k array with n >= 1")
-    n = columns.shape[0]
+    n, single = columns.shape[0], columns.astype(np.float32)
     if resamples * n <= _CACHED_CELLS:
-        return resample_counts(n, seed=seed, resamples=resamples) @ columns
+        return (resample_counts(n, seed=seed, resamples=resamples) @ single).astype(np.float64)
     sums = np.empty((resamples, columns.shape[1]))
     for start, counts in _count_chunks(n, seed, resamples):
-        sums[start:start + len(counts)] = counts @ columns
+        sums[start:start + len(counts)] = counts @ single
     return sums
 
 

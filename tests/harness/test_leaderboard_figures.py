@@ -9,6 +9,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tests.support.runs import LABELS, prediction_line, write_run
 
@@ -213,3 +215,16 @@ def test_a_run_without_scores_shows_a_dash_beside_a_scored_one(tmp_path):
     lines = (tmp_path / "b" / "leaderboard.md").read_text().splitlines()
     generated = next(line for line in lines if line.startswith("| generated ") and line.count("|") == 6)
     assert [cell.strip() for cell in generated.strip("|").split("|")] == ["generated", "–", "–", "–", "–"]
+
+
+@given(st.lists(st.floats(min_value=0.0, max_value=1.0), min_size=1, max_size=40),
+       st.sampled_from([0.01, 0.05, 0.1]))
+def test_holm_equals_statsmodels(p_values, alpha):
+    from statsmodels.stats.multitest import multipletests
+
+    from benchmarks.score.ties import holm
+
+    reject, adjusted = holm(p_values, alpha)
+    expected_reject, expected_adjusted, _, _ = multipletests(p_values, alpha=alpha, method="holm")
+    assert reject == [bool(r) for r in expected_reject]
+    assert adjusted == pytest.approx([min(1.0, float(a)) for a in expected_adjusted], abs=1e-12)
