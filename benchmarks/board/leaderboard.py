@@ -21,6 +21,7 @@ import re
 from pathlib import Path
 
 from benchmarks.board.runs import collect_runs, warn_line
+from benchmarks.score.domains import IN_DOMAIN, check_in_domain
 from benchmarks.score.figures import RunRecord, as_mapping, figures_and_outcomes
 from schemas.errors import UsageError
 
@@ -96,10 +97,6 @@ def _provenance(run: RunRecord) -> dict:
     }
 
 
-#: Tasks counted as in-domain by default (``--in-domain``): EmoSet's, the data EmoVIT is tuned on.
-IN_DOMAIN = ("emoset8", "emoset2")
-
-
 def _rank_task(group: list[RunRecord], seed: int) -> tuple[list[dict], dict]:
     """The rows of one task's runs (best first) with McNemar p-values against every other model, the tie
     figures (:mod:`benchmarks.score.ties`) and provenance; and the task's ``ties`` section."""
@@ -135,48 +132,10 @@ def leaderboard_rows(runs: list[RunRecord], *, seed: int = 0) -> list[dict]:
     return leaderboard(runs, seed=seed)[0]
 
 
-def _task_record(name: str, runs: list[RunRecord]) -> dict:
-    """What the board knows of a task's definition: a run config's ``task`` mapping, else the packaged task
-    of that name (or of the name without a ``-<variant>`` suffix), else ``{}``."""
-    for run in runs:
-        task = as_mapping((run.config or {}).get("task"))
-        if isinstance(task.get("source"), str):
-            return task
-    from benchmarks.spec.task import load_task, packaged_tasks
-
-    known = packaged_tasks()
-    for candidate in (name, name.rsplit("-", 1)[0]):
-        if candidate in known:
-            found = load_task(candidate)
-            return {"source": found.source, "derive_from": found.derive_from}
-    return {}
-
-
-def held_out_tasks(runs: list[RunRecord]) -> list[str]:
-    """The board's held-out tasks: a held-out dataset read as it ships or an image folder (``source: heldout``
-    or ``folder``), or derived from one (``fi2`` from ``fi8``); by the run configs, else the packaged task."""
-    by_task: dict[str, list[RunRecord]] = {}
-    for run in runs:
-        by_task.setdefault(run.task, []).append(run)
-    records = {task: _task_record(task, group) for task, group in by_task.items()}
-
-    def held_out(task: str, seen: frozenset = frozenset()) -> bool:
-        record = records.get(task)
-        if record is None:
-            record = records[task] = _task_record(task, [])
-        source = record.get("source")
-        base = record.get("derive_from")
-        if source == "derived" and isinstance(base, str) and base not in seen:
-            return held_out(base, seen | {task})
-        return source in ("heldout", "folder")
-
-    return [task for task in by_task if held_out(task)]
-
-
 def leaderboard(runs: list[RunRecord], *, seed: int = 0, in_domain=IN_DOMAIN) -> tuple[list[dict], dict]:
     """The rows (:func:`leaderboard_rows`) and the per-task and cross-task document ``leaderboard_tasks.json``:
     ``{"tasks": {task: {"n", "labels", "models", "chance", "ties": {..., "mdd"}}}, "domains": {...}}``."""
-    from benchmarks.score.domains import domain_summary
+    from benchmarks.score.domains import domain_summary, held_out_tasks
 
     by_task: dict[str, list[RunRecord]] = {}
     for run in runs:
@@ -402,15 +361,6 @@ def local_sources(runs: list[RunRecord]) -> dict:
 TASKS_FILE = "leaderboard_tasks.json"
 
 
-def check_in_domain(value) -> tuple[str, ...]:
-    """The in-domain task names of ``--in-domain`` (a comma-separated list or a sequence), at least one."""
-    names = value.split(",") if isinstance(value, str) else list(value)
-    names = tuple(dict.fromkeys(str(name).strip() for name in names if str(name).strip()))
-    if not names:
-        raise UsageError(f"--in-domain {value!r}: name at least one task (default {','.join(IN_DOMAIN)})")
-    return names
-
-
 def write_leaderboard(paths, out: str | Path, *, seed: int = 0, plots: bool = True, warn=warn_line,
                       root: str | Path | None = None, in_domain=IN_DOMAIN) -> list[dict]:
     """Rebuild the leaderboard of the runs under ``paths`` into ``out`` (``leaderboard.json``,
@@ -475,4 +425,4 @@ def run(args) -> int:
 
 
 __all__ = ["IN_DOMAIN", "LOCAL_SOURCES", "TASKS_FILE", "check_in_domain", "check_seed", "checkpoint_names",
-           "held_out_tasks", "hub_id", "leaderboard", "leaderboard_rows", "markdown", "write_leaderboard"]
+           "hub_id", "leaderboard", "leaderboard_rows", "markdown", "write_leaderboard"]

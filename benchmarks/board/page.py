@@ -279,7 +279,12 @@ def render(rows: list[dict], *, title: str = "Leaderboard", tasks: dict | None =
     """The whole page for ``leaderboard.json`` rows, with the per-task and cross-task sections of ``tasks``
     (the ``leaderboard_tasks.json`` document) and the reliability diagrams ``images`` (image URIs by
     ``(task, model)``)."""
-    from benchmarks.board.page_figures import calibration_section, domains_section, health_section, ties_section
+    from benchmarks.board.page_figures import (
+        calibration_section,
+        domains_section,
+        health_section,
+        ties_section,
+    )
 
     documents = (tasks or {}).get("tasks", {})
     images = images or {}

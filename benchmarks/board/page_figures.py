@@ -11,7 +11,6 @@ interval), keyed by ``data-key`` and the row's ``data-model``, so a browser test
 from __future__ import annotations
 
 import html
-from pathlib import Path
 
 
 def _e(value) -> str:

@@ -15,12 +15,20 @@ the normal approximation with independent tasks:
 interval ``estimate -/+ z_0.975 SE`` (means clipped to [0, 1], drops to [-1, 1]). A task whose runs record
 leaked images (``leakage.count > 0`` in their ``config.json``, from ``emovit bench leakage``) is listed in
 ``leaked`` with the largest count.
+
+Which tasks are which: :data:`IN_DOMAIN` by default (``--in-domain``, :func:`check_in_domain`), and the
+board's held-out tasks (:func:`held_out_tasks`) out of domain.
 """
 
 from __future__ import annotations
 
 import math
 from functools import cache
+
+from schemas.errors import UsageError
+
+#: Tasks counted as in-domain by default (``--in-domain``): EmoSet's, the data EmoVIT is tuned on.
+IN_DOMAIN = ("emoset8", "emoset2")
 
 
 @cache
@@ -59,7 +67,7 @@ def domain_summary(rows: list[dict], in_domain: list[str], out_of_domain: list[s
         if not mine_in and not mine_out:
             continue
 
-        def cell(task):
+        def cell(task, tasks=tasks):
             row = tasks[task]
             return {"accuracy": row["accuracy"], "n": row["n"], "accuracy_ci": row["accuracy_ci"]}
 
@@ -92,4 +100,53 @@ def domain_summary(rows: list[dict], in_domain: list[str], out_of_domain: list[s
             "interval": "95%, normal approximation, tasks independent", "models": models}
 
 
-__all__ = ["domain_summary"]
+def _task_record(name: str, runs) -> dict:
+    """What the board knows of a task's definition: a run config's ``task`` mapping, else the packaged task
+    of that name (or of the name without a ``-<variant>`` suffix), else ``{}``."""
+    from benchmarks.score.figures import as_mapping
+
+    for run in runs:
+        task = as_mapping((run.config or {}).get("task"))
+        if isinstance(task.get("source"), str):
+            return task
+    from benchmarks.spec.task import load_task, packaged_tasks
+
+    known = packaged_tasks()
+    for candidate in (name, name.rsplit("-", 1)[0]):
+        if candidate in known:
+            found = load_task(candidate)
+            return {"source": found.source, "derive_from": found.derive_from}
+    return {}
+
+
+def held_out_tasks(runs) -> list[str]:
+    """The board's held-out tasks: a held-out dataset read as it ships or an image folder (``source: heldout``
+    or ``folder``), or derived from one (``fi2`` from ``fi8``); by the run configs, else the packaged task."""
+    by_task: dict[str, list] = {}
+    for run in runs:
+        by_task.setdefault(run.task, []).append(run)
+    records = {task: _task_record(task, group) for task, group in by_task.items()}
+
+    def held_out(task: str, seen: frozenset = frozenset()) -> bool:
+        record = records.get(task)
+        if record is None:
+            record = records[task] = _task_record(task, [])
+        source = record.get("source")
+        base = record.get("derive_from")
+        if source == "derived" and isinstance(base, str) and base not in seen:
+            return held_out(base, seen | {task})
+        return source in ("heldout", "folder")
+
+    return [task for task in by_task if held_out(task)]
+
+
+def check_in_domain(value) -> tuple[str, ...]:
+    """The in-domain task names of ``--in-domain`` (a comma-separated list or a sequence), at least one."""
+    names = value.split(",") if isinstance(value, str) else list(value)
+    names = tuple(dict.fromkeys(str(name).strip() for name in names if str(name).strip()))
+    if not names:
+        raise UsageError(f"--in-domain {value!r}: name at least one task (default {','.join(IN_DOMAIN)})")
+    return names
+
+
+__all__ = ["IN_DOMAIN", "check_in_domain", "domain_summary", "held_out_tasks"]

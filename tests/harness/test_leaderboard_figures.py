@@ -49,7 +49,7 @@ def test_tied_group_holm_and_ranks_by_hand(tmp_path):
     assert ties["leader"] == "A" and ties["tied_with_best"] == ["A", "C"]
     assert ties["comparisons"]["B"]["p_value"] == pytest.approx(p_ab)
     assert ties["comparisons"]["B"]["p_holm"] == pytest.approx(2 * p_ab)
-    assert ties["comparisons"]["C"]["p_holm"] == pytest.approx(0.125)
+    assert ties["comparisons"]["C"]["p_value"] == pytest.approx(p_ac) and ties["comparisons"]["C"]["p_holm"] == pytest.approx(0.125)
     assert ties["comparisons"]["D"]["p_holm"] == pytest.approx(3 * p_ad)
     assert [rows[m]["tied_with_best"] for m in "ABCD"] == [True, False, True, False]
     assert rows["B"]["p_vs_best"] == pytest.approx(p_ab) and rows["A"]["p_vs_best"] is None
