@@ -262,11 +262,27 @@ def _unit_interval(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and 0.0 <= value <= 1.0
 
 
+def _finite(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+#: The row figures that are ``None`` where they do not apply (never NaN).
+_NULLABLE_FIGURES = ("rank", "tied_with_best", "p_vs_best", "p_vs_best_holm", "calibration_n", "ece", "brier", "nll",
+                     "top_label_share", "top_label_flag", "tv_distance")
+
+
 class LeaderboardRowModel(pa.DataFrameModel):
     """One ``leaderboard.json`` row: a model's figures on one task, recomputed from its predictions.
 
     ``accuracy_ci`` is ``[low, high]`` around ``accuracy``; ``mcnemar`` maps every other model scored on the
     same task to the exact McNemar p-value over the ids both scored.
+
+    The figures beyond accuracy are ``None`` where they do not apply (``null`` in JSON, "–" on the page):
+    ``rank`` (1 + the models significantly better), ``tied_with_best`` and the exact McNemar ``p_vs_best`` with
+    Holm's ``p_vs_best_holm`` (``None`` for the best model and for one that shares no sample with it);
+    calibration from per-label scores (``calibration_n``, ``ece``, ``brier`` in [0, 2], ``nll`` >= 0, each with
+    a ``*_ci``; ``None`` without scores); answer health (``top_label_share``, ``top_label_flag``,
+    ``tv_distance``, with their ``*_ci``; ``None`` when nothing was readable).
     """
 
     model: Series[str] = pa.Field(str_length={"min_value": 1})
@@ -278,6 +294,49 @@ class LeaderboardRowModel(pa.DataFrameModel):
     uar: Series[float] = pa.Field(ge=0.0, le=1.0)
     parse_failure_rate: Series[float] = pa.Field(ge=0.0, le=1.0)
     mcnemar: Series[object]
+    rank: Series[object] = pa.Field(nullable=True)
+    tied_with_best: Series[object] = pa.Field(nullable=True)
+    p_vs_best: Series[object] = pa.Field(nullable=True)
+    p_vs_best_holm: Series[object] = pa.Field(nullable=True)
+    calibration_n: Series[object] = pa.Field(nullable=True)
+    ece: Series[object] = pa.Field(nullable=True)
+    ece_ci: Series[object] = pa.Field(nullable=True)
+    brier: Series[object] = pa.Field(nullable=True)
+    brier_ci: Series[object] = pa.Field(nullable=True)
+    nll: Series[object] = pa.Field(nullable=True)
+    nll_ci: Series[object] = pa.Field(nullable=True)
+    top_label_share: Series[object] = pa.Field(nullable=True)
+    top_label_share_ci: Series[object] = pa.Field(nullable=True)
+    top_label_flag: Series[object] = pa.Field(nullable=True)
+    tv_distance: Series[object] = pa.Field(nullable=True)
+    tv_distance_ci: Series[object] = pa.Field(nullable=True)
+
+    @pa.check("rank", "calibration_n", element_wise=True, name="none_or_count_at_least_one")
+    def count(cls, value) -> bool:
+        return value is None or (isinstance(value, int) and not isinstance(value, bool) and value >= 1)
+
+    @pa.check("tied_with_best", "top_label_flag", element_wise=True, name="none_or_boolean")
+    def flag(cls, value) -> bool:
+        return value is None or isinstance(value, bool)
+
+    @pa.check("p_vs_best", "p_vs_best_holm", "ece", "top_label_share", "tv_distance", element_wise=True,
+              name="none_or_in_unit_interval")
+    def unit_or_none(cls, value) -> bool:
+        return value is None or _unit_interval(value)
+
+    @pa.check("brier", element_wise=True, name="none_or_brier_in_0_2")
+    def brier_range(cls, value) -> bool:
+        return value is None or (_finite(value) and 0.0 <= value <= 2.0)
+
+    @pa.check("nll", element_wise=True, name="none_or_finite_non_negative")
+    def nll_range(cls, value) -> bool:
+        return value is None or (_finite(value) and value >= 0.0)
+
+    @pa.check("ece_ci", "brier_ci", "nll_ci", "top_label_share_ci", "tv_distance_ci", element_wise=True,
+              name="none_or_low_high_pair")
+    def interval(cls, value) -> bool:
+        return value is None or (isinstance(value, (list, tuple)) and len(value) == 2 and all(map(_finite, value))
+                                 and value[0] <= value[1])
 
     @pa.check("accuracy_ci", element_wise=True, name="ci_is_low_high_in_unit_interval")
     def ci_pair(cls, value) -> bool:
@@ -293,6 +352,12 @@ class LeaderboardRowModel(pa.DataFrameModel):
         return pd.Series([low - 1e-12 <= acc <= high + 1e-12 for acc, (low, high)
                           in zip(frame["accuracy"], frame["accuracy_ci"])], index=frame.index)
 
+    @pa.dataframe_check(name="figures_are_null_never_nan")
+    def no_nan(cls, frame: pd.DataFrame) -> pd.Series:
+        figures = [column for column in _NULLABLE_FIGURES if column in frame]
+        return pd.Series([not any(isinstance(v, float) and math.isnan(v) for v in values)
+                          for values in frame[figures].itertuples(index=False)], index=frame.index)
+
     @pa.dataframe_check(name="one_row_per_model_and_task")
     def unique_rows(cls, frame: pd.DataFrame) -> pd.Series:
         return ~frame.duplicated(subset=["model", "task"], keep="first")
@@ -305,7 +370,7 @@ class LeaderboardRowModel(pa.DataFrameModel):
 def validate_leaderboard_rows(rows: list[dict]) -> None:
     """Raise ``ValueError`` naming the failures when ``rows`` break :class:`LeaderboardRowModel`."""
     columns = list(LeaderboardRowModel.to_schema().columns)
-    frame = pd.DataFrame([{k: row.get(k) for k in columns} for row in rows], columns=columns)
+    frame = pd.DataFrame({k: pd.Series([row.get(k) for row in rows], dtype=object) for k in columns}, columns=columns)
     if frame.empty:
         return
     frame = frame.astype({"n": "int64", "accuracy": "float64", "macro_f1": "float64", "uar": "float64",

@@ -1,11 +1,15 @@
 """``index.html`` of a leaderboard: one self-contained page that opens from ``file://``.
 
 No network and no CDN: the style sheet and the sorting script are inline, the charts are HTML tables coloured
-by value and inline SVG. The page shows, from the ``leaderboard.json`` rows alone:
+by value and inline SVG, and the reliability diagrams are PNGs embedded as ``data:`` URIs. The page shows,
+from the ``leaderboard.json`` rows (and the ``leaderboard_tasks.json`` document):
 
-* a table of every run (model, task, n, accuracy with its 95% CI, macro-F1, UAR, parse-failure rate, mode,
-  leaked samples) whose rows reorder when a column header is clicked (numbers largest first, text A to Z;
+* a table of every run (model, task, rank, n, accuracy with its 95% CI, tied with the best, macro-F1, UAR, ECE,
+  top-answer share with its flag, parse-failure rate, mode, leaked samples) whose rows reorder when a column header is clicked (numbers largest first, text A to Z;
   a second click reverses; empty cells stay last);
+* the in- vs out-of-domain table, and per task the models tied with the best and the minimum detectable
+  difference, calibration (ECE, Brier, NLL) with a reliability diagram per scored run, and answer health
+  (:mod:`benchmarks.board.page_figures`, from ``leaderboard_tasks.json`` and the rows);
 * per task, the exact McNemar p-values of every pair of models as a heat map, per-class recall of every
   model, and a confusion matrix per model (rows gold, columns predicted, last column unparsed);
 * each run's provenance: where its predictions came from (our harness or an imported tool), checkpoint and
@@ -52,6 +56,10 @@ table.sortable tbody tr:hover { background: #f0f7ff; }
 .card { border: 1px solid var(--line); border-radius: 4px; padding: 8px 10px; }
 .card h4 { margin: 0 0 6px; font-size: 13px; }
 .card.provenance { width: 370px; }
+.card.reliability { margin: 0; padding: 4px; }
+tr.tied td { background: #eaf6ec; }
+tr.flagged td { background: #fff4e5; }
+.leaked { color: #c05621; font-weight: 700; }
 table.heat td { min-width: 56px; text-align: center; }
 table.heat td.sig { font-weight: 700; }
 table.heat.confusion td, table.heat.recall td { min-width: 30px; }
@@ -131,8 +139,16 @@ def _ci_bar(low: float, accuracy: float, high: float) -> str:
 
 
 COLUMNS = (("model", "model", "text"), ("task", "task", "text"), ("rank", "# in task", "num"), ("n", "n", "num"),
-           ("accuracy", "accuracy [95% CI]", "num"), ("macro_f1", "macro-F1", "num"), ("uar", "UAR", "num"),
-           ("parse_failure_rate", "parse failures", "num"), ("mode", "mode", "text"), ("leaked", "leaked", "num"))
+           ("accuracy", "accuracy [95% CI]", "num"), ("tied_with_best", "tied with best", "text"),
+           ("macro_f1", "macro-F1", "num"), ("uar", "UAR", "num"), ("ece", "ECE", "num"),
+           ("top_label_share", "top answer share", "num"), ("parse_failure_rate", "parse failures", "num"),
+           ("mode", "mode", "text"), ("leaked", "leaked", "num"))
+
+
+def _tied(value) -> str:
+    data = "" if value is None else "true" if value else "false"
+    text = "–" if value is None else "= best" if value else "below"
+    return f'<td class="text" data-key="tied_with_best" data-value="{data}">{text}</td>'
 
 
 def overview_table(rows: list[dict]) -> str:
@@ -150,13 +166,19 @@ def overview_table(rows: list[dict]) -> str:
             (f'<td data-key="accuracy" data-value="{row["accuracy"]!r}" data-ci-low="{low!r}" '
              f'data-ci-high="{high!r}">{row["accuracy"]:.3f} <span class="ci">[{low:.3f}, {high:.3f}]</span>'
              f'{_ci_bar(low, row["accuracy"], high)}</td>'),
+            _tied(row.get("tied_with_best")),
             _num("macro_f1", row["macro_f1"]),
             _num("uar", row["uar"]),
+            _num("ece", row.get("ece")),
+            _num("top_label_share", row.get("top_label_share"),
+                 None if row.get("top_label_share") is None else
+                 f"{row['top_label_share']:.3f}{' ⚑' if row.get('top_label_flag') else ''}"),
             _num("parse_failure_rate", row["parse_failure_rate"]),
             f'<td class="text" data-key="mode" data-value="{_e(row["mode"])}">{_e(row["mode"])}</td>',
             _num("leaked", row.get("leaked"), "–" if row.get("leaked") is None else f"{row['leaked']:,}"),
         ]
-        body.append(f'<tr data-model="{_e(row["model"])}" data-task="{_e(row["task"])}">{"".join(cells)}</tr>')
+        tied = ' class="tied"' if row.get("tied_with_best") else ""
+        body.append(f'<tr{tied} data-model="{_e(row["model"])}" data-task="{_e(row["task"])}">{"".join(cells)}</tr>')
     return (f'<table id="board" class="sortable"><thead><tr>{head}</tr></thead>'
             f'<tbody>{"".join(body)}</tbody></table>')
 
@@ -252,20 +274,39 @@ def provenance(row: dict) -> str:
             f'<h4>{_e(row["model"])} on {_e(row["task"])}</h4><dl class="prov">{body}</dl></div>')
 
 
-def render(rows: list[dict], *, title: str = "Leaderboard") -> str:
-    """The whole page for ``leaderboard.json`` rows."""
-    tasks = list(dict.fromkeys(row["task"] for row in rows))
+def render(rows: list[dict], *, title: str = "Leaderboard", tasks: dict | None = None,
+           images: dict[tuple[str, str], str] | None = None) -> str:
+    """The whole page for ``leaderboard.json`` rows, with the per-task and cross-task sections of ``tasks``
+    (the ``leaderboard_tasks.json`` document) and the reliability diagrams ``images`` (image URIs by
+    ``(task, model)``)."""
+    from benchmarks.board.page_figures import (
+        calibration_section,
+        domains_section,
+        health_section,
+        ties_section,
+    )
+
+    documents = (tasks or {}).get("tasks", {})
+    images = images or {}
+    names = list(dict.fromkeys(row["task"] for row in rows))
     seed = rows[0]["bootstrap_seed"] if rows else 0
-    intro = (f"{len(rows)} runs of {len({r['model'] for r in rows})} models on {len(tasks)} task(s), recomputed "
+    intro = (f"{len(rows)} runs of {len({r['model'] for r in rows})} models on {len(names)} task(s), recomputed "
              f"from per-sample predictions alone. Accuracy (= WA) with a 95% percentile-bootstrap CI (seed {seed}, "
              "2,000 resamples); macro-F1 and UAR over the task's labels; parse failures count as wrong; every "
              "generated answer is read by the same parser, whichever tool produced it. Click a column header "
-             "to sort.")
-    sections = [f'<section id="overview"><h2>All runs</h2>{overview_table(rows)}</section>']
-    for task in tasks:
+             "to sort. Rows tied with their task's best (exact McNemar, Holm-corrected) are shaded.")
+    sections = [f'<section id="overview"><h2>All runs</h2>{overview_table(rows)}</section>',
+                domains_section((tasks or {}).get("domains"))]
+    for task in names:
         group = [row for row in rows if row["task"] == task]
+        document = documents.get(task, {})
         parts = [(f'<h2>{_e(task)} <span class="muted">({len(group)} models, '
                   f'{len(group[0]["labels"])} labels)</span></h2>')]
+        parts.append(ties_section(group, document.get("ties")))
+        parts.append(calibration_section(group, {model: src for (name, model), src in images.items()
+                                                 if name == task}))
+        parts.append(health_section(group))
+        # sections of other score modules (from the task's document) are placed here, one call each
         if len(group) > 1:
             parts.append(f"<h3>McNemar p-values</h3>{mcnemar_heatmap(group)}")
         parts.append(f"<h3>Per-class recall</h3>{recall_table(group)}")
@@ -279,10 +320,16 @@ def render(rows: list[dict], *, title: str = "Leaderboard") -> str:
             f"<script>{SCRIPT}</script></body></html>\n")
 
 
-def write_page(rows: list[dict], path: str | Path, *, title: str = "Leaderboard") -> Path:
-    """Write :func:`render` of ``rows`` to ``path``; returns it."""
+def write_page(rows: list[dict], path: str | Path, *, title: str = "Leaderboard", tasks: dict | None = None,
+               images: dict[tuple[str, str], Path] | None = None) -> Path:
+    """Write :func:`render` of ``rows`` to ``path``; returns it. ``images`` (PNG files by ``(task, model)``: the
+    reliability diagrams) are embedded as ``data:`` URIs, so the page stays one file."""
+    import base64
+
     path = Path(path)
-    path.write_text(render(rows, title=title), encoding="utf-8")
+    embedded = {key: "data:image/png;base64," + base64.b64encode(Path(image).read_bytes()).decode("ascii")
+                for key, image in (images or {}).items()}
+    path.write_text(render(rows, title=title, tasks=tasks, images=embedded), encoding="utf-8")
     return path
 
 

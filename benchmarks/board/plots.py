@@ -1,9 +1,10 @@
-"""Leaderboard plots (PNG, matplotlib's Agg backend): per task, a confusion matrix per model, per-class F1
-bars, accuracy with its 95% CI per model, and the data-scaling curve when runs carry training fractions.
+"""Leaderboard plots (PNG, matplotlib's Agg backend): per task, a confusion matrix per model, a reliability
+diagram per model whose run carries per-label scores, per-class F1 bars, accuracy with its 95% CI per model,
+and the data-scaling curve when runs carry training fractions.
 
 Model and task names come from other people's files: plot files are named by :func:`schemas.names.unique_names`
-(``accuracy-<task>.png``, ``confusion-<task>-<model>.png`` for plain names), so every plot lies in the plots
-folder and two runs never share a file."""
+(``accuracy-<task>.png``, ``confusion-<task>-<model>.png``, ``reliability-<task>-<model>.png`` for plain
+names), so every plot lies in the plots folder and two runs never share a file."""
 
 from __future__ import annotations
 
@@ -72,6 +73,51 @@ def confusion_plots(rows: list[dict], paths: list[Path]) -> list[Path]:
             for text in texts:
                 text.remove()
         plt.close(fig)
+    return list(paths)
+
+
+def reliability_plots(rows: list[dict], paths: list[Path]) -> list[Path]:
+    """A reliability diagram per run (Guo et al. 2017): per confidence bin, the accuracy of its samples as a
+    bar, the gap to their mean confidence shaded, the diagonal of perfect calibration, and below it the share
+    of samples per bin; ECE with its interval and n in the title. ``rows`` all carry ``reliability`` (one
+    figure is drawn once and its bars changed between saves, as in :func:`confusion_plots`)."""
+    import numpy as np
+
+    plt = _pyplot()
+    if not rows:
+        return []
+    edges = np.asarray(rows[0]["reliability"]["edges"])
+    centres, width = (edges[:-1] + edges[1:]) / 2, np.diff(edges)
+    fig, (ax, below) = plt.subplots(2, 1, figsize=(3.9, 4.6), sharex=True, gridspec_kw={"height_ratios": [3, 1]})
+    ax.plot([0, 1], [0, 1], linestyle="--", color="grey", linewidth=1, label="perfect calibration")
+    accuracy = ax.bar(centres, np.zeros_like(centres), width, color="#4C72B0", edgecolor="white", linewidth=0.5,
+                      label="accuracy")
+    gaps = ax.bar(centres, np.zeros_like(centres), width, color=(0.87, 0.52, 0.32, 0.22), edgecolor="#C0602A",
+                  hatch="//", linewidth=0.5, label="gap to mean confidence")
+    shares = below.bar(centres, np.zeros_like(centres), width, color="#829AB1", edgecolor="white", linewidth=0.5)
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("accuracy")
+    ax.legend(fontsize=7, loc="upper left", frameon=False)
+    below.set_xlabel("confidence (top probability)")
+    below.set_ylabel("share", fontsize=8)
+    below.tick_params(labelsize=7)
+    fig.subplots_adjust(left=0.17, right=0.96, bottom=0.11, top=0.86, hspace=0.08)
+    for row, path in zip(rows, paths):
+        bins = row["reliability"]
+        total = max(1, sum(bins["counts"]))
+        for k, (count, right, sure) in enumerate(zip(bins["counts"], bins["accuracy"], bins["confidence"])):
+            right, sure = (right or 0.0), (sure or 0.0) if count else 0.0
+            accuracy[k].set_height(right)
+            gaps[k].set_y(min(right, sure))
+            gaps[k].set_height(abs(sure - right) if count else 0.0)
+            shares[k].set_height(count / total)
+        below.set_ylim(0, max(0.05, max(bins["counts"]) / total * 1.15))
+        low, high = row["ece_ci"]
+        ax.set_title(f"{_t(row['model'])} on {_t(row['task'])}\nECE {row['ece']:.3f} [{low:.3f}, {high:.3f}], "
+                     f"n={row['calibration_n']:,}", fontsize=9)
+        fig.savefig(path, dpi=100, pil_kwargs={"compress_level": 1})
+    plt.close(fig)
     return list(paths)
 
 
@@ -148,7 +194,8 @@ def scaling_plot(rows: list[dict], path: Path) -> Path | None:
 
 def plot_names(rows: list[dict]) -> dict[tuple, str]:
     """The file name (without ``.png``) of every plot of ``rows``: keys ``("accuracy", task)``, ``("f1", task)``,
-    ``("scaling", task)`` and ``("confusion", task, model)``; all different, even ignoring case."""
+    ``("scaling", task)``, ``("confusion", task, model)`` and ``("reliability", task, model)``; all different,
+    even ignoring case."""
     from schemas.names import unique_names
 
     texts: dict[tuple, str] = {}
@@ -157,11 +204,13 @@ def plot_names(rows: list[dict]) -> dict[tuple, str]:
         for kind in ("accuracy", "f1", "scaling"):
             texts[(kind, task)] = f"{kind}-{task}"
         texts[("confusion", task, model)] = f"confusion-{task}-{model}"
+        texts[("reliability", task, model)] = f"reliability-{task}-{model}"
     return unique_names(texts, max_length=96)
 
 
-def write_plots(rows: list[dict], folder: str | Path) -> dict[str, list[str]]:
-    """Every plot of the leaderboard into ``folder``; returns ``{task: [png paths]}``."""
+def write_plots(rows: list[dict], folder: str | Path) -> tuple[dict[str, list[str]], dict[tuple[str, str], Path]]:
+    """Every plot of the leaderboard into ``folder``; returns ``{task: [png paths]}`` and the reliability
+    diagrams by ``(task, model)`` (the page shows them)."""
     from benchmarks.board.folders import inside
 
     folder = Path(folder)
@@ -172,6 +221,7 @@ def write_plots(rows: list[dict], folder: str | Path) -> dict[str, list[str]]:
         return inside(folder, f"{names[key]}.png")
 
     written: dict[str, list[str]] = {}
+    diagrams: dict[tuple[str, str], Path] = {}
     for task in dict.fromkeys(row["task"] for row in rows):
         group = [row for row in rows if row["task"] == task]
         paths = [accuracy_plot(group, png("accuracy", task)), f1_plot(group, png("f1", task))]
@@ -179,8 +229,12 @@ def write_plots(rows: list[dict], folder: str | Path) -> dict[str, list[str]]:
         if scaling is not None:
             paths.append(scaling)
         paths += confusion_plots(group, [png("confusion", task, row["model"]) for row in group])
-        written[task] = [str(p) for p in paths]
-    return written
+        scored = [row for row in group if row.get("reliability")]
+        drawn = reliability_plots(scored, [png("reliability", task, row["model"]) for row in scored])
+        diagrams.update({(task, row["model"]): path for row, path in zip(scored, drawn)})
+        written[task] = [str(p) for p in [*paths, *drawn]]
+    return written, diagrams
 
 
-__all__ = ["accuracy_plot", "confusion_plots", "f1_plot", "plot_names", "scaling_plot", "write_plots"]
+__all__ = ["accuracy_plot", "confusion_plots", "f1_plot", "plot_names", "reliability_plots", "scaling_plot",
+           "write_plots"]

@@ -7,8 +7,13 @@ its rows name), the dataset folder holds::
     results/<org>/<model>/results_<timestamp>.json  {"config": {"model_name", "model_sha", "model_dtype"},
                                                    "results": {task: {metric: value}}, "emovit": provenance}
     details/<model>/<task>.parquet                one row per sample: id, image_id, gold, pred, raw,
-                                                   correct, scores (JSON text), variant
-    leaderboard.json, index.html                  the board itself (the page opens from the Hub's file view)
+                                                   correct, scores (JSON text), variant, and each sample's
+                                                   share of the calibration figures (confidence, p_gold,
+                                                   brier, nll; null without scores)
+    leaderboard.json, leaderboard_tasks.json,     the board itself (the page opens from the Hub's file view)
+    index.html, plots/
+    space/                                        with --space: the page as a static Space (README.md with
+                                                   ``sdk: static``; :mod:`benchmarks.board.space`)
     model_cards/<model>/README.md                 for models trained here: a model card whose model-index
                                                    holds their results (not uploaded with the dataset)
 
@@ -20,6 +25,10 @@ published holds a path of this machine: the board names its predictions relative
 local paths stay in the board's ``local_sources.json``, which is not published), checkpoints by Hub id or
 content digest, and the folder is checked for this machine's paths (the home folder, the board's and the
 runs' folders, the working directory) before anything is pushed.
+
+Every figure of a row is one metric key of its task in ``results_*.json``: :data:`METRICS` and every other
+number, true/false or null of the row (an interval as ``<figure>_ci_low`` and ``_ci_high``) except its
+provenance (:data:`NOT_METRICS`); a figure that does not apply is ``null``, never 0.
 
 ``results_*.json`` follows the convention of the Hugging Face leaderboard template (and the Open LLM
 Leaderboard's results repo): ``config.model_name`` is the model's Hub id (``org/model``), ``model_sha`` its
@@ -52,6 +61,10 @@ from schemas.errors import UsageError
 #: Metrics of a leaderboard row published per task, in ``results_*.json`` order.
 METRICS: tuple[str, ...] = ("accuracy", "accuracy_ci_low", "accuracy_ci_high", "macro_f1", "uar",
                             "parse_failure_rate", "n")
+#: Row keys that say where a run comes from rather than measure it (kept under ``emovit.runs``).
+NOT_METRICS = frozenset({"adapter", "bootstrap_seed", "checkpoint", "checkpoint_identity", "device", "dtype",
+                         "git_commit", "imported_from", "leaked", "run_key", "series", "task_hash", "train_fraction",
+                         "trained_here", "versions"})
 #: Text files of the folder checked for local paths before anything is published.
 TEXT_SUFFIXES = (".json", ".md", ".html", ".csv", ".yaml")
 
@@ -114,11 +127,13 @@ def _dtype(row: dict) -> str:
 
 
 def _metrics(row: dict) -> dict:
-    low, high = row["accuracy_ci"]
-    values = {"accuracy": row["accuracy"], "accuracy_ci_low": low, "accuracy_ci_high": high,
-              "macro_f1": row["macro_f1"], "uar": row["uar"], "parse_failure_rate": row["parse_failure_rate"],
-              "n": row["n"]}
-    return {key: values[key] for key in METRICS}
+    """Every figure of a row as one metric key (see the module docstring)."""
+    from benchmarks.board.leaderboard import flat_figures
+
+    flat = flat_figures(row)
+    rest = sorted(key for key, value in flat.items() if key not in METRICS and key not in NOT_METRICS
+                  and (value is None or isinstance(value, (bool, int, float))))
+    return {key: flat[key] for key in (*METRICS, *rest)}
 
 
 def _provenance(row: dict) -> dict:
@@ -152,6 +167,7 @@ def details_rows(rows: list[dict], sources: dict[tuple[str, str], Path]) -> dict
     """Per-sample rows of every (model, task) of the board, as the leaderboard scored them, checked against
     the board's figures."""
     from benchmarks.board.runs import collect_runs
+    from benchmarks.score.calibration import per_sample
     from benchmarks.score.figures import reparse
 
     wanted = {(row["model"], row["task"]): row for row in rows}
@@ -160,11 +176,12 @@ def details_rows(rows: list[dict], sources: dict[tuple[str, str], Path]) -> dict
         if (run.model, run.task) not in wanted:
             continue
         scored, _, _ = reparse(run)
+        calibrated = per_sample(scored, run.labels)
         found[(run.model, run.task)] = [
             {"id": r["id"], "image_id": r["image_id"], "gold": r["gold"], "pred": r["pred"], "raw": r["raw"],
              "correct": r["pred"] is not None and r["pred"] == r["gold"],
              "scores": None if r["scores"] is None else json.dumps(r["scores"], sort_keys=True),
-             "variant": r.get("variant")} for r in scored]
+             "variant": r.get("variant"), **c} for r, c in zip(scored, calibrated)]
     for key, row in wanted.items():
         details = found.get(key)
         if details is None or len(details) != row["n"] or \
@@ -180,7 +197,8 @@ def _write_parquet(rows: list[dict], path: Path) -> None:
 
     schema = pa.schema([("id", pa.string()), ("image_id", pa.string()), ("gold", pa.string()), ("pred", pa.string()),
                         ("raw", pa.string()), ("correct", pa.bool_()), ("scores", pa.string()),
-                        ("variant", pa.string())])
+                        ("variant", pa.string()), ("confidence", pa.float64()), ("p_gold", pa.float64()),
+                        ("brier", pa.float64()), ("nll", pa.float64())])
     path.parent.mkdir(parents=True, exist_ok=True)
     pq.write_table(pa.Table.from_pylist(rows, schema=schema), path)
 
@@ -292,10 +310,12 @@ def check_no_local_paths(folder: Path, paths: list[str]) -> None:
 
 
 def build_folder(board: str | Path, repo: str, out: str | Path, *, model_repos: dict[str, str] | None = None,
-                 timestamp: str | None = None) -> dict:
-    """Write the results dataset folder for ``board`` into ``out`` (a new or empty folder); returns a summary:
-    ``{"results": [paths], "details": [paths], "model_cards": {model: (hub id, path)}}``."""
+                 timestamp: str | None = None, space: str | None = None) -> dict:
+    """Write the results dataset folder for ``board`` into ``out`` (a new or empty folder), and with ``space``
+    the static Space's folder into ``out/space``; returns a summary: ``{"results": [paths], "details": [paths],
+    "model_cards": {model: (hub id, path)}, "space": (space id, path) or None}``."""
     from benchmarks.board.folders import inside, writing
+    from benchmarks.board.leaderboard import TASKS_FILE
     from schemas.names import unique_names
     from schemas.runinfo import write_json
 
@@ -310,7 +330,7 @@ def build_folder(board: str | Path, repo: str, out: str | Path, *, model_repos: 
     sources = board_sources(board, rows)
     details = details_rows(rows, sources)
     stamp = timestamp or datetime.now(timezone.utc).strftime("%Y-%m-%dT%H-%M-%S.%f")
-    summary: dict = {"results": [], "details": [], "model_cards": {}}
+    summary: dict = {"results": [], "details": [], "model_cards": {}, "space": None}
     by_model: dict[str, list[dict]] = {}
     for row in rows:
         by_model.setdefault(row["model"], []).append(row)
@@ -354,8 +374,15 @@ def build_folder(board: str | Path, repo: str, out: str | Path, *, model_repos: 
                 summary["model_cards"][model] = (name, card_path)
         dataset_card(repo, rows, configs).save(str(out / "README.md"))
         shutil.copyfile(board / "leaderboard.json", out / "leaderboard.json")
-        if (board / "index.html").is_file():
-            shutil.copyfile(board / "index.html", out / "index.html")
+        for name in (TASKS_FILE, "index.html"):
+            if (board / name).is_file():
+                shutil.copyfile(board / name, out / name)
+        if (board / "plots").is_dir():
+            shutil.copytree(board / "plots", out / "plots")
+        if space:
+            from benchmarks.board.space import build_space
+
+            summary["space"] = (space, build_space(board, space, repo, out / "space"))
     check_no_local_paths(out, local_paths(board, sources.values()))
     return summary
 
@@ -367,7 +394,8 @@ def _masked(exc: BaseException, token: str | None) -> str:
 
 
 def push(folder: Path, repo: str, summary: dict, *, token: str, private: bool = False) -> list[str]:
-    """Upload the dataset folder and merge each model card's model-index into its model repo."""
+    """Upload the dataset folder, merge each model card's model-index into its model repo, and upload the
+    static Space when the summary holds one."""
     from huggingface_hub import HfApi, ModelCard, metadata_update
 
     api = HfApi(token=token)
@@ -376,7 +404,7 @@ def push(folder: Path, repo: str, summary: dict, *, token: str, private: bool = 
         api.create_repo(repo, repo_type="dataset", private=private, exist_ok=True)
         commit = api.upload_folder(folder_path=str(folder), repo_id=repo, repo_type="dataset",
                                    commit_message="Upload emovit leaderboard results",
-                                   ignore_patterns=["model_cards/**"])
+                                   ignore_patterns=["model_cards/**", "space/**"])
         done.append(f"dataset {repo}: {getattr(commit, 'commit_url', commit)}")
         for name, card_path in summary["model_cards"].values():
             card = ModelCard.load(card_path)
@@ -386,6 +414,11 @@ def push(folder: Path, repo: str, summary: dict, *, token: str, private: bool = 
             else:
                 card.push_to_hub(name, token=token, commit_message="Add emovit leaderboard results")
             done.append(f"model card {name}: model-index updated")
+        if summary.get("space"):
+            from benchmarks.board.space import push_space
+
+            space, space_folder = summary["space"]
+            done.append(push_space(api, space_folder, space, private=private))
     except Exception as exc:  # network, HTTP and auth errors from huggingface_hub / httpx  # noqa: BLE001
         raise UsageError(f"could not push to the Hub: {type(exc).__name__}: {_masked(exc, token)}") from None
     return done
@@ -402,14 +435,18 @@ def _repos(pairs: list[str]) -> dict[str, str]:
 
 
 def publish(board: str | Path, repo: str, *, dry_run: str | Path | None = None, model_repos: list[str] = (),
-            private: bool = False, log=print) -> int:
-    """``emovit bench publish``: write the folder (``dry_run``) or build it in a temporary folder and push."""
+            private: bool = False, space: str | None = None, log=print) -> int:
+    """``emovit bench publish``: write the folder (``dry_run``) or build it in a temporary folder and push;
+    ``space`` (``ORG/NAME``) adds the page as a static Space."""
     check_repo(repo)
+    if space is not None:
+        check_repo(space, f"--space {space}")
     repos = _repos(list(model_repos))
     if dry_run is not None:
-        summary = build_folder(board, repo, dry_run, model_repos=repos)
+        summary = build_folder(board, repo, dry_run, model_repos=repos, space=space)
+        static = "" if space is None else f", static Space {space} in {Path(dry_run) / 'space'}"
         log(f"dry run: {len(summary['results'])} results file(s), {len(summary['details'])} details file(s), "
-            f"{len(summary['model_cards'])} model card(s) -> {dry_run} (nothing pushed)")
+            f"{len(summary['model_cards'])} model card(s){static} -> {dry_run} (nothing pushed)")
         return 0
     from huggingface_hub import get_token
 
@@ -419,7 +456,7 @@ def publish(board: str | Path, repo: str, *, dry_run: str | Path | None = None, 
                          "--dry-run OUT to write the folder only")
     with tempfile.TemporaryDirectory(prefix="emovit-publish-") as temporary:
         folder = Path(temporary) / "results"
-        summary = build_folder(board, repo, folder, model_repos=repos)
+        summary = build_folder(board, repo, folder, model_repos=repos, space=space)
         for line in push(folder, repo, summary, token=token, private=private):
             log(line)
     return 0
@@ -438,13 +475,17 @@ def add_arguments(parser) -> None:
     parser.add_argument("--model-repo", action="append", default=[], metavar="MODEL=ORG/NAME",
                         help="the Hub repo of a model trained here (its card gets model-index results); "
                              "default ORG/<model>")
-    parser.add_argument("--private", action="store_true", help="create the dataset repo private")
+    parser.add_argument("--space", metavar="ORG/NAME",
+                        help="also upload the page (index.html, plots, the board's files) as a static Space "
+                             "(README front matter 'sdk: static'); with --dry-run written to OUT/space")
+    parser.add_argument("--private", action="store_true", help="create the dataset repo (and Space) private")
     parser.set_defaults(handler=run)
 
 
 def run(args) -> int:
-    return publish(args.board, args.repo, dry_run=args.dry_run, model_repos=args.model_repo, private=args.private)
+    return publish(args.board, args.repo, dry_run=args.dry_run, model_repos=args.model_repo, private=args.private,
+                   space=args.space)
 
 
-__all__ = ["METRICS", "board_sources", "build_folder", "check_no_local_paths", "check_repo", "dataset_card",
+__all__ = ["METRICS", "NOT_METRICS", "board_sources", "build_folder", "check_no_local_paths", "check_repo", "dataset_card",
            "details_rows", "local_paths", "model_card", "model_id", "publish", "push", "read_board"]

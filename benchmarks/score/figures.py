@@ -5,7 +5,9 @@ our parser (:func:`schemas.protocol.parse_answer`, which never guesses), whateve
 rows with per-label ``scores`` and no text (rank mode) keep their ``pred``; rows with neither keep the ``pred``
 they give. So answers of every tool are read by the same rules; ``reparse_changed`` counts the rows whose
 stated ``pred`` our parser did not confirm. A derived task's text (``task.source: derived`` in the run config)
-is read against the base labels and mapped. The figures themselves come from :mod:`benchmarks.score.metrics`.
+is read against the base labels and mapped. The figures themselves come from :mod:`benchmarks.score.metrics`,
+calibration (rows with per-label scores) from :mod:`benchmarks.score.calibration` and answer health from
+:mod:`benchmarks.score.health`.
 """
 
 from __future__ import annotations
@@ -105,6 +107,8 @@ def run_figures(run: RunRecord, *, seed: int = 0) -> dict:
 
 def figures_and_outcomes(run: RunRecord, seed: int) -> tuple[dict, dict[str, bool]]:
     """:func:`run_figures` and ``{sample id: correct}`` after re-parsing."""
+    from benchmarks.score.calibration import calibration
+    from benchmarks.score.health import answer_health
     from benchmarks.score.metrics import bootstrap_ci, classification_metrics, variant_agreement
 
     rows, rules, changed = reparse(run)
@@ -112,6 +116,8 @@ def figures_and_outcomes(run: RunRecord, seed: int) -> tuple[dict, dict[str, boo
     figures = classification_metrics([r["gold"] for r in rows], [r["pred"] for r in rows], labels)
     low, high = bootstrap_ci([_correct(r) for r in rows], seed=seed)
     figures.update(accuracy_ci=[low, high], mode=_mode(rows), labels=list(labels))
+    figures.update(answer_health([r["gold"] for r in rows], [r["pred"] for r in rows], labels, seed=seed))
+    figures.update(calibration(rows, labels, seed=seed))
     if any(rules.values()):
         figures["parse_rules"] = rules
         figures["reparse_changed"] = changed

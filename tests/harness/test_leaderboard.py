@@ -78,10 +78,13 @@ def test_figures_equal_independent_computations(tmp_path):
     low, high = by_model["weak"]["accuracy_ci"]
     line = next(line for line in markdown if line.startswith("| 2 "))
     cells = [cell.strip() for cell in line.strip("|").split("|")]
-    assert cells == ["2", "weak", "generate", "40", f"0.250 [{low:.3f}, {high:.3f}]", "0.250", "0.250", "0.250",
-                     "<0.0001 *" if expected < 1e-4 else f"{expected:.4f} *"]
+    shown = "<0.0001" if expected < 1e-4 else f"{expected:.4f}"
+    # one comparison with the best: Holm's correction leaves its p as it is
+    assert cells == ["2", "weak", "generate", "40", f"0.250 [{low:.3f}, {high:.3f}]", "no", "0.250", "0.250",
+                     "0.250", f"{shown} (Holm {shown}) *"]
     csv = (tmp_path / "board" / "leaderboard.csv").read_text().splitlines()
-    assert csv[0].startswith("task,rank,model,mode,n,accuracy,accuracy_ci_low,accuracy_ci_high,macro_f1,uar")
+    assert csv[0].startswith("task,rank,model,mode,n,accuracy,accuracy_ci_low,accuracy_ci_high,tied_with_best,p_vs_best,"
+                             "p_vs_best_holm,macro_f1,uar")
     assert len(csv) == 3
     assert json.loads((tmp_path / "board" / "leaderboard.json").read_text()) == json.loads(json.dumps(rows))
 
@@ -104,7 +107,8 @@ def test_plots_are_written_including_the_scaling_curve(tmp_path):
     write_leaderboard([tmp_path], tmp_path / "board")
     names = sorted(p.name for p in (tmp_path / "board" / "plots").glob("*.png"))
     assert names == ["accuracy-emoset8.png", "confusion-emoset8-emovit-0.25.png", "confusion-emoset8-emovit-1.0.png",
-                     "f1-emoset8.png", "scaling-emoset8.png"]
+                     "f1-emoset8.png", "reliability-emoset8-emovit-0.25.png", "reliability-emoset8-emovit-1.0.png",
+                     "scaling-emoset8.png"]
     assert all((tmp_path / "board" / "plots" / n).stat().st_size > 5000 for n in names)
     assert "![scaling-emoset8](plots/scaling-emoset8.png)" in (tmp_path / "board" / "leaderboard.md").read_text()
 
@@ -132,10 +136,19 @@ def test_the_row_schema_rejects_inconsistent_rows():
     good = {"model": "m", "task": "t", "n": 10, "accuracy": 0.5, "accuracy_ci": [0.2, 0.8], "macro_f1": 0.4,
             "uar": 0.5, "parse_failure_rate": 0.0, "mcnemar": {"o": 0.03}}
     validate_leaderboard_rows([good])
+    validate_leaderboard_rows([{**good, "rank": 2, "tied_with_best": False, "p_vs_best": 0.01, "ece": 0.1,
+                                "ece_ci": [0.05, 0.2], "brier": 1.3, "nll": 2.5, "top_label_flag": True}])
     for change, check in (({"accuracy_ci": [0.6, 0.8]}, "accuracy_inside_its_ci"),
                           ({"mcnemar": {"o": 1.5}}, "mcnemar_maps_models_to_p_values"),
                           ({"accuracy_ci": [0.8, 0.2]}, "ci_is_low_high"),
-                          ({"n": 0}, "greater_than_or_equal_to")):
+                          ({"n": 0}, "greater_than_or_equal_to"),
+                          ({"rank": 0}, "none_or_count_at_least_one"),
+                          ({"tied_with_best": "yes"}, "none_or_boolean"),
+                          ({"p_vs_best_holm": 1.2}, "none_or_in_unit_interval"),
+                          ({"brier": 2.5}, "none_or_brier_in_0_2"),
+                          ({"nll": -0.5}, "none_or_finite_non_negative"),
+                          ({"nll": float("nan")}, "figures_are_null_never_nan"),
+                          ({"ece_ci": [0.3, 0.1]}, "none_or_low_high_pair")):
         with pytest.raises(ValueError, match=check):
             validate_leaderboard_rows([{**good, **change}])
     with pytest.raises(ValueError, match="one_row_per_model_and_task"):

@@ -5,6 +5,7 @@ token goes through ``HfApi`` (stubbed: the Hub is not reachable) and never shows
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -73,11 +74,22 @@ def test_dry_run_folder_reads_back_with_every_value_of_the_board(board, tmp_path
                         ("lab/their-vlm", "lab/their-vlm")):
         for task, metrics in results[name]["results"].items():
             row = rows[(model, task)]
-            assert metrics == {"accuracy": row["accuracy"], "accuracy_ci_low": row["accuracy_ci"][0],
-                               "accuracy_ci_high": row["accuracy_ci"][1], "macro_f1": row["macro_f1"],
-                               "uar": row["uar"], "parse_failure_rate": row["parse_failure_rate"], "n": row["n"]}
+            first = {"accuracy": row["accuracy"], "accuracy_ci_low": row["accuracy_ci"][0],
+                     "accuracy_ci_high": row["accuracy_ci"][1], "macro_f1": row["macro_f1"],
+                     "uar": row["uar"], "parse_failure_rate": row["parse_failure_rate"], "n": row["n"]}
+            assert {k: metrics[k] for k in first} == first
+            # every other figure of the row: one key each, intervals as low/high, null where it does not apply
+            for key in ("rank", "tied_with_best", "p_vs_best", "p_vs_best_holm", "calibration_n", "ece", "brier",
+                        "nll", "answered", "top_label_share", "top_label_flag", "tv_distance", "parse_failures"):
+                assert metrics[key] == row[key], (model, task, key)
+            for key in ("ece", "brier", "nll", "top_label_share", "tv_distance"):
+                pair = row[f"{key}_ci"] or [None, None]
+                assert [metrics[f"{key}_ci_low"], metrics[f"{key}_ci_high"]] == pair
+            assert not {"bootstrap_seed", "task_hash", "device", "leaked", "checkpoint"} & set(metrics)
     assert sorted(results["my-org/emovit"]["results"]) == ["emoset2", "emoset8"]
     assert results["my-org/emovit"]["results"]["emoset8"]["accuracy"] == 32 / 40      # by hand: every 5th wrong
+    assert results["llava-hf/llava-1.5-7b-hf"]["results"]["emoset8"]["ece"] is None     # no scores: null, not 0
+    assert results["my-org/emovit"]["results"]["emoset8"]["tied_with_best"] is True
 
     for (model, task), row in rows.items():
         path = out / "details" / model.replace("/", "__") / f"{task}.parquet"
@@ -90,6 +102,15 @@ def test_dry_run_folder_reads_back_with_every_value_of_the_board(board, tmp_path
     scores = datasets.load_dataset("parquet", data_files=str(out / "details/emovit/emoset8.parquet"), split="train")
     assert json.loads(scores["scores"][0]) == {label: (0.0 if label == "anger" else -1.0) for label in LABELS}
     assert scores["pred"][0] == "anger" and scores["correct"][:2] == [False, True]
+    # each sample's share of the calibration figures: scores 0 for the answer and -1 for the 7 others, so
+    # the top probability is 1 / (1 + 7/e); the gold label's is that when right, (1/e) / (1 + 7/e) when wrong
+    top, other = 1 / (1 + 7 / math.e), (1 / math.e) / (1 + 7 / math.e)
+    assert scores["confidence"][0] == pytest.approx(top) and scores["p_gold"][0] == pytest.approx(other)
+    assert scores["p_gold"][1] == pytest.approx(top) and scores["nll"][1] == pytest.approx(-math.log(top))
+    assert scores["brier"][1] == pytest.approx((1 - top) ** 2 + 7 * other ** 2)
+    assert sum(scores["nll"]) / 40 == pytest.approx(rows[("emovit", "emoset8")]["nll"])
+    generated = datasets.load_dataset("parquet", data_files=str(out / "details/llava/emoset8.parquet"), split="train")
+    assert set(generated["confidence"]) == {None}
 
     card = ModelCard.load(out / "model_cards" / "emovit" / "README.md")
     assert card.data.model_name == "my-org/emovit"
@@ -113,6 +134,27 @@ def test_dry_run_folder_reads_back_with_every_value_of_the_board(board, tmp_path
     assert len(loaded) == 40
     assert json.loads((out / "leaderboard.json").read_text()) == json.loads((board / "leaderboard.json").read_text())
     assert (out / "index.html").read_text() == (board / "index.html").read_text()
+    assert (out / "leaderboard_tasks.json").read_text() == (board / "leaderboard_tasks.json").read_text()
+    assert not (out / "space").exists()
+
+
+def test_space_folder_is_a_static_space_with_the_page(board, tmp_path, capsys):
+    from huggingface_hub import SpaceCard
+
+    out = tmp_path / "hub"
+    assert main(["bench", "publish", "--board", str(board), "--repo", "my-org/res", "--space", "my-org/board",
+                 "--dry-run", str(out)]) == 0
+    assert f"static Space my-org/board in {out / 'space'}" in capsys.readouterr().out
+    space = out / "space"
+    text = (space / "README.md").read_text()
+    assert text.startswith("---\n") and "\nsdk: static\n" in text and "\napp_file: index.html\n" in text
+    card = SpaceCard.load(space / "README.md")
+    assert card.data.sdk == "static" and card.data.app_file == "index.html" and card.data.datasets == ["my-org/res"]
+    for name in ("index.html", "leaderboard.json", "leaderboard_tasks.json", "leaderboard.md", "leaderboard.csv"):
+        assert (space / name).read_bytes() == (board / name).read_bytes(), name
+    assert main(["bench", "publish", "--board", str(board), "--repo", "my-org/res", "--space", "not a space",
+                 "--dry-run", str(tmp_path / "x")]) == 2
+    assert "--space not a space: expected ORG/NAME" in capsys.readouterr().err
 
 
 def test_refusals(board, tmp_path, capsys):
@@ -159,13 +201,25 @@ def test_push_uses_the_token_and_never_shows_it(board, tmp_path, capsys, monkeyp
     assert SECRET not in out.out + out.err
     assert calls[0] == ("create_repo", "my-org/res", "dataset")
     _, repo, kind, files, leaked, ignored, token = calls[1]
-    assert (repo, kind, leaked, ignored, token) == ("my-org/res", "dataset", [], ["model_cards/**"], SECRET)
+    assert (repo, kind, leaked, ignored, token) == ("my-org/res", "dataset", [], ["model_cards/**", "space/**"],
+                                                    SECRET)
     assert "README.md" in files and "results/my-org/EmoVIT-7B/" in " ".join(files)
     assert "details/emovit/emoset8.parquet" in files
     _, repo, metadata, token = calls[2]
     assert repo == "my-org/EmoVIT-7B" and token == SECRET
     [entry] = metadata["model-index"]
     assert entry["name"] == "my-org/EmoVIT-7B" and len(entry["results"]) == 2
+
+    calls.clear()
+    monkeypatch.setattr(huggingface_hub.HfApi, "create_repo",
+                        lambda self, repo_id, **kw: calls.append(("create_repo", repo_id, kw)))
+    assert main(["bench", "publish", "--board", str(board), "--repo", "my-org/res", "--space", "my-org/board"]) == 0
+    assert "space my-org/board:" in capsys.readouterr().out
+    created = [(repo, kw["repo_type"], kw.get("space_sdk")) for kind, repo, *rest in calls if kind == "create_repo"
+               for kw in rest]
+    assert created == [("my-org/res", "dataset", None), ("my-org/board", "space", "static")]
+    _, repo, kind, files, leaked, _, _ = next(c for c in calls if c[0] == "upload_folder" and c[2] == "space")
+    assert repo == "my-org/board" and leaked == [] and {"README.md", "index.html", "leaderboard_tasks.json"} <= set(files)
 
     def failing(self, **kwargs):
         raise RuntimeError(f"401 Unauthorized for token {SECRET}")

@@ -41,7 +41,7 @@ def test_demo_leaderboard_shows_emovit_learnt_significantly(demo):
     out, summary = demo
     rows = {(r["task"], r["model"]): r for r in summary["leaderboard"]}
     assert {model for _, model in rows} == {"emovit", "instructblip", "llava", "llava-ft", "vlm", "clip"}
-    assert {task for task, _ in rows} == {"emoset8", "emoset2"}
+    assert {task for task, _ in rows} == {"emoset8", "emoset2", "emotion6"}
     emovit = rows[("emoset8", "emovit")]
     assert emovit["n"] == 128 and emovit["accuracy_ci"][0] > 0.125
 
@@ -61,7 +61,33 @@ def test_demo_leaderboard_shows_emovit_learnt_significantly(demo):
     board = (out / "bench" / "leaderboard" / "leaderboard.md").read_text()
     assert "McNemar p vs emovit" in board
     plots = sorted(p.name for p in (out / "bench" / "leaderboard" / "plots").glob("*.png"))
-    assert "accuracy-emoset8.png" in plots and "confusion-emoset8-emovit.png" in plots and len(plots) == 16
+    assert "accuracy-emoset8.png" in plots and "confusion-emoset8-emovit.png" in plots
+    # per task: accuracy, F1, a confusion matrix and a reliability diagram per model (all rank mode)
+    assert len(plots) == 3 * (2 + 6 + 6) and "reliability-emotion6-clip.png" in plots
+
+
+@pytest.mark.slow
+def test_demo_page_shows_ties_reliability_diagrams_and_the_domain_table(demo):
+    """The held-out Emotion6-layout tree makes the in- vs out-of-domain table: each model's drop is its
+    emoset8 accuracy minus its emotion6 accuracy (one held-out task: both means are that accuracy)."""
+    out, summary = demo
+    board = out / "bench" / "leaderboard"
+    rows = {(r["task"], r["model"]): r for r in json.loads((board / "leaderboard.json").read_text())}
+    tasks = json.loads((board / "leaderboard_tasks.json").read_text())
+    domains = tasks["domains"]
+    assert domains["in_domain"] == ["emoset8", "emoset2"] and domains["out_of_domain"] == ["emotion6"]
+    for model, entry in domains["models"].items():
+        inside, outside = rows[("emoset8", model)], rows[("emotion6", model)]
+        assert outside["n"] == 6 * 8
+        assert entry["ood_mean"] == entry["ood_weighted_mean"] == outside["accuracy"]
+        assert entry["drop"] == pytest.approx(inside["accuracy"] - outside["accuracy"])
+    page = (board / "index.html").read_text()
+    assert page.count('<table class="ties small">') == 3 and '<section id="domains">' in page
+    assert page.count('<figure class="card reliability"') == 3 * 6
+    for task in ("emoset8", "emoset2", "emotion6"):
+        tied = tasks["tasks"][task]["ties"]["tied_with_best"]
+        assert tied[0] == next(r["model"] for r in summary["leaderboard"] if r["task"] == task and r["rank"] == 1)
+        assert all(rows[(task, model)]["rank"] == 1 for model in tied)
 
 
 def test_demo_help_shows_defaults_and_says_what_it_tests():

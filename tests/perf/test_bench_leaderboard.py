@@ -1,8 +1,10 @@
 """``emovit bench leaderboard`` over 50 runs of 10,000 samples each (500,000 prediction lines).
 
 Target: the whole command (read and validate every line, read every generated answer again with our parser,
-figures with 2,000-resample bootstrap CIs, pairwise exact McNemar, the JSON/CSV/Markdown tables, the PNG plots
-and ``index.html``) finishes in under 30 s. Two layouts: 10 models x 5 tasks, and 50 models on one task (the
+figures with 2,000-resample bootstrap CIs, pairwise exact McNemar, the tied groups with Holm's correction and
+the minimum detectable difference, calibration (ECE, Brier, NLL with bootstrap CIs) of every ranked run, answer
+health, the in- vs out-of-domain summary, the JSON/CSV/Markdown tables, the PNG plots with a reliability diagram
+per ranked run, and ``index.html``) finishes in under 30 s. Two layouts: 10 models x 5 tasks, and 50 models on one task (the
 worst case for pairwise tests and per-model plots). Half the models are ranked (per-label scores), half
 generated (answer text, 2% unreadable). Run with
 ``pytest tests/perf/test_bench_leaderboard.py --benchmark-enable -s``; ``EMOVIT_BENCH_SCALE`` scales the
@@ -45,6 +47,12 @@ def test_leaderboard_50_runs(benchmark, runs, tmp_path):
     rows = json.loads((out / "leaderboard.json").read_text())
     assert len(rows) == models * tasks == 50 and {row["n"] for row in rows} == {scaled(10_000)}
     assert (out / "index.html").stat().st_size > 0 and len(list((out / "plots").glob("confusion-*.png"))) == 50
+    ranked = [row for row in rows if row["mode"] == "rank"]
+    assert len(ranked) == 25 and all(row["ece"] is not None and row["calibration_n"] == row["n"] for row in ranked)
+    assert len(list((out / "plots").glob("reliability-*.png"))) == 25
+    assert all(row["tv_distance"] is not None and row["rank"] >= 1 for row in rows)
+    document = json.loads((out / "leaderboard_tasks.json").read_text())
+    assert len(document["tasks"]) == tasks and all("mdd" in t["ties"] for t in document["tasks"].values())
     mean = benchmark.stats.stats.mean
     lines = models * tasks * scaled(10_000)
     benchmark.extra_info.update({"runs": models * tasks, "lines": lines, "seconds": round(mean, 2)})
