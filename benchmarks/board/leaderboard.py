@@ -131,12 +131,13 @@ def _p(value: float) -> str:
     return "<0.0001" if value < 1e-4 else f"{value:.4f}"
 
 
-def markdown(rows: list[dict], plots: dict[str, list[str]] | None = None) -> str:
+def markdown(rows: list[dict], plots: dict[str, list[str]] | None = None, tasks_doc: dict | None = None) -> str:
     """``leaderboard.md``: a table per task (best first), McNemar against the best, pairwise p-values.
     Model, task and variant names are escaped as Markdown text (:func:`benchmarks.board.escape.markdown_text`)."""
     from tabulate import tabulate
 
     from benchmarks.board.escape import markdown_text as md
+    from benchmarks.board.page_sections import task_markdown
 
     intro = ("Recomputed from `predictions.jsonl` alone. Accuracy (= WA) with a 95% percentile-bootstrap CI "
              f"(seed {rows[0]['bootstrap_seed'] if rows else 0}, 2,000 resamples); macro-F1 and UAR over the "
@@ -187,6 +188,7 @@ def markdown(rows: list[dict], plots: dict[str, list[str]] | None = None) -> str
                      for row in judged]
             lines += ["LLM judge (reasoning supports the gold emotion):", "",
                       tabulate(table, headers=["model", "judged", "consistent"], tablefmt="github", disable_numparse=True), ""]
+        lines += task_markdown(task, (tasks_doc or {}).get("tasks", {}).get(task))
         for plot in (plots or {}).get(task, []):
             lines.append(f"![{Path(plot).stem}]({plot})")
         if (plots or {}).get(task):
@@ -232,8 +234,31 @@ def local_sources(runs: list[RunRecord]) -> dict:
                      for run in runs]}
 
 
+def task_sections(runs: list[RunRecord], rows: list[dict], data: dict | None = None) -> dict:
+    """``leaderboard_tasks.json``: per task its n, labels and sections; adds the per-run keys of the sections
+    (:func:`benchmarks.score.sections.row_figures`) to ``rows``."""
+    from benchmarks.score.probes import probes_section
+    from benchmarks.score.sections import row_figures
+    from benchmarks.score.slices import polarity_errors_section, slices_section
+    from benchmarks.score.task_data import task_contexts
+    from benchmarks.score.votes import human_votes_section
+
+    contexts = task_contexts(runs, data)
+    document: dict = {"tasks": {}}
+    for task, context in sorted(contexts.items()):
+        group = [run for run in runs if run.task == task]
+        entry = document["tasks"][task] = {"n": max(len(run.rows) for run in group), "labels": list(context.labels)}
+        entry["human_votes"] = human_votes_section(task, group, context)
+        entry["slices"] = slices_section(task, group, context)
+        entry["polarity_errors"] = polarity_errors_section(task, group, context)
+        entry["probes"] = probes_section(task, group, context)
+    for row in rows:
+        row.update(row_figures(document["tasks"].get(row["task"]), row["model"]))
+    return document
+
+
 def write_leaderboard(paths, out: str | Path, *, seed: int = 0, plots: bool = True, warn=warn_line,
-                      root: str | Path | None = None) -> list[dict]:
+                      root: str | Path | None = None, data: dict | None = None) -> list[dict]:
     """Rebuild the leaderboard of the runs under ``paths`` into ``out`` (``leaderboard.json``, ``.csv``,
     ``.md``, ``index.html``, ``plots/`` and :data:`LOCAL_SOURCES`); returns the rows. Every file lies
     inside ``out`` whatever the model and task names hold (plots are named by :mod:`schemas.names`)."""
@@ -247,6 +272,7 @@ def write_leaderboard(paths, out: str | Path, *, seed: int = 0, plots: bool = Tr
         raise UsageError(f"{out}: exists and is not a folder (--out names the folder for the leaderboard)")
     runs = collect_runs(paths, warn=warn, root=root)
     rows = leaderboard_rows(runs, seed=seed)
+    tasks_doc = task_sections(runs, rows, data)
     validate_leaderboard_rows(rows)
     out = output_folder(out, "the leaderboard")
     written: dict[str, list[str]] = {}
@@ -256,11 +282,13 @@ def write_leaderboard(paths, out: str | Path, *, seed: int = 0, plots: bool = Tr
 
             written = write_plots(rows, out / "plots")
         write_json(out / "leaderboard.json", rows)
+        write_json(out / "leaderboard_tasks.json", tasks_doc)
         write_json(out / LOCAL_SOURCES, local_sources(runs))
         csv_frame(rows).to_csv(out / "leaderboard.csv", index=False)
         (out / "leaderboard.md").write_text(markdown(rows, {t: [Path(p).relative_to(out).as_posix() for p in ps]
-                                                            for t, ps in written.items()}), encoding="utf-8")
-        write_page(rows, out / "index.html")
+                                                            for t, ps in written.items()}, tasks_doc),
+                                               encoding="utf-8")
+        write_page(rows, out / "index.html", tasks_doc=tasks_doc)
     return rows
 
 
@@ -274,12 +302,18 @@ def add_arguments(parser) -> None:
     parser.add_argument("--out", required=True, help="folder for leaderboard.md, .csv, .json and plots/")
     parser.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
     parser.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+    parser.add_argument("--data", nargs="+", default=[], metavar="data.KEY=VALUE",
+                        help="task data for runs whose folders carry no sample_data.jsonl: data.build=BUILD, "
+                             "data.roots.<task or dataset>=PATH")
     parser.set_defaults(handler=run)
 
 
 def run(args) -> int:
     check_seed(args.seed)
-    rows = write_leaderboard(args.runs, args.out, seed=args.seed, plots=not args.no_plots)
+    from benchmarks.data.sample_data import parse_data_options
+
+    rows = write_leaderboard(args.runs, args.out, seed=args.seed, plots=not args.no_plots,
+                             data=parse_data_options(args.data))
     print(f"{len(rows)} rows -> {args.out}/leaderboard.md, leaderboard.csv, leaderboard.json, index.html")
     return 0
 

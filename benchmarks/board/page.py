@@ -252,8 +252,10 @@ def provenance(row: dict) -> str:
             f'<h4>{_e(row["model"])} on {_e(row["task"])}</h4><dl class="prov">{body}</dl></div>')
 
 
-def render(rows: list[dict], *, title: str = "Leaderboard") -> str:
-    """The whole page for ``leaderboard.json`` rows."""
+def render(rows: list[dict], *, title: str = "Leaderboard", tasks_doc: dict | None = None) -> str:
+    """The whole page for ``leaderboard.json`` rows (and the sections of ``leaderboard_tasks.json``)."""
+    from benchmarks.board.page_sections import task_sections_html
+
     tasks = list(dict.fromkeys(row["task"] for row in rows))
     seed = rows[0]["bootstrap_seed"] if rows else 0
     intro = (f"{len(rows)} runs of {len({r['model'] for r in rows})} models on {len(tasks)} task(s), recomputed "
@@ -270,6 +272,7 @@ def render(rows: list[dict], *, title: str = "Leaderboard") -> str:
             parts.append(f"<h3>McNemar p-values</h3>{mcnemar_heatmap(group)}")
         parts.append(f"<h3>Per-class recall</h3>{recall_table(group)}")
         parts.append(f'<h3>Confusion matrices</h3><div class="grid">{"".join(map(confusion_table, group))}</div>')
+        parts.append(task_sections_html(task, (tasks_doc or {}).get("tasks", {}).get(task)))
         parts.append(f'<h3>Provenance</h3><div class="grid">{"".join(map(provenance, group))}</div>')
         sections.append(f'<section class="task" data-task="{_e(task)}">{"".join(parts)}</section>')
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
@@ -279,10 +282,10 @@ def render(rows: list[dict], *, title: str = "Leaderboard") -> str:
             f"<script>{SCRIPT}</script></body></html>\n")
 
 
-def write_page(rows: list[dict], path: str | Path, *, title: str = "Leaderboard") -> Path:
+def write_page(rows: list[dict], path: str | Path, *, title: str = "Leaderboard", tasks_doc: dict | None = None) -> Path:
     """Write :func:`render` of ``rows`` to ``path``; returns it."""
     path = Path(path)
-    path.write_text(render(rows, title=title), encoding="utf-8")
+    path.write_text(render(rows, title=title, tasks_doc=tasks_doc), encoding="utf-8")
     return path
 
 

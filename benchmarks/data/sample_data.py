@@ -45,7 +45,13 @@ def heldout_sample_data(task: Task, data: dict, image_ids: set[str] | None = Non
     """The votes (and Emotion6's valence and arousal) of a held-out task's images; ``None`` for datasets that
     ship none."""
     from benchmarks.data.samples import read_heldout_task
-    from schemas.heldout import ABSTRACT_COLUMNS, ABSTRACT_TO_MIKELS, EMOTION6_DISTRIBUTION, prob_column, votes_column
+    from schemas.heldout import (
+        ABSTRACT_COLUMNS,
+        ABSTRACT_TO_MIKELS,
+        EMOTION6_DISTRIBUTION,
+        prob_column,
+        votes_column,
+    )
 
     if task.dataset not in ("emotion6", "abstract"):
         return None

@@ -21,7 +21,7 @@ instruction    the question; ``{options}`` becomes the labels written "a, b, ...
 variants       ``{name: instruction}``: ask every image once per variant (instruction sensitivity). A variant
                may instead be ``{instruction, options, seed}``: ``options: reversed`` lists the labels in
                reverse, ``options: shuffled`` in an order of its own for every image, seeded by ``seed`` and
-               the image id (:func:`option_order`); the first variant is the one flips are counted against
+               the image id (:func:`option_order`); the reference variant (:meth:`Task.reference_variant`) is the one flips are counted against
 answer         candidate answer for ranking, ``{label}`` replaced (default ``Predict emotion: {label}``)
 mode           force ``rank`` or ``generate`` for this task (reasoning is generate-only)
 max_new_tokens generation budget (default 12)
@@ -125,6 +125,10 @@ class Task:
 
             return {name: text.replace("{options}", options_text(listed(name))) for name, text in self.variants.items()}
         return {None: self.instruction.replace("{options}", options_text(self.labels)) if self.instruction else None}
+
+    def reference_variant(self) -> str | None:
+        """The variant others are compared with: ``original`` where there is one, else the first listed."""
+        return "original" if "original" in self.variants else next(iter(self.variants), None)
 
     def question(self, variant: str | None, image_id: str) -> str | None:
         """The instruction of ``variant`` for one image: its labels in the order :func:`option_order` gives."""
