@@ -53,8 +53,16 @@ def task_contexts(runs: list[RunRecord], data: dict | None = None) -> dict[str, 
         tasks[name] = (task, [run.source.parent for run in group],
                        {str(row["image_id"]) for run in group for row in run.rows})
     found = leaderboard_task_data(tasks, data)
-    return {name: TaskContext(name, tasks[name][0], group[0].labels, found.get(name, {}))
+    return {name: TaskContext(name, tasks[name][0], _labels(tasks[name][0], group[0].labels), found.get(name, {}))
             for name, group in grouped.items()}
+
+
+def _labels(task: Task | None, seen: tuple[str, ...]) -> tuple[str, ...]:
+    """The task file's labels when the runs' labels are among them (an imported run without a config names only
+    the labels its rows hold), else the runs' own."""
+    if task is not None and {label_key(x) for x in seen} <= {label_key(x) for x in task.labels}:
+        return task.labels
+    return seen
 
 
 def probabilities(scores, labels) -> dict[str, float] | None:

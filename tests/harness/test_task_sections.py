@@ -179,3 +179,9 @@ def test_the_row_schema_checks_the_section_keys(board, bad, field):
     validate_leaderboard_rows(good)                              # null where a figure does not apply
     with pytest.raises(ValueError, match=field):
         validate_leaderboard_rows([{**good[0], **bad}])
+
+
+def test_an_imported_run_is_read_with_its_packaged_tasks_labels(board):
+    _, tasks, _ = board
+    # the sensitivity rows name seven of the eight labels; the packaged task lists all eight
+    assert len(tasks["sensitivity"]["labels"]) == 8
