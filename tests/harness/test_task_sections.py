@@ -185,3 +185,37 @@ def test_an_imported_run_is_read_with_its_packaged_tasks_labels(board):
     _, tasks, _ = board
     # the sensitivity rows name seven of the eight labels; the packaged task lists all eight
     assert len(tasks["sensitivity"]["labels"]) == 8
+
+
+def test_an_imported_run_reads_the_votes_where_the_data_lies(tmp_path, capsys):
+    """No config, no sample_data.jsonl: ``--data data.roots.emotion6=ROOT`` reads the archive's
+    ground_truth.txt; the human reference is worked out here from that file's text."""
+    from builder.cli import main
+    from builder.sources.layouts import LayoutConfig, write_layout
+    from tests.support.task_sections_runs import EMOTION6, row, write_run
+
+    root = tmp_path / "emotion6"
+    write_layout(root, LayoutConfig("emotion6", per_class=2))
+    lines = (root / "ground_truth.txt").read_text().splitlines()[1:]
+    shares, majority, answers = [], {}, []
+    for line in lines:
+        name, _, _, *probs = line.split("\t")
+        votes = [float(p) for p in probs[:6]]                    # neutral (the 7th) is dropped
+        top = max(votes)
+        if votes.count(top) == 1:
+            shares.append(top / sum(votes))
+            majority[f"images/{name}"] = EMOTION6[votes.index(top)]
+        answers.append(row("x", "emotion6", f"images/{name}", name.split("/")[0], None,
+                           raw=f"Predict emotion: {name.split('/')[0]}"))
+    write_run(tmp_path / "runs" / "x" / "emotion6", answers)
+    out = tmp_path / "board"
+    assert main(["bench", "leaderboard", "--runs", str(tmp_path / "runs"), "--out", str(out), "--no-plots",
+                 "--data", f"data.roots.emotion6={root}"]) == 0
+    section = json.loads((out / "leaderboard_tasks.json").read_text())["tasks"]["emotion6"]["human_votes"]
+    assert section["n_images"] == len(lines) == 12 and section["tied"] == 12 - len(shares)
+    assert section["human_reference"]["mean"] == pytest.approx(sum(shares) / len(shares))
+    right = sum(a["gold"] == majority[a["image_id"]] for a in answers if a["image_id"] in majority)
+    assert section["models"]["x"]["majority_accuracy"]["rate"] == pytest.approx(right / len(majority))
+    capsys.readouterr()
+    assert main(["bench", "leaderboard", "--runs", str(tmp_path / "runs"), "--out", str(out), "--data", "data.x=1"]) == 2
+    assert "data.x=1: the leaderboard reads task data from data.build=BUILD" in capsys.readouterr().err
