@@ -345,7 +345,6 @@ def run_bench(config: BenchConfig, *, log=print) -> BenchResult:
             store = RunStore(out / "runs" / entry["name"] / task.name, key)
             run_dirs.append(store.directory)
             if procs.is_main:
-                write_sample_data(store.directory, per_image.get(task.derive_from))
                 base_rows = [row for _, row in parse_lines(read_text(base_store.predictions))]
                 records = derive_records(task, base_rows)
                 order = [r["id"] for r in records]
@@ -363,6 +362,7 @@ def run_bench(config: BenchConfig, *, log=print) -> BenchResult:
                     store.log_session({"time": time.strftime("%Y-%m-%dT%H:%M:%S"), "already": 0,
                                        "scored": len(records), "world_size": procs.world})
                     note(f"{entry['name']}/{task.name}: derived from {task.derive_from} ({len(records)} samples)")
+                write_sample_data(store.directory, per_image.get(task.derive_from))
             procs.wait()
         if classifier is not None:
             del classifier
