@@ -168,7 +168,9 @@ class Task:
             return None
         ok = (isinstance(task.name, str) and task.source in SOURCES and task.labels
               and all(isinstance(x, str) for x in task.labels) and isinstance(task.variants, dict)
-              and isinstance(task.orders, dict) and all(isinstance(v, str) for v in task.variants.values()))
+              and all(isinstance(v, str) for v in task.variants.values()) and isinstance(task.orders, dict)
+              and all(name in task.variants and isinstance(order, dict) and order.get("options") in ORDERS
+                      and isinstance(order.get("seed", 0), int) for name, order in task.orders.items()))
         return task if ok else None
 
 

@@ -90,3 +90,11 @@ def test_sample_data_round_trip_and_bad_lines(tmp_path):
 def test_describe_round_trips_a_task():
     task = load_task("blank")
     assert Task.from_description(task.describe()) == task
+
+
+@pytest.mark.parametrize("orders", [{"shuffled": "x"}, {"shuffled": {"options": "sideways"}},
+                                    {"gone": {"options": "reversed"}}, {"shuffled": {"options": "shuffled", "seed": "0"}}])
+def test_a_config_with_malformed_orders_falls_back_to_the_packaged_task(orders):
+    described = {**load_task("sensitivity").describe(), "orders": orders}
+    assert Task.from_description(described) is None
+    assert task_of_run("sensitivity", {"task": described}).orders == load_task("sensitivity").orders

@@ -219,3 +219,21 @@ def test_an_imported_run_reads_the_votes_where_the_data_lies(tmp_path, capsys):
     capsys.readouterr()
     assert main(["bench", "leaderboard", "--runs", str(tmp_path / "runs"), "--out", str(out), "--data", "data.x=1"]) == 2
     assert "data.x=1: the leaderboard reads task data from data.build=BUILD" in capsys.readouterr().err
+
+
+def test_abstract_vote_counts_by_hand(tmp_path):
+    """Abstract ships vote counts: 3 awe + 1 fear is h = (.75, .25); 2 + 2 is a tied majority."""
+    from benchmarks.score.votes import human_votes_section
+
+    labels = ("amusement", "anger", "awe", "contentment", "disgust", "excitement", "fear", "sadness")
+    records = {"a1": {"image_id": "a1", "votes": {"awe": 3, "fear": 1, "anger": 0}},
+               "a2": {"image_id": "a2", "votes": {"sadness": 2, "contentment": 2}},
+               "a3": {"image_id": "a3", "votes": {"anger": 0}}}                    # no vote: left out
+    rows = [{"id": i, "image_id": i, "gold": "awe", "pred": "fear", "raw": None, "scores": None}
+            for i in ("a1", "a2", "a3")]
+    run = RunRecord("mod", "abstract", rows, tmp_path / "predictions.jsonl", None)
+    section = human_votes_section("abstract", [run], TaskContext("abstract", None, labels, records))
+    assert (section["n_images"], section["tied"]) == (2, 1)
+    assert section["human_reference"]["mean"] == 0.75 and section["human_reference"]["n"] == 1
+    assert section["models"]["mod"]["majority_accuracy"]["rate"] == 0.0      # fear is not a1's majority (awe)
+    assert section["models"]["mod"]["kl"] is None                            # no scores
