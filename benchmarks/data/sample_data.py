@@ -10,8 +10,9 @@
 The runner writes them to ``sample_data.jsonl`` in every run folder of such a task (one line per image:
 ``image_id`` plus the fields above), so a run folder carries what its figures need wherever it is copied.
 ``emovit bench leaderboard`` reads that file beside each ``predictions.jsonl``; for runs without one (imported
-from another harness, or older) it reads the data where it lies: ``data.build=BUILD`` for build tasks and
-``data.roots.<task or dataset>=PATH`` for held-out ones. Which image a line describes is matched by
+from another harness, or older) it reads another run's file of the same task, else the data where it lies,
+given as ``--data data.build=BUILD`` for build tasks and ``data.roots.<task or dataset>=PATH`` for held-out
+ones (data given on the command line wins over the files). Which image a line describes is matched by
 ``image_id``.
 """
 
@@ -153,11 +154,6 @@ def parse_data_options(items) -> dict:
     return document["data"]
 
 
-def is_data_option(text: str) -> bool:
-    """Whether a command-line word is a ``data.*=`` option rather than a path."""
-    return text.startswith("data.") and "=" in text and not Path(text).exists()
-
-
 def _derived_base(task: Task) -> Task | None:
     from benchmarks.spec.task import load_task, packaged_tasks
 
@@ -198,6 +194,6 @@ def leaderboard_task_data(tasks: dict[str, tuple[Task | None, list, set[str]]], 
     return found
 
 
-__all__ = ["ATTRIBUTES", "SAMPLE_DATA", "build_sample_data", "heldout_sample_data", "is_data_option",
+__all__ = ["ATTRIBUTES", "SAMPLE_DATA", "build_sample_data", "heldout_sample_data",
            "leaderboard_task_data", "parse_data_options", "read_sample_data", "task_sample_data",
            "write_sample_data"]
