@@ -237,3 +237,32 @@ def test_abstract_vote_counts_by_hand(tmp_path):
     assert section["human_reference"]["mean"] == 0.75 and section["human_reference"]["n"] == 1
     assert section["models"]["mod"]["majority_accuracy"]["rate"] == 0.0      # fear is not a1's majority (awe)
     assert section["models"]["mod"]["kl"] is None                            # no scores
+
+
+def test_an_imported_emoset_run_reads_the_attributes_from_the_build(tmp_path, bench_build):
+    """No sample_data.jsonl: ``--data data.build=BUILD`` reads EmoSet's attributes from the build; the scene
+    slices are counted here from the build's rows, read with ``datasets`` directly."""
+    import datasets
+
+    from builder.cli import main
+    from tests.support.task_sections_runs import row, write_run
+
+    test = datasets.load_from_disk(str(bench_build))["test"]
+    names = test.features["emotion"].names
+    first = {}
+    for item in test:
+        first.setdefault(item["image_id"], item)
+    answers = [row("x", "emoset8", i, names[item["emotion"]], "awe") for i, item in first.items()]
+    write_run(tmp_path / "runs" / "x" / "emoset8", answers)
+    expected: dict[str, list[int]] = {}
+    for i, item in first.items():
+        scene = (item["attributes"] or {}).get("scene")
+        if scene:
+            tally = expected.setdefault(scene, [0, 0])
+            tally[0] += names[item["emotion"]] == "awe"
+            tally[1] += 1
+    out = tmp_path / "board"
+    assert main(["bench", "leaderboard", "--runs", str(tmp_path / "runs"), "--out", str(out), "--no-plots",
+                 "--data", f"data.build={bench_build}"]) == 0
+    scenes = json.loads((out / "leaderboard_tasks.json").read_text())["tasks"]["emoset8"]["slices"]["attributes"]["scene"]
+    assert expected and {value: [per["x"]["k"], per["x"]["n"]] for value, per in scenes.items()} == expected
