@@ -255,7 +255,7 @@ def test_an_imported_emoset_run_reads_the_attributes_from_the_build(tmp_path, be
     answers = [row("x", "emoset8", i, names[item["emotion"]], "awe") for i, item in first.items()]
     write_run(tmp_path / "runs" / "x" / "emoset8", answers)
     expected: dict[str, list[int]] = {}
-    for i, item in first.items():
+    for item in first.values():
         scene = (item["attributes"] or {}).get("scene")
         if scene:
             tally = expected.setdefault(scene, [0, 0])
