@@ -338,6 +338,41 @@ class LeaderboardRowModel(pa.DataFrameModel):
         return value is None or (isinstance(value, (list, tuple)) and len(value) == 2 and all(map(_finite, value))
                                  and value[0] <= value[1])
 
+    # Per-run keys of the per-task sections (benchmarks.score.sections), null where a figure does not apply:
+    # agreement with human votes, errors by polarity, option-order probes.
+    human_kl: Series[object] = pa.Field(nullable=True)
+    human_js: Series[object] = pa.Field(nullable=True)
+    majority_accuracy: Series[object] = pa.Field(nullable=True)
+    majority_n: Series[object] = pa.Field(nullable=True)
+    valence_spearman: Series[object] = pa.Field(nullable=True)
+    same_polarity_errors: Series[object] = pa.Field(nullable=True)
+    cross_polarity_errors: Series[object] = pa.Field(nullable=True)
+    cross_polarity_share: Series[object] = pa.Field(nullable=True)
+    flip_rate: Series[object] = pa.Field(nullable=True)
+    flip_n: Series[object] = pa.Field(nullable=True)
+    gold_first_accuracy: Series[object] = pa.Field(nullable=True)
+    gold_first_n: Series[object] = pa.Field(nullable=True)
+    gold_last_accuracy: Series[object] = pa.Field(nullable=True)
+    gold_last_n: Series[object] = pa.Field(nullable=True)
+
+    @pa.check("human_js", "majority_accuracy", "cross_polarity_share", "flip_rate", "gold_first_accuracy",
+              "gold_last_accuracy", element_wise=True, name="share_in_unit_interval")
+    def section_share(cls, value) -> bool:
+        return _unit_interval(value)
+
+    @pa.check("majority_n", "same_polarity_errors", "cross_polarity_errors", "flip_n", "gold_first_n", "gold_last_n",
+              element_wise=True, name="count_is_a_non_negative_integer")
+    def section_count(cls, value) -> bool:
+        return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+    @pa.check("human_kl", element_wise=True, name="kl_is_a_non_negative_number")
+    def section_kl(cls, value) -> bool:
+        return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value >= 0
+
+    @pa.check("valence_spearman", element_wise=True, name="correlation_in_minus_one_to_one")
+    def section_rho(cls, value) -> bool:
+        return isinstance(value, (int, float)) and not isinstance(value, bool) and -1 - 1e-12 <= value <= 1 + 1e-12
+
     @pa.check("accuracy_ci", element_wise=True, name="ci_is_low_high_in_unit_interval")
     def ci_pair(cls, value) -> bool:
         return (isinstance(value, (list, tuple)) and len(value) == 2 and all(_unit_interval(v) for v in value)

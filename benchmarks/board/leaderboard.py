@@ -132,9 +132,12 @@ def leaderboard_rows(runs: list[RunRecord], *, seed: int = 0) -> list[dict]:
     return leaderboard(runs, seed=seed)[0]
 
 
-def leaderboard(runs: list[RunRecord], *, seed: int = 0, in_domain=IN_DOMAIN) -> tuple[list[dict], dict]:
+def leaderboard(runs: list[RunRecord], *, seed: int = 0, in_domain=IN_DOMAIN,
+                data: dict | None = None) -> tuple[list[dict], dict]:
     """The rows (:func:`leaderboard_rows`) and the per-task and cross-task document ``leaderboard_tasks.json``:
-    ``{"tasks": {task: {"n", "labels", "models", "chance", "ties": {..., "mdd"}}}, "domains": {...}}``."""
+    ``{"tasks": {task: {"n", "labels", "models", "chance", "ties": {..., "mdd"}, "human_votes", "slices",
+    "polarity_errors", "probes", "judges"}}, "domains": {...}}`` (:func:`task_sections`; ``data``: the task data
+    of runs whose folders carry none, ``data.build`` and ``data.roots.*``)."""
     from benchmarks.score.domains import domain_summary, held_out_tasks
 
     by_task: dict[str, list[RunRecord]] = {}
@@ -142,10 +145,9 @@ def leaderboard(runs: list[RunRecord], *, seed: int = 0, in_domain=IN_DOMAIN) ->
         by_task.setdefault(run.task, []).append(run)
     rows, tasks = [], {}
     for task in sorted(by_task):
-        task_rows, document = _rank_task(by_task[task], seed)
-        # sections of other score modules join the task's document here, one call each
-        tasks[task] = document
+        task_rows, tasks[task] = _rank_task(by_task[task], seed)
         rows.extend(task_rows)
+    task_sections(runs, rows, tasks, data)
     leaked = {}
     for row in rows:
         if row.get("leaked"):
@@ -229,6 +231,7 @@ def markdown(rows: list[dict], plots: dict[str, list[str]] | None = None, tasks:
     from tabulate import tabulate
 
     from benchmarks.board.escape import markdown_text as md
+    from benchmarks.board.page_sections import task_markdown
 
     intro = ("Recomputed from `predictions.jsonl` alone. Accuracy (= WA) with a 95% percentile-bootstrap CI "
              f"(seed {rows[0]['bootstrap_seed'] if rows else 0}, 2,000 resamples); macro-F1 and UAR over the "
@@ -278,7 +281,7 @@ def markdown(rows: list[dict], plots: dict[str, list[str]] | None = None, tasks:
                   tabulate(table, headers=["model", "answered", "most frequent answer", "its share [95% CI]",
                                            "TV distance to gold [95% CI]"], tablefmt="github",
                            disable_numparse=True), ""]
-        # tables of other score modules (from the task's document) join here, one call each
+        lines += task_markdown(task, documents.get(task))
         extra = [row for row in group if row.get("variants")]
         if extra:
             variants = sorted({v for row in extra for v in row["variants"]})
@@ -288,12 +291,6 @@ def markdown(rows: list[dict], plots: dict[str, list[str]] | None = None, tasks:
             lines += ["Accuracy per instruction variant, and agreement across them:", "",
                       tabulate(table, headers=["model", *map(md, variants), "same answer", "Fleiss' kappa"],
                                tablefmt="github", disable_numparse=True), ""]
-        judged = [row for row in group if row.get("judge")]
-        if judged:
-            table = [[md(row["model"]), row["judge"]["judged"], _fmt(row["judge"]["consistent_rate"])]
-                     for row in judged]
-            lines += ["LLM judge (reasoning supports the gold emotion):", "",
-                      tabulate(table, headers=["model", "judged", "consistent"], tablefmt="github", disable_numparse=True), ""]
         for plot in (plots or {}).get(task, []):
             lines.append(f"![{Path(plot).stem}]({plot})")
         if (plots or {}).get(task):
@@ -361,11 +358,41 @@ def local_sources(runs: list[RunRecord]) -> dict:
 TASKS_FILE = "leaderboard_tasks.json"
 
 
+def task_sections(runs: list[RunRecord], rows: list[dict], documents: dict[str, dict],
+                  data: dict | None = None) -> None:
+    """Add to each task's document (``documents``, by task) the sections computed from the task's per-image data
+    (human votes, slices, polarity errors, probes: :mod:`benchmarks.score.task_data`) and from the judges'
+    verdicts, and to ``rows`` the per-run keys of those sections (:func:`benchmarks.score.sections.row_figures`).
+    ``data`` is the ``data.*`` options for runs whose folders carry no ``sample_data.jsonl``."""
+    from benchmarks.score.judges import judges_section
+    from benchmarks.score.probes import probes_section
+    from benchmarks.score.sections import row_figures
+    from benchmarks.score.slices import polarity_errors_section, slices_section
+    from benchmarks.score.task_data import task_contexts
+    from benchmarks.score.votes import human_votes_section
+
+    contexts = task_contexts(runs, data)
+    for task, document in documents.items():
+        group = [run for run in runs if run.task == task]
+        context = contexts[task]
+        # the task file's labels where the runs' labels are among them (an imported run names only those it holds)
+        document.update(labels=list(context.labels), chance=1 / len(context.labels))
+        document["human_votes"] = human_votes_section(task, group, context)
+        document["slices"] = slices_section(task, group, context)
+        document["polarity_errors"] = polarity_errors_section(task, group, context)
+        document["probes"] = probes_section(task, group, context)
+        document["judges"] = judges_section({run.model: run.judge for run in group if run.judge})
+    for row in rows:
+        row.update(row_figures(documents.get(row["task"]), row["model"]))
+
+
 def write_leaderboard(paths, out: str | Path, *, seed: int = 0, plots: bool = True, warn=warn_line,
-                      root: str | Path | None = None, in_domain=IN_DOMAIN) -> list[dict]:
+                      root: str | Path | None = None, in_domain=IN_DOMAIN,
+                      data: dict | None = None) -> list[dict]:
     """Rebuild the leaderboard of the runs under ``paths`` into ``out`` (``leaderboard.json``,
     :data:`TASKS_FILE`, ``.csv``, ``.md``, ``index.html``, ``plots/`` and :data:`LOCAL_SOURCES`); returns the rows.
-    ``in_domain`` names the tasks the in- vs out-of-domain summary counts as in-domain. Every file lies
+    ``in_domain`` names the tasks the in- vs out-of-domain summary counts as in-domain; ``data`` the task data
+    of runs whose folders carry none (``data.build``, ``data.roots.*``). Every file lies
     inside ``out`` whatever the model and task names hold (plots are named by :mod:`schemas.names`)."""
     from benchmarks.board.folders import output_folder, writing
     from benchmarks.board.page import write_page
@@ -377,7 +404,7 @@ def write_leaderboard(paths, out: str | Path, *, seed: int = 0, plots: bool = Tr
     if Path(out).exists() and not Path(out).is_dir():
         raise UsageError(f"{out}: exists and is not a folder (--out names the folder for the leaderboard)")
     runs = collect_runs(paths, warn=warn, root=root)
-    rows, tasks = leaderboard(runs, seed=seed, in_domain=in_domain)
+    rows, tasks = leaderboard(runs, seed=seed, in_domain=in_domain, data=data)
     validate_leaderboard_rows(rows)
     out = output_folder(out, "the leaderboard")
     written: dict[str, list[str]] = {}
@@ -412,13 +439,18 @@ def add_arguments(parser) -> None:
                         help="tasks the in- vs out-of-domain summary counts as in-domain (the first one present is "
                              "the model's in-domain accuracy); held-out tasks present are out-of-domain "
                              f"(default {','.join(IN_DOMAIN)})")
+    parser.add_argument("--data", nargs="+", default=[], metavar="data.KEY=VALUE",
+                        help="task data for runs whose folders carry no sample_data.jsonl: data.build=BUILD, "
+                             "data.roots.<task or dataset>=PATH")
     parser.set_defaults(handler=run)
 
 
 def run(args) -> int:
     check_seed(args.seed)
+    from benchmarks.data.sample_data import parse_data_options
+
     rows = write_leaderboard(args.runs, args.out, seed=args.seed, plots=not args.no_plots,
-                             in_domain=check_in_domain(args.in_domain))
+                             in_domain=check_in_domain(args.in_domain), data=parse_data_options(args.data))
     print(f"{len(rows)} rows -> {args.out}/leaderboard.md, leaderboard.csv, leaderboard.json, {TASKS_FILE}, "
           "index.html")
     return 0

@@ -285,6 +285,7 @@ def render(rows: list[dict], *, title: str = "Leaderboard", tasks: dict | None =
         health_section,
         ties_section,
     )
+    from benchmarks.board.page_sections import task_sections_html
 
     documents = (tasks or {}).get("tasks", {})
     images = images or {}
@@ -306,7 +307,7 @@ def render(rows: list[dict], *, title: str = "Leaderboard", tasks: dict | None =
         parts.append(calibration_section(group, {model: src for (name, model), src in images.items()
                                                  if name == task}))
         parts.append(health_section(group))
-        # sections of other score modules (from the task's document) are placed here, one call each
+        parts.append(task_sections_html(task, document))
         if len(group) > 1:
             parts.append(f"<h3>McNemar p-values</h3>{mcnemar_heatmap(group)}")
         parts.append(f"<h3>Per-class recall</h3>{recall_table(group)}")

@@ -9,6 +9,11 @@
 * heldout — every row of the dataset's sample table (:mod:`builder.sources.heldout`), or with ``limit`` a
   seeded, stratified subset; id and ``image_id`` the image path relative to the dataset root; gold the row's
   ``label_field``, by name.
+* blank — ``per_label`` samples per label, ``image_id`` ``blank-<label>-<k>``, every image the same uniform grey
+  one (:data:`BLANK_SIZE`, :data:`BLANK_GREY`); gold the label.
+
+A variant whose options are shuffled asks every image with its labels in an order of its own
+(:meth:`benchmarks.spec.task.Task.question`).
 
 Samples come in a fixed order, so a run's prediction file and its shards line up across restarts and ranks.
 """
@@ -24,6 +29,9 @@ from benchmarks.spec.task import Task
 from schemas.errors import UsageError
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
+#: The blank probe's image: this size, every pixel this RGB grey.
+BLANK_SIZE = (224, 224)
+BLANK_GREY = (128, 128, 128)
 
 
 @dataclass(frozen=True)
@@ -91,6 +99,18 @@ def first_rows(image_ids) -> dict[str, int]:
     return first
 
 
+def asker(task: Task):
+    """``ask(variant, image_id)``: the instruction a sample is asked (per image only where the options are
+    shuffled; the variant's one instruction otherwise)."""
+    fixed = task.questions()
+    shuffled = {name for name, order in task.orders.items() if order.get("options") == "shuffled"}
+
+    def ask(variant: str | None, image_id: str) -> str | None:
+        return task.question(variant, image_id) if variant in shuffled else fixed[variant]
+
+    return ask
+
+
 def build_samples(task: Task, build: str | Path) -> list[Sample]:
     """Samples of a ``source: build`` task."""
     from schemas.features import column
@@ -112,11 +132,11 @@ def build_samples(task: Task, build: str | Path) -> list[Sample]:
     first = first_rows(image_ids)
     rows = split.select(list(first.values()))
     images = column(rows, "image")
-    samples = []
-    for variant, instruction in task.questions().items():
+    samples, ask = [], asker(task)
+    for variant in task.questions():
         for position, (image_id, index) in enumerate(first.items()):
             sample_id = image_id if variant is None else f"{image_id}#{variant}"
-            samples.append(Sample(sample_id, image_id, images[position], gold[index], instruction, variant))
+            samples.append(Sample(sample_id, image_id, images[position], gold[index], ask(variant, image_id), variant))
     return samples
 
 
@@ -145,12 +165,26 @@ def folder_files(task: Task, root: str | Path) -> list[tuple[str, Path]]:
 
 def folder_samples(task: Task, root: str | Path) -> list[Sample]:
     """Samples of a ``source: folder`` task."""
-    samples = []
-    for variant, instruction in task.questions().items():
+    samples, ask = [], asker(task)
+    for variant in task.questions():
         for label, path in folder_files(task, root):
             base = f"{path.parent.name}/{path.stem}"
             sample_id = base if variant is None else f"{base}#{variant}"
-            samples.append(Sample(sample_id, path.stem, str(path), label, instruction, variant))
+            samples.append(Sample(sample_id, path.stem, str(path), label, ask(variant, path.stem), variant))
+    return samples
+
+
+def blank_samples(task: Task) -> list[Sample]:
+    """Samples of a ``source: blank`` task: ``per_label`` per label, every one the same grey image."""
+    from PIL import Image
+
+    grey = Image.new("RGB", BLANK_SIZE, BLANK_GREY)
+    ids = [(f"blank-{label}-{k}", label) for label in task.labels for k in range(task.per_label)]
+    samples, ask = [], asker(task)
+    for variant in task.questions():
+        for image_id, label in ids:
+            sample_id = image_id if variant is None else f"{image_id}#{variant}"
+            samples.append(Sample(sample_id, image_id, grey, label, ask(variant, image_id), variant))
     return samples
 
 
@@ -173,6 +207,11 @@ def task_samples(task: Task, data: dict) -> tuple[list[Sample], dict]:
                  "fingerprint": build_fingerprint(data["build"], task.split)})
     if task.source == "heldout":
         return heldout_samples(task, data)
+    if task.source == "blank":
+        spec = f"{BLANK_SIZE}\0{BLANK_GREY}\0{task.per_label}\0{','.join(task.labels)}"
+        return blank_samples(task), {"kind": "blank", "size": list(BLANK_SIZE), "grey": list(BLANK_GREY),
+                                     "per_label": task.per_label,
+                                     "fingerprint": hashlib.sha256(spec.encode()).hexdigest()[:16]}
     if not data["folder"]:
         raise UsageError(f"task {task.name} needs data.folder (<root>/<class>/*.jpg) or data.folder_synth")
     return (folder_samples(task, data["folder"]),
@@ -336,10 +375,12 @@ def heldout_samples(task: Task, data: dict) -> tuple[list[Sample], dict]:
     for position in positions:
         digest.update(f"{ids[position]}\0{gold[position]}\0".encode())
         digest.update(hashlib.sha256(Path(images[position]).read_bytes()).digest())
-    for variant, instruction in task.questions().items():
+    ask = asker(task)
+    for variant in task.questions():
         for position in positions:
             sample_id = ids[position] if variant is None else f"{ids[position]}#{variant}"
-            samples.append(Sample(sample_id, ids[position], images[position], gold[position], instruction, variant))
+            samples.append(Sample(sample_id, ids[position], images[position], gold[position],
+                                  ask(variant, ids[position]), variant))
     summary = {key: value for key, value in read.summary().items() if key not in ("dataset", "root", "variant")}
     dataset = {"kind": "heldout", "dataset": task.dataset, "path": read.root, "variant": read.variant,
                "label_field": task.label_field, "fingerprint": digest.hexdigest()[:16], "read": summary,
@@ -393,7 +434,11 @@ def synthetic_layouts(folder: str | Path, *, per_class: int = 4, seed: int = 0, 
 
 
 __all__ = [
+    "BLANK_GREY",
+    "BLANK_SIZE",
     "Sample",
+    "asker",
+    "blank_samples",
     "build_fingerprint",
     "build_samples",
     "check_data_keys",

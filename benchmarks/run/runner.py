@@ -4,7 +4,8 @@ For every model entry the runner finds its checkpoint (a path, a Hub id, ``zoo:<
 when the entry asks (:func:`emovit_model.train.train`, the code behind ``emovit train``; a finished training
 run with the same options is reused), loads it once through its adapter and scores every task:
 
-    OUT/runs/<model>/<task>/    config.json, predictions.jsonl, metrics.json, run_log.jsonl
+    OUT/runs/<model>/<task>/    config.json, predictions.jsonl, metrics.json, run_log.jsonl (and
+                                sample_data.jsonl: the task's per-image data, :mod:`benchmarks.data.sample_data`)
     OUT/_train/<model>/         the training run (run_config.json, metrics.json, adapter/)
     OUT/_zoo/<kind>/, OUT/_data/ tiny checkpoints and synthetic data of the "tiny" size
 
@@ -208,6 +209,20 @@ def _finish(store: RunStore, order: list[str], task: Task, config: BenchConfig) 
     return rows
 
 
+def _sample_data(tasks: list[Task], prepared: dict, data: dict) -> dict[str, list[dict]]:
+    """Per task, the per-image data its run folders carry (:mod:`benchmarks.data.sample_data`) for the images
+    it scores; tasks whose data ships none are left out."""
+    from benchmarks.data.sample_data import task_sample_data
+
+    found = {}
+    for task in tasks:
+        if task.name in prepared:
+            records = task_sample_data(task, data, {s.image_id for s in prepared[task.name][0]})
+            if records:
+                found[task.name] = records
+    return found
+
+
 def _dtype_name(dtype: str, device) -> str:
     from emovit_model.model import resolve_dtype
 
@@ -218,6 +233,7 @@ def run_bench(config: BenchConfig, *, log=print) -> BenchResult:
     """Run every model on every task of ``config``; returns the run directories (the leaderboard over them is
     the caller's to write: ``emovit bench run`` and the demo do, :func:`benchmarks.cli.run_and_rank`)."""
     from benchmarks.adapters import ADAPTERS
+    from benchmarks.data.sample_data import write_sample_data
     from benchmarks.run.provenance import git_commit, versions
     from schemas.jsonlines import parse_lines, read_text
     from schemas.runinfo import fingerprint
@@ -238,6 +254,7 @@ def run_bench(config: BenchConfig, *, log=print) -> BenchResult:
     data = prepare_data(config, out, procs)
     tasks = rooted_tasks(ordered_tasks(config.tasks), data, note)
     prepared = {task.name: task_samples(task, data) for task in tasks if task.source != "derived"}
+    per_image = _sample_data(tasks, prepared, data) if procs.is_main else {}
     leaks = {}
     if config.leakage or config.exclude_leaked:
         from benchmarks.data.leakage import apply_leakage
@@ -280,6 +297,8 @@ def run_bench(config: BenchConfig, *, log=print) -> BenchResult:
             procs.wait()  # every process has read the directory before the main process touches it
             if complete:
                 note(f"{entry['name']}/{task.name}: cached ({len(order)} samples, {store.directory})")
+                if procs.is_main:
+                    write_sample_data(store.directory, per_image.get(task.name))
                 continue
             if procs.is_main:
                 carried = adapter.carried_usage(store.directory, store.run_key)  # API cost of earlier sessions
@@ -308,6 +327,7 @@ def run_bench(config: BenchConfig, *, log=print) -> BenchResult:
             procs.wait()
             if procs.is_main:
                 rows = _finish(store, order, task, config)
+                write_sample_data(store.directory, per_image.get(task.name))
                 store.log_session({"time": time.strftime("%Y-%m-%dT%H:%M:%S"), "already": len(samples) - len(pending),
                                    "scored": len(pending), "world_size": procs.world})
                 if task.rows == "reasoning" and judge_settings(config):
@@ -342,6 +362,7 @@ def run_bench(config: BenchConfig, *, log=print) -> BenchResult:
                     store.log_session({"time": time.strftime("%Y-%m-%dT%H:%M:%S"), "already": 0,
                                        "scored": len(records), "world_size": procs.world})
                     note(f"{entry['name']}/{task.name}: derived from {task.derive_from} ({len(records)} samples)")
+                write_sample_data(store.directory, per_image.get(task.derive_from))
             procs.wait()
         if classifier is not None:
             del classifier

@@ -134,10 +134,11 @@ def figures_and_outcomes(run: RunRecord, seed: int) -> tuple[dict, dict[str, boo
         figures["variants"] = per_variant
         figures["variant_agreement"] = variant_agreement(answers)
     if run.judge:
-        verdicts = [j.get("verdict") for j in run.judge]
-        judged = [v for v in verdicts if v in ("consistent", "inconsistent")]
-        figures["judge"] = {"n": len(verdicts), "judged": len(judged),
-                            "consistent_rate": (judged.count("consistent") / len(judged)) if judged else None}
+        from benchmarks.score.judges import judge_row_keys, run_judges
+
+        first = next(iter(run_judges(run.judge)["judges"].values()))  # the first judge configured
+        figures["judge"] = {"n": first["answers"], "judged": first["n"], "consistent_rate": first["share"]}
+        figures.update(judge_row_keys(run.judge))
     return figures, {r["id"]: _correct(r) for r in rows}
 
 

@@ -38,6 +38,14 @@ def test_tiny_heldout_run_scores_each_layout_with_its_provenance(tmp_path, zoo):
     assert described["kind"] == "heldout" and described["dataset"] == "emotion6"
     assert described["path"] == str(tmp_path / "out" / "_data" / "heldout" / "emotion6")
     assert described["read"]["entries"] == 12 and described["read"]["balanced"] is True
+    # the run folder carries each image's human votes, valence and arousal (read here from ground_truth.txt)
+    truth = (tmp_path / "out" / "_data" / "heldout" / "emotion6" / "ground_truth.txt").read_text().splitlines()
+    columns = ("anger", "disgust", "fear", "joy", "sadness", "surprise", "neutral")
+    expected = {f"images/{name}": {"image_id": f"images/{name}", "valence": float(valence), "arousal": float(arousal),
+                                   "votes": dict(zip(columns, map(float, probs)))}
+                for name, valence, arousal, *probs in (line.split("\t") for line in truth[1:])}
+    assert {r["image_id"]: r for r in _lines(runs / "emotion6" / "sample_data.jsonl")} == expected
+    assert not (runs / "twitter1" / "sample_data.jsonl").exists()     # Twitter ships no vote distribution
     twitter = _lines(runs / "twitter1" / "predictions.jsonl")  # per_class 2: levels 5, 4 -> one 5-agree each
     assert sorted(r["gold"] for r in twitter) == ["negative", "positive"]
     webemo7 = _lines(runs / "webemo7" / "predictions.jsonl")

@@ -24,6 +24,10 @@ def _complete_lines(path: Path) -> list[str]:
     return [line for line in path.read_text(encoding="utf-8").split("\n")[:-1]]
 
 
+#: The sensitivity task on the test build: 32 images under six variants (four phrasings, two option orders).
+SAMPLES = 6 * 32
+
+
 @pytest.mark.slow
 def test_resume_after_sigkill_scores_only_the_rest(tmp_path, zoo, bench_build, monkeypatch):
     from benchmarks.run.runner import run_bench
@@ -47,7 +51,7 @@ def test_resume_after_sigkill_scores_only_the_rest(tmp_path, zoo, bench_build, m
     process.wait()
     process.stderr.close()
     before = _complete_lines(shard)
-    assert 6 <= len(before) < 128, "the run finished before it could be killed"
+    assert 6 <= len(before) < SAMPLES, "the run finished before it could be killed"
     assert not (shard.parent.parent / "predictions.jsonl").exists()
 
     generated: list[int] = []
@@ -60,17 +64,17 @@ def test_resume_after_sigkill_scores_only_the_rest(tmp_path, zoo, bench_build, m
 
     monkeypatch.setattr(EmotionClassifier, "generate", counting)
     result = run_bench(load_config(config))
-    assert sum(generated) == 128 - len(before)  # nothing written before the kill is generated again
-    assert f"128 samples, {len(before)} already scored, scoring {128 - len(before)}" in result.log[0]
+    assert sum(generated) == SAMPLES - len(before)  # nothing written before the kill is generated again
+    assert f"{SAMPLES} samples, {len(before)} already scored, scoring {SAMPLES - len(before)}" in result.log[0]
     final = (shard.parent.parent / "predictions.jsonl").read_text(encoding="utf-8").splitlines()
     ids = [json.loads(line)["id"] for line in final]
-    assert len(ids) == len(set(ids)) == 128
+    assert len(ids) == len(set(ids)) == SAMPLES
     by_id = {json.loads(line)["id"]: json.loads(line) for line in final}
     for line in before:  # the records written before the kill are kept as they were
         record = json.loads(line)
         assert by_id[record["id"]] == record
     log = [json.loads(line) for line in (shard.parent.parent / "run_log.jsonl").read_text().splitlines()]
-    assert log == [{"already": len(before), "scored": 128 - len(before), "time": log[0]["time"], "world_size": 1}]
+    assert log == [{"already": len(before), "scored": SAMPLES - len(before), "time": log[0]["time"], "world_size": 1}]
 
 
 def test_a_torn_last_line_is_not_counted_and_is_cut_before_appending(tmp_path):

@@ -55,7 +55,7 @@ def test_every_model_and_task_has_a_run_directory(full_run, bench_build):
     test = datasets.load_from_disk(str(bench_build))["test"]
     images = sorted(set(test["image_id"]))
     reasoning_rows = [row for row in test if row["kind"] == "reasoning"]
-    expected = {"emoset8": len(images), "emoset2": len(images), "sensitivity": 4 * len(images),
+    expected = {"emoset8": len(images), "emoset2": len(images), "sensitivity": 6 * len(images),
                 "reasoning": len(reasoning_rows)}
     names = test.features["emotion"].names
     gold_by_image = {row["image_id"]: names[row["emotion"]] for row in test}
@@ -79,12 +79,27 @@ def test_every_model_and_task_has_a_run_directory(full_run, bench_build):
     assert [(r["id"], r["gold"], r["pred"]) for r in emoset2] == [
         (r["id"], polarity[r["gold"]], polarity[r["pred"]]) for r in emoset8]
     sensitivity = _lines(runs / "instructblip" / "sensitivity" / "predictions.jsonl")
-    assert sorted({r["variant"] for r in sensitivity}) == ["classify", "original", "viewer", "which"]
+    assert sorted({r["variant"] for r in sensitivity}) == ["classify", "original", "reversed", "shuffled", "viewer",
+                                                           "which"]
     original = [r for r in sensitivity if r["variant"] == "original"]
     assert max(abs(a["scores"][k] - b["scores"][k]) for a, b in zip(original, emoset8) for k in a["scores"]) < 1e-4
     reasoning = _lines(runs / "instructblip" / "reasoning" / "predictions.jsonl")
     assert [r["id"] for r in reasoning] == [r["id"] for r in reasoning_rows]
     assert all(r["scores"] is None and isinstance(r["raw"], str) for r in reasoning)  # generation only
+
+
+def test_run_folders_carry_the_emoset_attributes_of_their_images(full_run, bench_build):
+    import datasets
+
+    root, _, _, _ = full_run
+    test = datasets.load_from_disk(str(bench_build))["test"]
+    names = ("brightness", "colorfulness", "scene", "objects", "facial_expression", "human_action")
+    expected = {}
+    for row in test:
+        expected.setdefault(row["image_id"], {k: (row["attributes"] or {}).get(k) for k in names})
+    for task in ("emoset8", "emoset2", "sensitivity"):  # emoset2 carries the data of the task it derives from
+        lines = _lines(root / "out" / "runs" / "clip" / task / "sample_data.jsonl")
+        assert {line["image_id"]: line["attributes"] for line in lines} == expected, task
 
 
 def test_config_json_records_provenance(full_run, bench_build):

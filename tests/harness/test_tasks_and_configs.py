@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_packaged_tasks_and_their_hashes():
     assert set(packaged_tasks()) == {"emoset8", "emoset2", "folder", "sensitivity", "reasoning", "emotion6", "fi8",
                                      "fi2", "artphoto", "abstract", "unbiasedemo", "twitter1", "webemo25",
-                                     "webemo7", "webemo2"}
+                                     "webemo7", "webemo2", "blank"}
     for name in packaged_tasks():
         task = load_task(name)
         assert task.name == name
@@ -32,7 +32,10 @@ def test_emoset8_asks_emovits_instruction_byte_for_byte():
     assert task.labels == ALPHABETICAL_EMOTIONS and task.split == "test"
     sensitivity = load_task("sensitivity").questions()
     assert sensitivity["original"] == CATEGORICAL_INSTRUCTION
-    assert len(sensitivity) == 4 and len(set(sensitivity.values())) == 4
+    # four phrasings, and EmoVIT's instruction with the labels listed shuffled (per image) and reversed
+    assert len(sensitivity) == 6 and len(set(sensitivity.values())) == 5
+    assert sensitivity["reversed"] == CATEGORICAL_INSTRUCTION.replace(
+        options_text(ALPHABETICAL_EMOTIONS), options_text(ALPHABETICAL_EMOTIONS[::-1]))
     assert all("Predict emotion:" in text and "{options}" not in text for text in sensitivity.values())
     assert options_text(["a", "b", "c"]) == "a, b and c"
     # the folder task's template, filled with the eight labels, is the protocol instruction again
@@ -68,7 +71,7 @@ def test_bad_task_files_are_one_clear_error(tmp_path, body, message):
 
 def test_every_packaged_config_loads_at_both_sizes():
     assert set(packaged_configs()) == {"main", "ablation", "scaling", "sensitivity", "zeroshot", "heldout", "demo",
-                                       "reference"}
+                                       "reference", "probes"}
     for name in packaged_configs():
         config = load_config(name)
         assert config.models and config.tasks
