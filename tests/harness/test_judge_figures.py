@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 
 import pytest
 
@@ -88,3 +89,34 @@ def test_row_keys_and_the_task_section_are_plain_json():
     assert section["models"]["llava"]["agreement"][0]["kappa"] is None
     json.dumps(section, allow_nan=False)  # None, never NaN
     assert judges_section({"clip": []}) is None
+
+
+def test_the_board_carries_both_judges_kappa_and_the_first_judges_share(tmp_path):
+    # A run of 12 reasoning answers graded by judges "a" (A above) and "b" (B above): the board's row holds
+    # judge "a"'s figure as ``judge`` (12 answers, 11 graded, 7 consistent) and both judges' keys, the task's
+    # section holds kappa .4 over 10 answers, and leaderboard.md and index.html show it.
+    from benchmarks.board.leaderboard import write_leaderboard
+
+    run = tmp_path / "runs" / "m" / "reasoning"
+    run.mkdir(parents=True)
+    labels = ["amusement", "sadness"]
+    (run / "predictions.jsonl").write_text("".join(
+        json.dumps({"id": str(i), "model": "m", "task": "reasoning", "gold": "amusement", "pred": "amusement",
+                    "raw": "Predict emotion: amusement", "labels": labels}) + "\n" for i in range(1, 13)),
+        encoding="utf-8")
+    (run / "judge.jsonl").write_text("".join(json.dumps(row) + "\n" for row in _rows("a", A) + _rows("b", B)),
+                                     encoding="utf-8")
+    rows = write_leaderboard([tmp_path / "runs"], tmp_path / "board", plots=False)
+    (row,) = rows
+    assert row["judge"] == {"n": 12, "judged": 11, "consistent_rate": pytest.approx(7 / 11)}
+    assert (row["judge_1_name"], row["judge_1_n"], row["judge_2_name"], row["judge_2_n"]) == ("a", 11, "b", 10)
+    assert row["judge_2_consistent_share"] == 0.5
+    assert row["judge_kappa"] == pytest.approx(0.4) and row["judge_kappa_n"] == 10
+    section = json.loads((tmp_path / "board" / "leaderboard_tasks.json").read_text())["tasks"]["reasoning"]["judges"]
+    assert section["judges"] == ["a", "b"]
+    assert section["models"]["m"]["agreement"][0]["kappa"] == pytest.approx(0.4)
+    markdown = (tmp_path / "board" / "leaderboard.md").read_text()
+    assert "| m       | 0.636 [0.354, 0.848] | 0.500 [0.237, 0.763] | 0.400 (n 10)    |" in markdown
+    page = (tmp_path / "board" / "index.html").read_text()
+    (kappa,) = re.findall(r'data-key="kappa" data-model="m" data-value="([^"]+)"', page)
+    assert float(kappa) == pytest.approx(0.4)
