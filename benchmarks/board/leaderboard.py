@@ -429,7 +429,8 @@ def write_leaderboard(paths, out: str | Path, *, seed: int = 0, plots: bool = Tr
 def add_arguments(parser) -> None:
     """``emovit bench leaderboard``'s arguments."""
     parser.description = ("Recompute every figure from predictions.jsonl files (never the models, never a stored "
-                          "metrics.json); writes leaderboard.md/.csv/.json and plots.")
+                          "metrics.json); writes leaderboard.md/.csv/.json, leaderboard_tasks.json (ties, minimum "
+                          "detectable difference, in- vs out-of-domain summary), index.html and plots.")
     parser.add_argument("--runs", nargs="+", required=True, metavar="DIR",
                         help="run directories, folders holding them, or predictions.jsonl files")
     parser.add_argument("--out", required=True, help="folder for leaderboard.md, .csv, .json and plots/")
