@@ -97,16 +97,17 @@ def _provenance(run: RunRecord) -> dict:
     }
 
 
-def _rank_task(group: list[RunRecord], seed: int) -> tuple[list[dict], dict]:
+def _rank_task(group: list[RunRecord], seed: int, ranked: bool = True) -> tuple[list[dict], dict]:
     """The rows of one task's runs (best first) with McNemar p-values against every other model, the tie
-    figures (:mod:`benchmarks.score.ties`) and provenance; and the task's ``ties`` section."""
+    figures (:mod:`benchmarks.score.ties`) and provenance; and the task's ``ties`` section. A probe task
+    (``ranked`` false: the blank image) gets its figures but no rank, no ties and no McNemar tests."""
     from benchmarks.score.metrics import pairwise_mcnemar
     from benchmarks.score.ties import minimum_detectable_difference, tied_groups
 
     task = group[0].task
     computed = {run.model: figures_and_outcomes(run, seed) for run in group}
     outcomes = {model: outcome for model, (_, outcome) in computed.items()}
-    pairs = pairwise_mcnemar(outcomes)
+    pairs = pairwise_mcnemar(outcomes) if ranked else {}
     rows = []
     for run in group:
         others = [other.model for other in group if other.model != run.model and (run.model, other.model) in pairs]
@@ -116,14 +117,20 @@ def _rank_task(group: list[RunRecord], seed: int) -> tuple[list[dict], dict]:
         rows.append({"model": run.model, "task": task, **computed[run.model][0], "mcnemar": tests,
                      "mcnemar_detail": common, "bootstrap_seed": seed, **_provenance(run)})
     rows.sort(key=lambda row: (-row["accuracy"], row["model"]))
+    n = len(set().union(*outcomes.values()))
+    document = {"n": n, "labels": rows[0]["labels"], "models": len(rows), "chance": 1 / len(rows[0]["labels"]),
+                "ranked": ranked, "ties": None}
+    if not ranked:
+        for row in rows:
+            row.update(rank=None, tied_with_best=None, significantly_better=None, p_vs_best=None,
+                       p_vs_best_holm=None)
+        return rows, document
     ties = tied_groups([row["model"] for row in rows], pairs)
     for row in rows:
         versus = ties["comparisons"].get(row["model"], {})
         row.update(ties["per_model"][row["model"]], p_vs_best=versus.get("p_value"), p_vs_best_holm=versus.get("p_holm"))
-    n = len(set().union(*outcomes.values()))
     ties["mdd"] = minimum_detectable_difference(rows[0]["accuracy"], n)
-    return rows, {"n": n, "labels": rows[0]["labels"], "models": len(rows), "chance": 1 / len(rows[0]["labels"]),
-                  "ties": ties}
+    return rows, {**document, "ties": ties}
 
 
 def leaderboard_rows(runs: list[RunRecord], *, seed: int = 0) -> list[dict]:
@@ -138,14 +145,15 @@ def leaderboard(runs: list[RunRecord], *, seed: int = 0, in_domain=IN_DOMAIN,
     ``{"tasks": {task: {"n", "labels", "models", "chance", "ties": {..., "mdd"}, "human_votes", "slices",
     "polarity_errors", "probes", "judges"}}, "domains": {...}}`` (:func:`task_sections`; ``data``: the task data
     of runs whose folders carry none, ``data.build`` and ``data.roots.*``)."""
-    from benchmarks.score.domains import domain_summary, held_out_tasks
+    from benchmarks.score.domains import domain_summary, held_out_tasks, unranked_tasks
 
     by_task: dict[str, list[RunRecord]] = {}
     for run in runs:
         by_task.setdefault(run.task, []).append(run)
     rows, tasks = [], {}
+    probes = unranked_tasks(runs)
     for task in sorted(by_task):
-        task_rows, tasks[task] = _rank_task(by_task[task], seed)
+        task_rows, tasks[task] = _rank_task(by_task[task], seed, ranked=task not in probes)
         rows.extend(task_rows)
     task_sections(runs, rows, tasks, data)
     leaked = {}
@@ -178,6 +186,8 @@ def _tied(value) -> str:
 
 def _versus(row: dict, best: dict) -> str:
     """A row's exact McNemar p against the task's best, Holm's corrected p, and ``*`` when significant."""
+    if row["rank"] is None:  # a probe task: no comparisons
+        return "–"
     if row is best:
         return "(best)"
     if row.get("p_vs_best") is None:
@@ -245,12 +255,14 @@ def markdown(rows: list[dict], plots: dict[str, list[str]] | None = None, tasks:
         group = [row for row in rows if row["task"] == task]
         best = group[0]
         lines += [f"## {md(task)}", ""]
-        if task in documents:
+        if documents.get(task, {}).get("ties"):
             lines += [_ties_line(documents[task], md), ""]
+        elif documents.get(task, {}).get("ranked") is False:
+            lines += ["A probe: reported beside chance level, never ranked.", ""]
         table = []
         for row in group:
             low, high = row["accuracy_ci"]
-            table.append([row["rank"], md(row["model"]), row["mode"], row["n"],
+            table.append(["–" if row["rank"] is None else row["rank"], md(row["model"]), row["mode"], row["n"],
                           f"{row['accuracy']:.3f} [{low:.3f}, {high:.3f}]", _tied(row.get("tied_with_best")),
                           _fmt(row["macro_f1"]), _fmt(row["uar"]), f"{row['parse_failure_rate']:.3f}",
                           _versus(row, best)])

@@ -161,7 +161,7 @@ def overview_table(rows: list[dict]) -> str:
         cells = [
             f'<td class="text" data-key="model" data-value="{_e(row["model"])}">{_e(row["model"])}</td>',
             f'<td class="text" data-key="task" data-value="{_e(row["task"])}">{_e(row["task"])}</td>',
-            _num("rank", row["rank"], str(row["rank"])),
+            _num("rank", row["rank"], "–" if row["rank"] is None else str(row["rank"])),
             _num("n", row["n"], f"{row['n']:,}"),
             (f'<td data-key="accuracy" data-value="{row["accuracy"]!r}" data-ci-low="{low!r}" '
              f'data-ci-high="{high!r}">{row["accuracy"]:.3f} <span class="ci">[{low:.3f}, {high:.3f}]</span>'
@@ -308,7 +308,7 @@ def render(rows: list[dict], *, title: str = "Leaderboard", tasks: dict | None =
                                                  if name == task}))
         parts.append(health_section(group))
         parts.append(task_sections_html(task, document))
-        if len(group) > 1:
+        if len(group) > 1 and document.get("ranked", True):
             parts.append(f"<h3>McNemar p-values</h3>{mcnemar_heatmap(group)}")
         parts.append(f"<h3>Per-class recall</h3>{recall_table(group)}")
         parts.append(f'<h3>Confusion matrices</h3><div class="grid">{"".join(map(confusion_table, group))}</div>')

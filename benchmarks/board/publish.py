@@ -264,7 +264,7 @@ def dataset_card(repo: str, rows: list[dict], details: dict[str, str]):
                   "|---|---|---|---|---|---|---|---|"]
         for row in (r for r in rows if r["task"] == task):
             low, high = row["accuracy_ci"]
-            lines.append(f"| {row.get('rank', '')} | {md(row['model'])} | {row['n']} | {row['accuracy']:.3f} "
+            lines.append(f"| {'–' if row.get('rank') is None else row['rank']} | {md(row['model'])} | {row['n']} | {row['accuracy']:.3f} "
                          f"[{low:.3f}, {high:.3f}] | {row['macro_f1']:.3f} | {row['uar']:.3f} | "
                          f"{row['parse_failure_rate']:.3f} | {md(row.get('mode', ''))} |")
         lines.append("")

@@ -100,7 +100,7 @@ def domain_summary(rows: list[dict], in_domain: list[str], out_of_domain: list[s
             "interval": "95%, normal approximation, tasks independent", "models": models}
 
 
-def _task_record(name: str, runs) -> dict:
+def task_record(name: str, runs) -> dict:
     """What the board knows of a task's definition: a run config's ``task`` mapping, else the packaged task
     of that name (or of the name without a ``-<variant>`` suffix), else ``{}``."""
     from benchmarks.score.figures import as_mapping
@@ -125,12 +125,12 @@ def held_out_tasks(runs) -> list[str]:
     by_task: dict[str, list] = {}
     for run in runs:
         by_task.setdefault(run.task, []).append(run)
-    records = {task: _task_record(task, group) for task, group in by_task.items()}
+    records = {task: task_record(task, group) for task, group in by_task.items()}
 
     def held_out(task: str, seen: frozenset = frozenset()) -> bool:
         record = records.get(task)
         if record is None:
-            record = records[task] = _task_record(task, [])
+            record = records[task] = task_record(task, [])
         source = record.get("source")
         base = record.get("derive_from")
         if source == "derived" and isinstance(base, str) and base not in seen:
@@ -138,6 +138,19 @@ def held_out_tasks(runs) -> list[str]:
         return source in ("heldout", "folder")
 
     return [task for task in by_task if held_out(task)]
+
+
+#: Task sources that are probes, never ranked (the blank image).
+UNRANKED_SOURCES = ("blank",)
+
+
+def unranked_tasks(runs) -> set[str]:
+    """The board's probe tasks (``source: blank``): reported, never ranked; by the run configs, else the
+    packaged task."""
+    by_task: dict[str, list] = {}
+    for run in runs:
+        by_task.setdefault(run.task, []).append(run)
+    return {task for task, group in by_task.items() if task_record(task, group).get("source") in UNRANKED_SOURCES}
 
 
 def check_in_domain(value) -> tuple[str, ...]:

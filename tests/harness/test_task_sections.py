@@ -157,6 +157,19 @@ def test_blank_probe_by_hand(board):
     assert sum(p["predicted"].values()) + p["unanswered"] == 1.0
 
 
+def test_the_blank_probe_is_never_ranked(board):
+    rows, tasks, folder = board
+    row = rows[("p", "blank")]
+    assert (row["rank"], row["tied_with_best"], row["p_vs_best"], row["mcnemar"]) == (None, None, None, {})
+    assert tasks["blank"]["ranked"] is False and tasks["blank"]["ties"] is None
+    assert rows[("ours", "emoset8")]["rank"] == 1 and tasks["emoset8"]["ranked"] is True
+    text = (Path(folder) / "leaderboard.md").read_text()
+    blank = text[text.index("## blank"):]
+    assert "A probe: reported beside chance level, never ranked." in blank
+    cells = [[c.strip() for c in line.strip("|").split("|")] for line in blank.splitlines() if line.startswith("| –")]
+    assert cells[0][:2] == ["–", "p"] and cells[0][5] == "–" and cells[0][-1] == "–"   # no rank, tie or test
+
+
 def test_markdown_carries_the_sections(board):
     _, _, folder = board
     text = (Path(folder) / "leaderboard.md").read_text()
