@@ -54,7 +54,7 @@ import copy
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from benchmarks.spec.packaged import packaged, read_reference
+from benchmarks.spec.packaged import packaged, read_mapping
 from schemas.errors import UsageError
 
 MODES = ("rank", "generate")
@@ -108,15 +108,7 @@ def packaged_configs() -> dict[str, str]:
 
 def read_config_document(reference: str | Path) -> tuple[dict, str]:
     """The YAML mapping of a config path or packaged config name, and where it came from."""
-    import yaml
-
-    data, where = read_reference(reference, "configs", "config")
-    try:
-        document = yaml.safe_load(data.decode("utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise UsageError(f"{where}: not valid YAML ({exc})") from None
-    if not isinstance(document, dict):
-        raise UsageError(f"{where}: a run config is a mapping")
+    document, where, _ = read_mapping(reference, "configs", "config", "a run config is a mapping")
     return document, where
 
 

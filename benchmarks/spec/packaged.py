@@ -33,3 +33,18 @@ def read_reference(reference: str | Path, folder: str, what: str) -> tuple[bytes
                          "(or give a .yaml path)")
     return (resources.files("benchmarks") / folder / known[str(reference)]).read_bytes(), \
         f"benchmarks/{folder}/{known[str(reference)]}"
+
+
+def read_mapping(reference: str | Path, folder: str, what: str, shape: str) -> tuple[dict, str, bytes]:
+    """The YAML mapping of :func:`read_reference`, where it came from and its bytes; ``shape`` ends the error
+    when the document is no mapping (``a task file is a mapping of fields``)."""
+    import yaml
+
+    data, where = read_reference(reference, folder, what)
+    try:
+        document = yaml.safe_load(data.decode("utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{where}: not valid YAML ({exc})") from None
+    if not isinstance(document, dict):
+        raise UsageError(f"{where}: {shape}")
+    return document, where, data

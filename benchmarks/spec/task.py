@@ -46,7 +46,7 @@ import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from benchmarks.spec.packaged import packaged, read_reference
+from benchmarks.spec.packaged import packaged, read_mapping
 from schemas.errors import UsageError
 
 SOURCES = ("build", "folder", "heldout", "derived", "blank")
@@ -181,15 +181,7 @@ def packaged_tasks() -> dict[str, str]:
 
 def load_task(reference: str | Path) -> Task:
     """Load a packaged task by name (``emoset8``) or a task file by path; validates every field."""
-    import yaml
-
-    data, where = read_reference(reference, "tasks", "task")
-    try:
-        document = yaml.safe_load(data.decode("utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise UsageError(f"{where}: not valid YAML ({exc})") from None
-    if not isinstance(document, dict):
-        raise UsageError(f"{where}: a task file is a mapping of fields")
+    document, where, data = read_mapping(reference, "tasks", "task", "a task file is a mapping of fields")
     unknown = sorted(set(document) - _FIELDS)
     if unknown:
         raise UsageError(f"{where}: unknown field(s) {', '.join(unknown)}")
