@@ -133,15 +133,11 @@ def _rank_task(group: list[RunRecord], seed: int, ranked: bool = True) -> tuple[
     return rows, {**document, "ties": ties}
 
 
-def leaderboard_rows(runs: list[RunRecord], *, seed: int = 0) -> list[dict]:
-    """One row per (model, task): figures, McNemar p-values against every other model on the task, whether it
-    is tied with the task's best and its rank, provenance."""
-    return leaderboard(runs, seed=seed)[0]
-
-
 def leaderboard(runs: list[RunRecord], *, seed: int = 0, in_domain=IN_DOMAIN,
                 data: dict | None = None) -> tuple[list[dict], dict]:
-    """The rows (:func:`leaderboard_rows`) and the per-task and cross-task document ``leaderboard_tasks.json``:
+    """One row per (model, task) (figures, McNemar p-values against every other model on the task, whether it is
+    tied with the task's best and its rank, provenance) and the per-task and cross-task document
+    ``leaderboard_tasks.json``:
     ``{"tasks": {task: {"n", "labels", "models", "chance", "ties": {..., "mdd"}, "human_votes", "slices",
     "polarity_errors", "probes", "judges"}}, "domains": {...}}`` (:func:`task_sections`; ``data``: the task data
     of runs whose folders carry none, ``data.build`` and ``data.roots.*``)."""
@@ -470,4 +466,4 @@ def run(args) -> int:
 
 
 __all__ = ["IN_DOMAIN", "LOCAL_SOURCES", "TASKS_FILE", "check_in_domain", "check_seed", "checkpoint_names",
-           "hub_id", "leaderboard", "leaderboard_rows", "markdown", "write_leaderboard"]
+           "hub_id", "leaderboard", "markdown", "write_leaderboard"]
