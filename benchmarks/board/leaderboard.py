@@ -20,6 +20,7 @@ import math
 import re
 from pathlib import Path
 
+from benchmarks.board.formats import fixed, p_text
 from benchmarks.board.runs import collect_runs, warn_line
 from benchmarks.score.domains import IN_DOMAIN, check_in_domain
 from benchmarks.score.figures import RunRecord, as_mapping, figures_and_outcomes
@@ -161,19 +162,11 @@ def leaderboard(runs: list[RunRecord], *, seed: int = 0, in_domain=IN_DOMAIN,
 
 
 # ------------------------------------------------------------------------------------------ writing
-def _fmt(value, digits: int = 3) -> str:
-    return "–" if value is None else f"{value:.{digits}f}"
-
-
-def _p(value: float) -> str:
-    return "<0.0001" if value < 1e-4 else f"{value:.4f}"
-
-
 def _ci(value, interval, digits: int = 3) -> str:
     """``value [low, high]``, or "–" when the figure does not apply."""
     if value is None:
         return "–"
-    return f"{value:.{digits}f} [{interval[0]:.{digits}f}, {interval[1]:.{digits}f}]" if interval else _fmt(value, digits)
+    return f"{value:.{digits}f} [{interval[0]:.{digits}f}, {interval[1]:.{digits}f}]" if interval else fixed(value, digits)
 
 
 def _tied(value) -> str:
@@ -188,7 +181,7 @@ def _versus(row: dict, best: dict) -> str:
         return "(best)"
     if row.get("p_vs_best") is None:
         return "–"
-    return f"{_p(row['p_vs_best'])} (Holm {_p(row['p_vs_best_holm'])}){' *' if row['tied_with_best'] is False else ''}"
+    return f"{p_text(row['p_vs_best'])} (Holm {p_text(row['p_vs_best_holm'])}){' *' if row['tied_with_best'] is False else ''}"
 
 
 def _ties_line(document: dict, md) -> str:
@@ -260,7 +253,7 @@ def markdown(rows: list[dict], plots: dict[str, list[str]] | None = None, tasks:
             low, high = row["accuracy_ci"]
             table.append(["–" if row["rank"] is None else row["rank"], md(row["model"]), row["mode"], row["n"],
                           f"{row['accuracy']:.3f} [{low:.3f}, {high:.3f}]", _tied(row.get("tied_with_best")),
-                          _fmt(row["macro_f1"]), _fmt(row["uar"]), f"{row['parse_failure_rate']:.3f}",
+                          fixed(row["macro_f1"]), fixed(row["uar"]), f"{row['parse_failure_rate']:.3f}",
                           _versus(row, best)])
         lines.append(tabulate(table, headers=["#", "model", "mode", "n", "accuracy [95% CI]", "tied with best",
                                               "macro-F1", "UAR", "parse fail",
@@ -270,7 +263,7 @@ def markdown(rows: list[dict], plots: dict[str, list[str]] | None = None, tasks:
         if len(group) > 2:
             models = [row["model"] for row in group]
             matrix = [[md(row["model"]), *("" if other == row["model"] else
-                                           (_p(row["mcnemar"][other]) if other in row["mcnemar"] else "–")
+                                           (p_text(row["mcnemar"][other]) if other in row["mcnemar"] else "–")
                                            for other in models)] for row in group]
             lines += ["Pairwise exact McNemar p-values (uncorrected):", "",
                       tabulate(matrix, headers=["", *map(md, models)], tablefmt="github", disable_numparse=True), ""]
@@ -293,8 +286,8 @@ def markdown(rows: list[dict], plots: dict[str, list[str]] | None = None, tasks:
         extra = [row for row in group if row.get("variants")]
         if extra:
             variants = sorted({v for row in extra for v in row["variants"]})
-            table = [[md(row["model"]), *(_fmt(row["variants"].get(v, {}).get("accuracy")) for v in variants),
-                      _fmt(row["variant_agreement"]["agreement"]), _fmt(row["variant_agreement"]["fleiss_kappa"])]
+            table = [[md(row["model"]), *(fixed(row["variants"].get(v, {}).get("accuracy")) for v in variants),
+                      fixed(row["variant_agreement"]["agreement"]), fixed(row["variant_agreement"]["fleiss_kappa"])]
                      for row in extra]
             lines += ["Accuracy per instruction variant, and agreement across them:", "",
                       tabulate(table, headers=["model", *map(md, variants), "same answer", "Fleiss' kappa"],

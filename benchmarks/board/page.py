@@ -22,9 +22,10 @@ can compare the page with ``leaderboard.json``.
 
 from __future__ import annotations
 
-import html
 import math
 from pathlib import Path
+
+from benchmarks.board.formats import escape, fixed, number_cell, p_text
 
 ALPHA = 0.05
 
@@ -100,29 +101,12 @@ document.querySelectorAll("table.sortable").forEach(function (table) {
 """
 
 
-def _e(value) -> str:
-    return html.escape("" if value is None else str(value), quote=True)
-
-
-def _f(value, digits: int = 3) -> str:
-    return "–" if value is None else f"{value:.{digits}f}"
-
-
-def _p(value: float) -> str:
-    return "<0.0001" if value < 1e-4 else f"{value:.4f}"
-
-
 def _blend(share: float, colour: tuple[int, int, int] = (43, 108, 176)) -> str:
     """White to ``colour`` by ``share`` (0..1), as a CSS colour; text turns white on dark cells."""
     share = min(1.0, max(0.0, share))
     r, g, b = (round(255 + (c - 255) * share) for c in colour)
     ink = "#fff" if share > 0.55 else "#1f2933"
     return f"background:rgb({r},{g},{b});color:{ink}"
-
-
-def _num(key: str, value, text: str | None = None) -> str:
-    data = "" if value is None else repr(float(value)) if isinstance(value, float) else str(value)
-    return f'<td data-key="{key}" data-value="{_e(data)}">{_e(_f(value) if text is None else text)}</td>'
 
 
 def _ci_bar(low: float, accuracy: float, high: float) -> str:
@@ -153,32 +137,32 @@ def _tied(value) -> str:
 
 def overview_table(rows: list[dict]) -> str:
     """The sortable table of every run."""
-    head = "".join(f'<th class="{"text" if kind == "text" else ""}" data-key="{key}" data-type="{kind}">{_e(title)}</th>'
+    head = "".join(f'<th class="{"text" if kind == "text" else ""}" data-key="{key}" data-type="{kind}">{escape(title)}</th>'
                    for key, title, kind in COLUMNS)
     body = []
     for row in rows:
         low, high = row["accuracy_ci"]
         cells = [
-            f'<td class="text" data-key="model" data-value="{_e(row["model"])}">{_e(row["model"])}</td>',
-            f'<td class="text" data-key="task" data-value="{_e(row["task"])}">{_e(row["task"])}</td>',
-            _num("rank", row["rank"], "–" if row["rank"] is None else str(row["rank"])),
-            _num("n", row["n"], f"{row['n']:,}"),
+            f'<td class="text" data-key="model" data-value="{escape(row["model"])}">{escape(row["model"])}</td>',
+            f'<td class="text" data-key="task" data-value="{escape(row["task"])}">{escape(row["task"])}</td>',
+            number_cell("rank", row["rank"], "–" if row["rank"] is None else str(row["rank"])),
+            number_cell("n", row["n"], f"{row['n']:,}"),
             (f'<td data-key="accuracy" data-value="{row["accuracy"]!r}" data-ci-low="{low!r}" '
              f'data-ci-high="{high!r}">{row["accuracy"]:.3f} <span class="ci">[{low:.3f}, {high:.3f}]</span>'
              f'{_ci_bar(low, row["accuracy"], high)}</td>'),
             _tied(row.get("tied_with_best")),
-            _num("macro_f1", row["macro_f1"]),
-            _num("uar", row["uar"]),
-            _num("ece", row.get("ece")),
-            _num("top_label_share", row.get("top_label_share"),
+            number_cell("macro_f1", row["macro_f1"]),
+            number_cell("uar", row["uar"]),
+            number_cell("ece", row.get("ece")),
+            number_cell("top_label_share", row.get("top_label_share"),
                  None if row.get("top_label_share") is None else
                  f"{row['top_label_share']:.3f}{' ⚑' if row.get('top_label_flag') else ''}"),
-            _num("parse_failure_rate", row["parse_failure_rate"]),
-            f'<td class="text" data-key="mode" data-value="{_e(row["mode"])}">{_e(row["mode"])}</td>',
-            _num("leaked", row.get("leaked"), "–" if row.get("leaked") is None else f"{row['leaked']:,}"),
+            number_cell("parse_failure_rate", row["parse_failure_rate"]),
+            f'<td class="text" data-key="mode" data-value="{escape(row["mode"])}">{escape(row["mode"])}</td>',
+            number_cell("leaked", row.get("leaked"), "–" if row.get("leaked") is None else f"{row['leaked']:,}"),
         ]
         tied = ' class="tied"' if row.get("tied_with_best") else ""
-        body.append(f'<tr{tied} data-model="{_e(row["model"])}" data-task="{_e(row["task"])}">{"".join(cells)}</tr>')
+        body.append(f'<tr{tied} data-model="{escape(row["model"])}" data-task="{escape(row["task"])}">{"".join(cells)}</tr>')
     return (f'<table id="board" class="sortable"><thead><tr>{head}</tr></thead>'
             f'<tbody>{"".join(body)}</tbody></table>')
 
@@ -186,7 +170,7 @@ def overview_table(rows: list[dict]) -> str:
 def mcnemar_heatmap(group: list[dict]) -> str:
     """Pairwise exact McNemar p-values of one task's models; darker = smaller p, bold = p < 0.05."""
     models = [row["model"] for row in group]
-    head = "".join(f"<th>{_e(m)}</th>" for m in models)
+    head = "".join(f"<th>{escape(m)}</th>" for m in models)
     body = []
     for row in group:
         cells = []
@@ -198,11 +182,11 @@ def mcnemar_heatmap(group: list[dict]) -> str:
                 shade = min(1.0, -math.log10(max(p, 1e-300)) / 6)
                 n = row["mcnemar_detail"].get(other, {}).get("n")
                 cells.append(f'<td class="{"sig" if p < ALPHA else ""}" style="{_blend(shade)}" '
-                             f'data-row="{_e(row["model"])}" data-col="{_e(other)}" data-value="{p!r}" '
-                             f'title="n = {n}">{_p(p)}</td>')
+                             f'data-row="{escape(row["model"])}" data-col="{escape(other)}" data-value="{p!r}" '
+                             f'title="n = {n}">{p_text(p)}</td>')
             else:
-                cells.append(f'<td class="muted" data-row="{_e(row["model"])}" data-col="{_e(other)}">–</td>')
-        body.append(f'<tr><th class="text">{_e(row["model"])}</th>{"".join(cells)}</tr>')
+                cells.append(f'<td class="muted" data-row="{escape(row["model"])}" data-col="{escape(other)}">–</td>')
+        body.append(f'<tr><th class="text">{escape(row["model"])}</th>{"".join(cells)}</tr>')
     return (f'<table class="heat mcnemar"><thead><tr><th></th>{head}</tr></thead><tbody>{"".join(body)}</tbody>'
             f'</table><p class="legend">Exact McNemar p over the samples both models scored (hover: how many); '
             f'darker is smaller, bold is p &lt; {ALPHA}.</p>')
@@ -211,16 +195,16 @@ def mcnemar_heatmap(group: list[dict]) -> str:
 def recall_table(group: list[dict]) -> str:
     """Per-class recall of one task's models, shaded by value."""
     labels = group[0]["labels"]
-    head = "".join(f"<th>{_e(label)}</th>" for label in labels)
+    head = "".join(f"<th>{escape(label)}</th>" for label in labels)
     body = []
     for row in group:
         cells = []
         for label in labels:
             recall = row["per_class"].get(label, {}).get("recall")
             style = "" if recall is None else f' style="{_blend(recall)}"'
-            cells.append(f'<td data-row="{_e(row["model"])}" data-col="{_e(label)}" '
-                         f'data-value="{"" if recall is None else repr(recall)}"{style}>{_f(recall, 2)}</td>')
-        body.append(f'<tr><th class="text">{_e(row["model"])}</th>{"".join(cells)}</tr>')
+            cells.append(f'<td data-row="{escape(row["model"])}" data-col="{escape(label)}" '
+                         f'data-value="{"" if recall is None else repr(recall)}"{style}>{fixed(recall, 2)}</td>')
+        body.append(f'<tr><th class="text">{escape(row["model"])}</th>{"".join(cells)}</tr>')
     return (f'<table class="heat recall small"><thead><tr><th></th>{head}</tr></thead>'
             f'<tbody>{"".join(body)}</tbody></table>')
 
@@ -233,14 +217,14 @@ def _short(label: str) -> str:
 def confusion_table(row: dict) -> str:
     """One model's confusion matrix: counts, shaded by the share of their gold row."""
     confusion = row["confusion"]
-    head = "".join(f'<th title="{_e(c)}">{_e(_short(c))}</th>' for c in confusion["columns"])
+    head = "".join(f'<th title="{escape(c)}">{escape(_short(c))}</th>' for c in confusion["columns"])
     body = []
     for label, counts in zip(confusion["labels"], confusion["matrix"]):
         total = max(1, sum(counts))
         cells = "".join(f'<td data-value="{c}" style="{_blend(c / total)}">{c}</td>' for c in counts)
-        body.append(f'<tr><th class="text">{_e(label)}</th>{cells}</tr>')
-    return (f'<div class="card"><h4>{_e(row["model"])} <span class="muted">accuracy {row["accuracy"]:.3f}, '
-            f'n={row["n"]:,}</span></h4><table class="heat confusion small" data-model="{_e(row["model"])}">'
+        body.append(f'<tr><th class="text">{escape(label)}</th>{cells}</tr>')
+    return (f'<div class="card"><h4>{escape(row["model"])} <span class="muted">accuracy {row["accuracy"]:.3f}, '
+            f'n={row["n"]:,}</span></h4><table class="heat confusion small" data-model="{escape(row["model"])}">'
             f'<thead><tr><th class="text">gold \\ pred.</th>{head}</tr></thead><tbody>{"".join(body)}</tbody>'
             f'</table></div>')
 
@@ -269,9 +253,9 @@ def provenance(row: dict) -> str:
         ("leaked samples", "not recorded" if row.get("leaked") is None else f"{row['leaked']:,}"),
         ("predictions", row.get("source")),
     ]
-    body = "".join(f"<dt>{_e(k)}</dt><dd>{_e(v if v not in (None, '') else '–')}</dd>" for k, v in items)
-    return (f'<div class="card provenance" data-model="{_e(row["model"])}" data-task="{_e(row["task"])}">'
-            f'<h4>{_e(row["model"])} on {_e(row["task"])}</h4><dl class="prov">{body}</dl></div>')
+    body = "".join(f"<dt>{escape(k)}</dt><dd>{escape(v if v not in (None, '') else '–')}</dd>" for k, v in items)
+    return (f'<div class="card provenance" data-model="{escape(row["model"])}" data-task="{escape(row["task"])}">'
+            f'<h4>{escape(row["model"])} on {escape(row["task"])}</h4><dl class="prov">{body}</dl></div>')
 
 
 def render(rows: list[dict], *, title: str = "Leaderboard", tasks: dict | None = None,
@@ -301,7 +285,7 @@ def render(rows: list[dict], *, title: str = "Leaderboard", tasks: dict | None =
     for task in names:
         group = [row for row in rows if row["task"] == task]
         document = documents.get(task, {})
-        parts = [(f'<h2>{_e(task)} <span class="muted">({len(group)} models, '
+        parts = [(f'<h2>{escape(task)} <span class="muted">({len(group)} models, '
                   f'{len(group[0]["labels"])} labels)</span></h2>')]
         parts.append(ties_section(group, document.get("ties")))
         parts.append(calibration_section(group, {model: src for (name, model), src in images.items()
@@ -313,11 +297,11 @@ def render(rows: list[dict], *, title: str = "Leaderboard", tasks: dict | None =
         parts.append(f"<h3>Per-class recall</h3>{recall_table(group)}")
         parts.append(f'<h3>Confusion matrices</h3><div class="grid">{"".join(map(confusion_table, group))}</div>')
         parts.append(f'<h3>Provenance</h3><div class="grid">{"".join(map(provenance, group))}</div>')
-        sections.append(f'<section class="task" data-task="{_e(task)}">{"".join(parts)}</section>')
+        sections.append(f'<section class="task" data-task="{escape(task)}">{"".join(parts)}</section>')
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-            f"<title>{_e(title)}</title><style>{STYLE}</style></head><body>"
-            f"<header><h1>{_e(title)}</h1><p>{_e(intro)}</p></header><main>{''.join(sections)}</main>"
+            f"<title>{escape(title)}</title><style>{STYLE}</style></head><body>"
+            f"<header><h1>{escape(title)}</h1><p>{escape(intro)}</p></header><main>{''.join(sections)}</main>"
             f"<script>{SCRIPT}</script></body></html>\n")
 
 

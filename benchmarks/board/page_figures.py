@@ -2,58 +2,21 @@
 the statistically tied group with the minimum detectable difference, calibration with a reliability diagram per
 scored run, and answer health; across tasks, the in- vs out-of-domain table.
 
-Every number cell carries its exact value in ``data-value`` (and ``data-ci-low``/``data-ci-high`` for an
-interval), keyed by ``data-key`` and the row's ``data-model``, so a browser test can compare the page with
-``leaderboard.json`` and ``leaderboard_tasks.json``; a figure that does not apply shows "–" and an empty
-``data-value``.
+Number cells are :func:`benchmarks.board.formats.number_cell`'s (exact values in ``data-value``, read by the
+browser test); a figure that does not apply shows "–".
 """
 
 from __future__ import annotations
 
-import html
-
-
-def _e(value) -> str:
-    return html.escape("" if value is None else str(value), quote=True)
-
-
-def _p(value) -> str:
-    return "–" if value is None else "<0.0001" if value < 1e-4 else f"{value:.4f}"
-
-
-def _data(value) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return repr(float(value)) if isinstance(value, float) else str(value)
-
-
-def cell(key: str, value, text: str | None = None, interval=None) -> str:
-    """A number cell: ``value`` rounded to 3 places (or ``text``), its interval in smaller print; "–" for
-    ``None``."""
-    shown = "–" if value is None else text if text is not None else f"{value:.3f}"
-    extra = ""
-    if value is not None and interval:
-        low, high = interval
-        extra = f' data-ci-low="{low!r}" data-ci-high="{high!r}"'
-        shown = f'{_e(shown)} <span class="ci">[{low:.3f}, {high:.3f}]</span>'
-    else:
-        shown = _e(shown)
-    return f'<td data-key="{key}" data-value="{_e(_data(value))}"{extra}>{shown}</td>'
+from benchmarks.board.formats import data_value, escape, html_table, number_cell, p_text
 
 
 def _count(value) -> str | None:
     return None if value is None else f"{value:,}"
 
 
-def _table(cls: str, headers: list[str], rows: list[str]) -> str:
-    head = "".join(f'<th class="{"text" if i == 0 else ""}">{_e(h)}</th>' for i, h in enumerate(headers))
-    return f'<table class="{cls}"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
-
-
 def _model_cell(row: dict) -> str:
-    return f'<td class="text" data-key="model" data-value="{_e(row["model"])}">{_e(row["model"])}</td>'
+    return f'<td class="text" data-key="model" data-value="{escape(row["model"])}">{escape(row["model"])}</td>'
 
 
 def ties_section(group: list[dict], ties: dict | None) -> str:
@@ -66,22 +29,22 @@ def ties_section(group: list[dict], ties: dict | None) -> str:
         tied = row.get("tied_with_best")
         flag = "–" if tied is None else "tied" if tied else "below"
         better = ", ".join(row.get("significantly_better") or []) or "–"
-        rows.append(f'<tr class="{"tied" if tied else ""}" data-model="{_e(row["model"])}">'
-                    f'{cell("rank", row["rank"], str(row["rank"]))}{_model_cell(row)}'
-                    f'{cell("accuracy", row["accuracy"], interval=row["accuracy_ci"])}'
-                    f'<td class="text" data-key="tied_with_best" data-value="{_e(_data(tied))}">{flag}</td>'
-                    f'{cell("p_vs_best", versus.get("p_value"), _p(versus.get("p_value")))}'
-                    f'{cell("p_vs_best_holm", versus.get("p_holm"), _p(versus.get("p_holm")))}'
-                    f'<td class="text" data-key="significantly_better">{_e(better)}</td></tr>')
+        rows.append(f'<tr class="{"tied" if tied else ""}" data-model="{escape(row["model"])}">'
+                    f'{number_cell("rank", row["rank"], _count(row["rank"]))}{_model_cell(row)}'
+                    f'{number_cell("accuracy", row["accuracy"], interval=row["accuracy_ci"])}'
+                    f'<td class="text" data-key="tied_with_best" data-value="{escape(data_value(tied))}">{flag}</td>'
+                    f'{number_cell("p_vs_best", versus.get("p_value"), p_text(versus.get("p_value")))}'
+                    f'{number_cell("p_vs_best_holm", versus.get("p_holm"), p_text(versus.get("p_holm")))}'
+                    f'<td class="text" data-key="significantly_better">{escape(better)}</td></tr>')
     mdd = ties["mdd"]
-    legend = (f'Tied with the best ({_e(ties["leader"])}): exact McNemar against it over the samples both scored, '
+    legend = (f'Tied with the best ({escape(ties["leader"])}): exact McNemar against it over the samples both scored, '
               f'Holm-corrected over the {len(ties["comparisons"])} comparison(s), alpha {ties["alpha"]}; '
               f'rank = 1 + the models significantly better. <span class="mdd" data-key="mdd" '
               f'data-value="{mdd["value"]!r}" data-n="{mdd["n"]}">Minimum detectable difference at n = '
               f'{mdd["n"]:,}: {mdd["value"]:.3f}</span> (80% power, two-sided 5%, '
               f'(z<sub>0.975</sub> + z<sub>0.80</sub>)·√(2p(1−p)/n), p = the leader\'s accuracy {mdd["p"]:.3f}).')
     return ("<h3>Tied with the best</h3>" +
-            _table("ties small", ["#", "model", "accuracy [95% CI]", "tied with best", "McNemar p vs best",
+            html_table("ties small", ["#", "model", "accuracy [95% CI]", "tied with best", "McNemar p vs best",
                                   "Holm p", "significantly better"], rows) +
             f'<p class="legend">{legend}</p>')
 
@@ -92,16 +55,16 @@ def calibration_section(group: list[dict], images: dict[str, str]) -> str:
     if not any(row.get("ece") is not None for row in group):
         return ("<h3>Calibration</h3><p class=\"legend\">No run of this task carries per-label scores: "
                 "ECE, Brier and NLL need them.</p>")
-    rows = [f'<tr data-model="{_e(row["model"])}">{_model_cell(row)}'
-            f'{cell("calibration_n", row.get("calibration_n"), _count(row.get("calibration_n")))}'
-            f'{cell("ece", row.get("ece"), interval=row.get("ece_ci"))}'
-            f'{cell("brier", row.get("brier"), interval=row.get("brier_ci"))}'
-            f'{cell("nll", row.get("nll"), interval=row.get("nll_ci"))}</tr>' for row in group]
-    diagrams = "".join(f'<figure class="card reliability" data-model="{_e(model)}"><img src="{_e(src)}" '
-                       f'alt="reliability diagram of {_e(model)}" width="390" height="460"></figure>'
+    rows = [f'<tr data-model="{escape(row["model"])}">{_model_cell(row)}'
+            f'{number_cell("calibration_n", row.get("calibration_n"), _count(row.get("calibration_n")))}'
+            f'{number_cell("ece", row.get("ece"), interval=row.get("ece_ci"))}'
+            f'{number_cell("brier", row.get("brier"), interval=row.get("brier_ci"))}'
+            f'{number_cell("nll", row.get("nll"), interval=row.get("nll_ci"))}</tr>' for row in group]
+    diagrams = "".join(f'<figure class="card reliability" data-model="{escape(model)}"><img src="{escape(src)}" '
+                       f'alt="reliability diagram of {escape(model)}" width="390" height="460"></figure>'
                        for model, src in images.items())
     return ("<h3>Calibration</h3>" +
-            _table("calibration small", ["model", "n", "ECE (15 bins) [95% CI]", "Brier [95% CI]",
+            html_table("calibration small", ["model", "n", "ECE (15 bins) [95% CI]", "Brier [95% CI]",
                                          "NLL [95% CI]"], rows) +
             '<p class="legend">Probabilities: softmax of the per-label scores over the task\'s labels. ECE: 15 '
             'equal-width bins of the top probability (Guo et al. 2017); Brier: mean of Σ<sub>k</sub>(p<sub>k</sub> '
@@ -115,16 +78,16 @@ def health_section(group: list[dict]) -> str:
     rows = []
     for row in group:
         flag = row.get("top_label_flag")
-        rows.append(f'<tr class="{"flagged" if flag else ""}" data-model="{_e(row["model"])}">{_model_cell(row)}'
-                    f'{cell("answered", row.get("answered"), _count(row.get("answered")))}'
-                    f'<td class="text" data-key="top_label" data-value="{_e(row.get("top_label"))}">'
-                    f'{_e(row.get("top_label") or "–")}</td>'
-                    f'{cell("top_label_share", row.get("top_label_share"), interval=row.get("top_label_share_ci"))}'
-                    f'<td class="text" data-key="top_label_flag" data-value="{_e(_data(flag))}">'
+        rows.append(f'<tr class="{"flagged" if flag else ""}" data-model="{escape(row["model"])}">{_model_cell(row)}'
+                    f'{number_cell("answered", row.get("answered"), _count(row.get("answered")))}'
+                    f'<td class="text" data-key="top_label" data-value="{escape(row.get("top_label"))}">'
+                    f'{escape(row.get("top_label") or "–")}</td>'
+                    f'{number_cell("top_label_share", row.get("top_label_share"), interval=row.get("top_label_share_ci"))}'
+                    f'<td class="text" data-key="top_label_flag" data-value="{escape(data_value(flag))}">'
                     f'{"⚑ one label holds half the answers or more" if flag else "–" if flag is None else "no"}</td>'
-                    f'{cell("tv_distance", row.get("tv_distance"), interval=row.get("tv_distance_ci"))}</tr>')
+                    f'{number_cell("tv_distance", row.get("tv_distance"), interval=row.get("tv_distance_ci"))}</tr>')
     return ("<h3>Answer health</h3>" +
-            _table("health small", ["model", "answered", "most frequent answer", "its share [95% CI]", "flag",
+            html_table("health small", ["model", "answered", "most frequent answer", "its share [95% CI]", "flag",
                                     "TV distance to gold [95% CI]"], rows) +
             '<p class="legend">Over the readable answers (parse failures apart). Flag: the most frequent answer '
             'holds ≥ 50% of them (tasks of three or more labels). TV distance: ½ Σ<sub>k</sub> |q<sub>pred</sub>(k) '
@@ -138,7 +101,7 @@ def domains_section(domains: dict | None) -> str:
     inside, outside, leaked = domains["in_domain"], domains["out_of_domain"], domains["leaked"]
 
     def name(task: str) -> str:
-        return _e(task) + (f' <span class="leaked" title="images found in training data: {leaked[task]}">†</span>'
+        return escape(task) + (f' <span class="leaked" title="images found in training data: {leaked[task]}">†</span>'
                            if task in leaked else "")
 
     head = ("<th class=\"text\">model</th>" + "".join(f"<th>{name(t)} (in)</th>" for t in inside) +
@@ -150,20 +113,19 @@ def domains_section(domains: dict | None) -> str:
                                                                 -(item[1]["ood_mean"] or 0), item[0]))
     for model, entry in order:
         cells = {**entry["in_domain"], **entry["out_of_domain"]}
-        parts = [f'<td class="text" data-key="model" data-value="{_e(model)}">{_e(model)}</td>']
+        parts = [f'<td class="text" data-key="model" data-value="{escape(model)}">{escape(model)}</td>']
         for task in inside + outside:
             found = cells.get(task)
-            parts.append(cell(f"task:{task}", found and found["accuracy"], interval=found and found["accuracy_ci"])
-                         .replace("<td ", f'<td data-n="{found["n"] if found else ""}" ', 1))
-        parts.append(cell("ood_mean", entry["ood_mean"], interval=entry["ood_mean_ci"])
-                     .replace("</td>", f' <span class="muted">({entry["ood_tasks"]}/{entry["ood_tasks_total"]} '
-                                       f'tasks)</span></td>') if entry["ood_mean"] is not None
-                     else cell("ood_mean", None))
+            parts.append(number_cell(f"task:{task}", found and found["accuracy"], interval=found and found["accuracy_ci"],
+                                     attrs={"data-n": found["n"] if found else ""}))
+        tasks = (f' <span class="muted">({entry["ood_tasks"]}/{entry["ood_tasks_total"]} tasks)</span>'
+                 if entry["ood_mean"] is not None else "")
+        parts.append(number_cell("ood_mean", entry["ood_mean"], interval=entry["ood_mean_ci"], after=tasks))
         for key in ("ood_weighted_mean", "drop", "drop_weighted"):
-            parts.append(cell(key, entry[key], interval=entry[f"{key}_ci"]))
-        body.append(f'<tr data-model="{_e(model)}">{"".join(parts)}</tr>')
-    note = (f'In-domain: {", ".join(map(_e, inside)) or "–"} (the first one a model has is its in-domain '
-            f'accuracy); out-of-domain (held-out): {", ".join(map(_e, outside))}. Accuracy [95% CI]; the unweighted '
+            parts.append(number_cell(key, entry[key], interval=entry[f"{key}_ci"]))
+        body.append(f'<tr data-model="{escape(model)}">{"".join(parts)}</tr>')
+    note = (f'In-domain: {", ".join(map(escape, inside)) or "–"} (the first one a model has is its in-domain '
+            f'accuracy); out-of-domain (held-out): {", ".join(map(escape, outside))}. Accuracy [95% CI]; the unweighted '
             'mean counts each held-out task once, the n-weighted mean pools their samples; drop = in-domain − '
             'mean; intervals of means and drops by the normal approximation, tasks independent.')
     if leaked:
@@ -173,4 +135,4 @@ def domains_section(domains: dict | None) -> str:
             f'<p class="legend">{note}</p></section>')
 
 
-__all__ = ["calibration_section", "cell", "domains_section", "health_section", "ties_section"]
+__all__ = ["calibration_section", "domains_section", "health_section", "ties_section"]

@@ -2,22 +2,13 @@
 sections (``leaderboard_tasks.json``, :mod:`benchmarks.score.votes`, :mod:`benchmarks.score.slices`,
 :mod:`benchmarks.score.probes`, :mod:`benchmarks.score.judges`).
 
-HTML number cells carry ``data-key`` (the section's figure) and ``data-value`` (its exact value), as the rest
-of the page does, so a browser test can compare them with ``leaderboard_tasks.json``; "–" marks a figure that
-does not apply.
+HTML number cells are :func:`benchmarks.board.formats.number_cell`'s, as on the rest of the page, so a browser
+test can compare them with ``leaderboard_tasks.json``; "–" marks a figure that does not apply.
 """
 
 from __future__ import annotations
 
-import html
-
-
-def _e(value) -> str:
-    return html.escape("" if value is None else str(value), quote=True)
-
-
-def _f(value, digits: int = 3) -> str:
-    return "–" if value is None else f"{value:.{digits}f}"
+from benchmarks.board.formats import escape, fixed, html_table, number_cell
 
 
 def _ci(figure: dict | None, key: str = "rate") -> str:
@@ -25,22 +16,11 @@ def _ci(figure: dict | None, key: str = "rate") -> str:
     if not figure or figure.get(key) is None:
         return "–"
     ci = figure.get("ci")
-    return _f(figure[key]) + (f" [{_f(ci[0])}, {_f(ci[1])}]" if ci else "")
-
-
-def _cell(key: str, value, text: str | None = None, model: str | None = None) -> str:
-    data = "" if value is None else repr(float(value)) if isinstance(value, float) else str(value)
-    owner = f' data-model="{_e(model)}"' if model is not None else ""
-    return f'<td data-key="{_e(key)}"{owner} data-value="{_e(data)}">{_e(_f(value) if text is None else text)}</td>'
-
-
-def _table(headers: list[str], rows: list[str], css: str = "small") -> str:
-    head = "".join(f'<th class="text">{_e(h)}</th>' if i == 0 else f"<th>{_e(h)}</th>" for i, h in enumerate(headers))
-    return f'<table class="{css}"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
+    return fixed(figure[key]) + (f" [{fixed(ci[0])}, {fixed(ci[1])}]" if ci else "")
 
 
 def _block(name: str, title: str, body: str) -> str:
-    return f'<div class="task-section" data-section="{name}"><h3>{_e(title)}</h3>{body}</div>'
+    return f'<div class="task-section" data-section="{name}"><h3>{escape(title)}</h3>{body}</div>'
 
 
 # ------------------------------------------------------------------------------------------ HTML
@@ -51,22 +31,22 @@ def human_votes_section(section: dict) -> str:
     for model, found in section["models"].items():
         majority, kl, js = found["majority_accuracy"], found.get("kl") or {}, found.get("js") or {}
         spearman = (found.get("valence_spearman") or {}).get("rho")
-        rows.append(f'<tr><td class="text">{_e(model)}</td>{_cell("n", found["n"], str(found["n"]), model)}'
-                    f'{_cell("majority_accuracy", majority["rate"], _ci(majority), model)}'
-                    f'{_cell("human_kl", kl.get("mean"), _ci(kl, "mean"), model)}'
-                    f'{_cell("human_js", js.get("mean"), _ci(js, "mean"), model)}'
-                    f'{_cell("valence_spearman", spearman, None, model)}</tr>')
+        rows.append(f'<tr><td class="text">{escape(model)}</td>{number_cell("n", found["n"], str(found["n"]), model=model)}'
+                    f'{number_cell("majority_accuracy", majority["rate"], _ci(majority), model=model)}'
+                    f'{number_cell("human_kl", kl.get("mean"), _ci(kl, "mean"), model=model)}'
+                    f'{number_cell("human_js", js.get("mean"), _ci(js, "mean"), model=model)}'
+                    f'{number_cell("valence_spearman", spearman, None, model=model)}</tr>')
     reference = section["human_reference"]
     rows.append(f'<tr class="reference muted"><td class="text">human reference (one annotator, not ranked)</td>'
-                f'{_cell("reference_n", reference["n"], str(reference["n"]))}'
-                f'{_cell("human_reference", reference["mean"], _ci(reference, "mean"))}<td>–</td><td>–</td><td>–</td></tr>')
-    note = (f'<p class="legend">Human distribution: {_e(section["distribution"])}. {section["n_images"]} images with '
+                f'{number_cell("reference_n", reference["n"], str(reference["n"]))}'
+                f'{number_cell("human_reference", reference["mean"], _ci(reference, "mean"))}<td>–</td><td>–</td><td>–</td></tr>')
+    note = (f'<p class="legend">Human distribution: {escape(section["distribution"])}. {section["n_images"]} images with '
             f'votes, {section["tied"]} with a tied majority. KL(human ‖ model) in nats, JS in bits (base 2), means '
             "over images with 95% normal intervals; majority accuracy with a 95% Wilson interval. Spearman: "
             "the model's probability of the positive labels ("
-            f'{_e(", ".join(section["positive_labels"]) or "none")}) against the human valence rating.</p>')
+            f'{escape(", ".join(section["positive_labels"]) or "none")}) against the human valence rating.</p>')
     return _block("human_votes", "Agreement with human votes",
-                  _table(["model", "n", "majority accuracy [95% CI]", "KL(human‖model)", "JS (bits)",
+                  html_table("small", ["model", "n", "majority accuracy [95% CI]", "KL(human‖model)", "JS (bits)",
                           "valence Spearman"], rows) + note)
 
 
@@ -77,22 +57,23 @@ def slices_section(section: dict) -> str:
     for model, slices in section["hardest"].items():
         for found in slices or [None]:
             if found is None:
-                rows.append(f'<tr><td class="text">{_e(model)}</td><td class="text muted" colspan="3">'
+                rows.append(f'<tr><td class="text">{escape(model)}</td><td class="text muted" colspan="3">'
                             f'no slice with n ≥ {section["hardest_min_n"]}</td></tr>')
                 continue
-            rows.append(f'<tr><td class="text">{_e(model)}</td><td class="text">{_e(found["attribute"])} = '
-                        f'{_e(found["value"])}</td>{_cell("slice_n", found["n"], str(found["n"]), model)}'
-                        f'{_cell("slice_accuracy", found["rate"], _ci(found), model)}</tr>')
-    hardest = _table(["model", "slice", "n", "accuracy [95% CI]"], rows)
+            rows.append(f'<tr><td class="text">{escape(model)}</td><td class="text">{escape(found["attribute"])} = '
+                        f'{escape(found["value"])}</td>{number_cell("slice_n", found["n"], str(found["n"]), model=model)}'
+                        f'{number_cell("slice_accuracy", found["rate"], _ci(found), model=model)}</tr>')
+    hardest = html_table("small", ["model", "slice", "n", "accuracy [95% CI]"], rows)
     models = list(section["hardest"])
     folded = []
     for attribute, values in section["attributes"].items():
-        body = [f'<tr data-attribute="{_e(attribute)}" data-value="{_e(value)}"><td class="text">{_e(value)}</td>'
-                + "".join(_cell("slice_accuracy", (per.get(m) or {}).get("rate"),
-                                f'{_ci(per.get(m))} (n={(per.get(m) or {}).get("n", 0)})', m) for m in models)
+        body = [f'<tr data-attribute="{escape(attribute)}" data-value="{escape(value)}"><td class="text">{escape(value)}</td>'
+                + "".join(number_cell("slice_accuracy", (per.get(m) or {}).get("rate"),
+                                      f'{_ci(per.get(m))} (n={(per.get(m) or {}).get("n", 0)})', model=m)
+                          for m in models)
                 + "</tr>" for value, per in values.items()]
-        folded.append(f'<details><summary>{_e(attribute)} ({len(values)} values)</summary>'
-                      f'{_table([attribute, *models], body)}</details>')
+        folded.append(f'<details><summary>{escape(attribute)} ({len(values)} values)</summary>'
+                      f'{html_table("small", [attribute, *models], body)}</details>')
     note = (f'<p class="legend">Accuracy per EmoSet attribute value with n and a 95% Wilson interval; brightness and '
             f'colourfulness in bins of {section["bin_width"]}; an image is in the slice of every object it shows. '
             f'Hardest: the five lowest accuracies among slices with n ≥ {section["hardest_min_n"]}.</p>')
@@ -101,19 +82,19 @@ def slices_section(section: dict) -> str:
 
 def polarity_errors_section(section: dict) -> str:
     """Errors split into same-polarity and cross-polarity (plus unpolarised and unanswered)."""
-    rows = [f'<tr><td class="text">{_e(model)}</td>{_cell("errors", f["errors"], str(f["errors"]), model)}'
-            f'{_cell("same_polarity_errors", f["same_polarity"], str(f["same_polarity"]), model)}'
-            f'{_cell("cross_polarity_errors", f["cross_polarity"], str(f["cross_polarity"]), model)}'
-            f'{_cell("unpolarised_errors", f["unpolarised"], str(f["unpolarised"]), model)}'
-            f'{_cell("unanswered", f["unanswered"], str(f["unanswered"]), model)}'
-            f'{_cell("cross_polarity_share", f["cross_share"]["rate"], _ci(f["cross_share"]), model)}</tr>'
+    rows = [f'<tr><td class="text">{escape(model)}</td>{number_cell("errors", f["errors"], str(f["errors"]), model=model)}'
+            f'{number_cell("same_polarity_errors", f["same_polarity"], str(f["same_polarity"]), model=model)}'
+            f'{number_cell("cross_polarity_errors", f["cross_polarity"], str(f["cross_polarity"]), model=model)}'
+            f'{number_cell("unpolarised_errors", f["unpolarised"], str(f["unpolarised"]), model=model)}'
+            f'{number_cell("unanswered", f["unanswered"], str(f["unanswered"]), model=model)}'
+            f'{number_cell("cross_polarity_share", f["cross_share"]["rate"], _ci(f["cross_share"]), model=model)}</tr>'
             for model, f in section["models"].items()]
     positive = [k for k, v in section["polarity"].items() if v == "positive"]
-    note = (f'<p class="legend">Same polarity: gold and answer both positive ({_e(", ".join(positive))}) or both '
+    note = (f'<p class="legend">Same polarity: gold and answer both positive ({escape(", ".join(positive))}) or both '
             "negative; cross: one of each; unpolarised: gold or answer without a polarity. Cross share = cross / "
             "(same + cross), 95% Wilson interval.</p>")
     return _block("polarity_errors", "Errors by polarity",
-                  _table(["model", "errors", "same polarity", "cross polarity", "unpolarised", "unanswered",
+                  html_table("small", ["model", "errors", "same polarity", "cross polarity", "unpolarised", "unanswered",
                           "cross share [95% CI]"], rows) + note)
 
 
@@ -125,30 +106,30 @@ def probes_section(section: dict) -> str:
         rows = []
         for model, found in section["models"].items():
             flips = found.get("flip_rate") or {}
-            cells = "".join(_cell(f"flip_rate_{v}", (flips.get(v) or {}).get("rate"),
-                                  f'{_ci(flips.get(v))} (n={(flips.get(v) or {}).get("n", 0)})', model)
+            cells = "".join(number_cell(f"flip_rate_{v}", (flips.get(v) or {}).get("rate"),
+                                        f'{_ci(flips.get(v))} (n={(flips.get(v) or {}).get("n", 0)})', model=model)
                             for v in variants)
             first, last = found.get("gold_first") or {}, found.get("gold_last") or {}
             share = found.get("first_option_share") or {}
             first_text, last_text = f"{_ci(first)} (n={first.get('n', 0)})", f"{_ci(last)} (n={last.get('n', 0)})"
-            rows.append(f'<tr><td class="text">{_e(model)}</td>{cells}'
-                        f'{_cell("gold_first_accuracy", first.get("rate"), first_text, model)}'
-                        f'{_cell("gold_last_accuracy", last.get("rate"), last_text, model)}'
-                        f'{_cell("first_option_share", share.get("rate"), _ci(share), model)}</tr>')
-        parts.append(_table(["model", *(f"flips: {v}" for v in variants), "accuracy, gold listed first",
+            rows.append(f'<tr><td class="text">{escape(model)}</td>{cells}'
+                        f'{number_cell("gold_first_accuracy", first.get("rate"), first_text, model=model)}'
+                        f'{number_cell("gold_last_accuracy", last.get("rate"), last_text, model=model)}'
+                        f'{number_cell("first_option_share", share.get("rate"), _ci(share), model=model)}</tr>')
+        parts.append(html_table("small", ["model", *(f"flips: {v}" for v in variants), "accuracy, gold listed first",
                              "accuracy, gold listed last", "answers = first option"], rows))
         parts.append(f'<p class="legend">Flip rate: share of images whose answer under an option order differs from '
-                     f'the answer under {_e(section["reference_variant"])} (95% Wilson). Gold first / last: accuracy '
+                     f'the answer under {escape(section["reference_variant"])} (95% Wilson). Gold first / last: accuracy '
                      "over the shuffled-order rows whose gold label was listed first / last.</p>")
     if section.get("blank") is not None:
         labels = list(next(iter(section["blank"].values()))["predicted"]) if section["blank"] else []
-        rows = [f'<tr><td class="text">{_e(model)}</td>'
-                f'{_cell("blank_accuracy", f["accuracy"]["rate"], _ci(f["accuracy"]), model)}'
-                f'{_cell("chance", section["chance"], None, model)}'
-                + "".join(_cell(f"predicted_{label}", f["predicted"][label], None, model) for label in labels)
-                + f'{_cell("unanswered", f["unanswered"], None, model)}</tr>'
+        rows = [f'<tr><td class="text">{escape(model)}</td>'
+                f'{number_cell("blank_accuracy", f["accuracy"]["rate"], _ci(f["accuracy"]), model=model)}'
+                f'{number_cell("chance", section["chance"], None, model=model)}'
+                + "".join(number_cell(f"predicted_{label}", f["predicted"][label], None, model=model) for label in labels)
+                + f'{number_cell("unanswered", f["unanswered"], None, model=model)}</tr>'
                 for model, f in section["blank"].items()]
-        parts.append(_table(["model", "accuracy [95% CI]", "chance", *labels, "unparsed"], rows, "small heat"))
+        parts.append(html_table("small heat", ["model", "accuracy [95% CI]", "chance", *labels, "unparsed"], rows))
         parts.append('<p class="legend">Blank probe: a uniform grey image asked the task\'s question. Accuracy beside '
                      "chance level and the share of answers per label show the model's label prior; never ranked.</p>")
     return _block("probes", "Probes" + (" (blank image, not ranked)" if section.get("blank") is not None else ""),
@@ -166,18 +147,18 @@ def judges_section(section: dict) -> str:
     names = section["judges"]
     rows = []
     for model, found in section["models"].items():
-        cells = "".join(_cell(f"consistent_share:{name}", (found["judges"].get(name) or {}).get("share"),
-                              _ci(found["judges"].get(name), "share"), model) for name in names)
+        cells = "".join(number_cell(f"consistent_share:{name}", (found["judges"].get(name) or {}).get("share"),
+                                    _ci(found["judges"].get(name), "share"), model=model) for name in names)
         kappa = _kappa(found)
         if len(names) > 1:
             value = None if kappa is None else kappa["kappa"]
-            cells += _cell("kappa", value, "–" if value is None else f"{value:.3f} (n {kappa['n']})", model)
-        rows.append(f'<tr><td class="text">{_e(model)}</td>{cells}</tr>')
+            cells += number_cell("kappa", value, "–" if value is None else f"{value:.3f} (n {kappa['n']})", model=model)
+        rows.append(f'<tr><td class="text">{escape(model)}</td>{cells}</tr>')
     headers = ["model", *(f"consistent: {name} [95% CI]" for name in names)] + (["Cohen's kappa"] if len(names) > 1
                                                                               else [])
     legend = ('<p class="legend">Share of the answers a judge gave a verdict that it judged consistent with the gold '
               "emotion (Wilson interval); Cohen's kappa over the answers both judges graded.</p>")
-    return _block("judges", "LLM judges (reasoning)", _table(headers, rows) + legend)
+    return _block("judges", "LLM judges (reasoning)", html_table("small", headers, rows) + legend)
 
 
 def task_sections_html(task: str, task_doc: dict | None) -> str:
@@ -201,7 +182,7 @@ def task_markdown(task: str, task_doc: dict | None) -> list[str]:
     if doc.get("human_votes"):
         section = doc["human_votes"]
         body = [[md(m), f["n"], _ci(f["majority_accuracy"]), _ci(f.get("kl"), "mean"), _ci(f.get("js"), "mean"),
-                 _f((f.get("valence_spearman") or {}).get("rho"))] for m, f in section["models"].items()]
+                 fixed((f.get("valence_spearman") or {}).get("rho"))] for m, f in section["models"].items()]
         body.append(["human reference (not ranked)", section["human_reference"]["n"],
                      _ci(section["human_reference"], "mean"), "–", "–", "–"])
         lines += [f"Agreement with human votes ({section['distribution']}):", ""]
@@ -229,8 +210,8 @@ def task_markdown(task: str, task_doc: dict | None) -> list[str]:
                         "answers = first option"], body)
     if probes.get("blank"):
         labels = list(next(iter(probes["blank"].values()))["predicted"])
-        body = [[md(m), _ci(f["accuracy"]), _f(probes["chance"]), *(_f(f["predicted"][x]) for x in labels),
-                 _f(f["unanswered"])] for m, f in probes["blank"].items()]
+        body = [[md(m), _ci(f["accuracy"]), fixed(probes["chance"]), *(fixed(f["predicted"][x]) for x in labels),
+                 fixed(f["unanswered"])] for m, f in probes["blank"].items()]
         lines += ["Blank image (label prior; not ranked):", ""]
         lines += table(["model", "accuracy [95% CI]", "chance", *map(md, labels), "unparsed"], body)
     if doc.get("judges"):

@@ -60,7 +60,8 @@ def image_slices(attributes) -> list[tuple[str, str]]:
     for name in CATEGORICAL:
         value = attributes.get(name)
         values = value if isinstance(value, list) else [value]
-        found += [(name, str(v)) for v in dict.fromkeys(values) if isinstance(v, (str, int)) and str(v).strip()]
+        kept = (str(v) for v in values if isinstance(v, (str, int)) and str(v).strip())
+        found += [(name, v) for v in dict.fromkeys(kept)]
     for name in BINNED:
         binned = value_bin(attributes.get(name))
         if binned is not None:

@@ -298,3 +298,55 @@ def test_a_stray_csv_field_limit_or_nul_is_a_quarantined_line_not_a_crash():
         read = read_heldout("abstract", root)
         assert list(read.table["label"]) == ["sadness"]
         assert [(q.id, q.code) for q in read.quarantined] == [("ABSTRACT_groundTruth.csv:2", "malformed_line")]
+
+
+# ------------------------------------------------------------------------------------------ task data and judges
+EMOTION6 = ["anger", "disgust", "fear", "joy", "sadness", "surprise"]
+IMAGE_IDS = st.one_of(st.sampled_from(["i0", "i1", "i2", "i3"]), st.integers(0, 3), st.text(max_size=3), JSON)
+NUMBERS = st.one_of(st.integers(-3, 10 ** 30), st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=3),
+                    st.none(), st.booleans())
+TASK_DATA = st.fixed_dictionaries({"image_id": IMAGE_IDS}, optional={
+    "votes": st.one_of(st.dictionaries(st.one_of(st.sampled_from(EMOTION6 + ["neutral", "Joy", " fear "]),
+                                                 st.text(max_size=4)), NUMBERS, max_size=7), JSON),
+    "valence": NUMBERS, "arousal": NUMBERS,
+    "attributes": st.one_of(st.fixed_dictionaries({}, optional={
+        "scene": st.one_of(st.text(max_size=4), JSON), "objects": st.one_of(st.lists(st.text(max_size=3)), JSON),
+        "facial_expression": JSON, "human_action": JSON, "brightness": NUMBERS, "colorfulness": NUMBERS}), JSON)})
+VERDICT = st.fixed_dictionaries({"id": IMAGE_IDS}, optional={
+    "judge": st.one_of(NAMES, JSON), "verdict": st.one_of(st.sampled_from(["consistent", "inconsistent"]), JSON)})
+
+
+def _lines_of(records) -> bytes:
+    return "".join(json.dumps(record, ensure_ascii=False) + "\n" for record in records).encode()
+
+
+@settings(suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(st.sampled_from([("emotion6", EMOTION6), ("emoset8", list(LABELS))]),
+       st.one_of(st.lists(TASK_DATA, max_size=5).map(_lines_of), GARBAGE),
+       st.one_of(st.none(), st.lists(VERDICT, max_size=6).map(_lines_of), GARBAGE))
+def test_task_data_and_judge_verdicts_beside_a_run(task, sample_data, verdicts):
+    """Whatever a run folder's ``sample_data.jsonl`` and ``judge.jsonl`` hold (votes, valence, EmoSet attributes,
+    verdicts of any shape), the leaderboard writes its rows and sections or stops with one line."""
+    from benchmarks.board.leaderboard import write_leaderboard
+
+    name, labels = task
+    with tempfile.TemporaryDirectory() as temporary:
+        root = Path(temporary)
+        folder = root / "runs" / "m" / name
+        folder.mkdir(parents=True)
+        scores = {label: -float(k) for k, label in enumerate(labels)}
+        (folder / "predictions.jsonl").write_bytes(_lines_of(
+            {"id": f"i{k}", "image_id": f"i{k}", "model": "m", "task": name, "gold": labels[k % len(labels)],
+             "pred": labels[0], "raw": labels[0], "scores": scores} for k in range(4)))
+        (folder / "sample_data.jsonl").write_bytes(sample_data)
+        if verdicts is not None:
+            (folder / "judge.jsonl").write_bytes(verdicts)
+        try:
+            rows = write_leaderboard([root / "runs"], root / "board", plots=False, warn=lambda _: None)
+        except UsageError as exc:
+            _one_line(exc)
+            return
+        (row,) = rows
+        assert row["n"] == 4 and row["accuracy"] == 0.25
+        document = json.loads((root / "board" / "leaderboard_tasks.json").read_text(encoding="utf-8"))
+        assert set(document["tasks"]) == {name}
